@@ -1,0 +1,15 @@
+# Every dependency is a Debian package (scripts/setup.sh installs them) found here, once.
+find_package(Threads REQUIRED)
+find_package(PkgConfig REQUIRED)
+find_package(GTest REQUIRED)
+find_package(benchmark REQUIRED)
+find_package(rapidcheck REQUIRED)
+find_package(Boost 1.74 REQUIRED)            # header-only parts: Intrusive
+find_package(yaml-cpp REQUIRED)
+find_package(CLI11 REQUIRED)                 # argument parsing for the command-line tools
+find_package(nlohmann_json 3.10 REQUIRED)    # JSON output of the tools
+# CRC32C: Intel ISA-L's crc32_iscsi, hardware-accelerated (SSE4.2/PCLMUL, or NEON on arm64).
+pkg_check_modules(ISAL REQUIRED IMPORTED_TARGET libisal)
+# Asynchronous file I/O for the POSIX device; the device falls back to a thread pool when the
+# kernel refuses io_uring at run time.
+pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)

@@ -1,0 +1,126 @@
+#include "core/format/layout.h"
+
+#include <algorithm>
+#include <string>
+
+#include "core/util/units.h"
+
+namespace fvd::format {
+namespace {
+
+// v2 journal sector capacity: table entries in one sector that also carries a bitmap record.
+constexpr uint64_t kTableEntriesPerSectorWithBitmap =
+    (kJournalV2Payload - kBitmapRecordSize - kTableRecordHeaderSize) / 4;
+
+std::string Opt(const std::string& name, uint64_t v) {
+  return "option " + name + "=" + std::to_string(v);
+}
+
+Status CheckOptions(const CreateOptions& o, uint64_t virtual_size) {
+  if (virtual_size % kSectorSize != 0) {
+    return Status::InvalidArgument("image size " + std::to_string(virtual_size) +
+                                   " is not a multiple of 512");
+  }
+  if (o.block_size != 0 && o.block_size % kSectorSize != 0) {
+    return Status::InvalidArgument(Opt("block_size", o.block_size) + " is not a multiple of 512");
+  }
+  if (o.compact_image) {
+    if (o.chunk_size == 0 || o.chunk_size % kSectorSize != 0) {
+      return Status::InvalidArgument(Opt("chunk_size", o.chunk_size) +
+                                     " is not a positive multiple of 512");
+    }
+    if (o.storage_grow_unit < o.chunk_size) {
+      return Status::InvalidArgument(Opt("storage_grow_unit", o.storage_grow_unit) +
+                                     " is smaller than chunk_size " + std::to_string(o.chunk_size));
+    }
+    if (o.detect_sparse_hole) {
+      return Status::InvalidArgument("option detect_sparse_hole cannot be used with compact_image");
+    }
+  }
+  if (o.detect_sparse_hole && o.base_img.empty()) {
+    return Status::InvalidArgument("option detect_sparse_hole needs a base image");
+  }
+  if (o.journal_size && *o.journal_size % kSectorSize != 0) {
+    return Status::InvalidArgument(Opt("journal_size", *o.journal_size) +
+                                   " is not a multiple of 512");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+uint32_t AutoBlockSize(uint64_t base_size) {
+  uint64_t bs = kSectorSize;
+  while (DivRoundUp(DivRoundUp(base_size, bs), 8) > kModerateBitmapSize) bs *= 2;
+  return static_cast<uint32_t>(bs);
+}
+
+uint64_t MinJournalSize(uint64_t table_entries) {
+  return RoundUp(DivRoundUp(table_entries, kTableEntriesPerSectorWithBitmap) * kSectorSize,
+                 kRegionAlignment);
+}
+
+Result<Header> PlanImage(const CreateOptions& o) {
+  const bool has_base = !o.base_img.empty();
+  uint64_t virtual_size = o.virtual_size;
+  if (virtual_size == 0 && has_base) virtual_size = RoundUp(o.base_img_length, kSectorSize);
+  FVD_RETURN_IF_ERROR(CheckOptions(o, virtual_size));
+
+  Header h;
+  h.version = kVersion2;
+  h.virtual_disk_size = virtual_size;
+  h.base_img = o.base_img;
+  h.base_img_fmt = o.base_img_fmt;
+  h.all_data_in_fvd_img = !has_base;
+  h.data_file = o.data_file;
+  h.data_file_fmt = o.data_file_fmt;
+  h.copy_on_read = o.copy_on_read;
+  h.prefetch_start_delay = o.prefetch_start_delay;
+  uint64_t next = kHeaderRegionSize;
+
+  if (has_base) {
+    h.base_img_size = RoundUp(std::min(virtual_size, o.base_img_length), kSectorSize);
+    h.block_size = o.block_size != 0 ? o.block_size : AutoBlockSize(h.base_img_size);
+    h.bitmap_offset = next;
+    h.bitmap_size = RoundUp(DivRoundUp(h.bitmap_bits(), 8), kRegionAlignment);
+    next += h.bitmap_size;
+    h.bytes_per_prefetch = static_cast<int32_t>(RoundUp(kDefaultBytesPerPrefetch, h.block_size));
+  }
+  if (o.compact_image) {
+    if (has_base && o.chunk_size % h.block_size != 0) {
+      return Status::InvalidArgument(Opt("chunk_size", o.chunk_size) +
+                                     " is not a multiple of block_size " +
+                                     std::to_string(h.block_size));
+    }
+    h.compact_image = true;
+    h.chunk_size = o.chunk_size;
+    h.storage_grow_unit = o.storage_grow_unit;
+    h.add_storage_cmd = o.add_storage_cmd;
+    h.table_offset = next;
+    next += h.table_region_size();
+  }
+  if (has_base || o.compact_image) {
+    uint64_t journal = o.journal_size.value_or(kDefaultJournalSize);
+    if (journal > 0) {
+      journal = std::max(RoundUp(journal, kRegionAlignment), MinJournalSize(h.table_entries()));
+      h.journal_offset = next;
+      h.journal_size = journal;
+      next += journal;
+    }
+  }
+  h.metadata_size = next;
+  // A non-compact image reads never-written sectors from the data file itself, and
+  // detect_sparse_hole trusts that holes read as zeros: both need zero-initialized storage.
+  h.need_zero_init = (!o.compact_image && !has_base) || o.detect_sparse_hole;
+  h.clean_shutdown = true;
+  // Encode once to check that every string fits its field.
+  FVD_RETURN_IF_ERROR(EncodeHeader(h).status());
+  return h;
+}
+
+uint64_t InitialFileSize(const Header& h) {
+  if (h.compact_image || !h.data_file.empty()) return h.metadata_size;
+  return h.metadata_size + h.virtual_disk_size;
+}
+
+}  // namespace fvd::format

@@ -1,0 +1,49 @@
+// Planning a new image: from create options to a header with the regions laid out in the v1
+// order (header, bitmap, table, journal, data) with v1's defaults and automatic block size.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/format/header.h"
+#include "core/util/status.h"
+
+namespace fvd::format {
+
+struct CreateOptions {
+  uint64_t virtual_size = 0;     // bytes; 0 = the base image's size
+  std::string base_img;          // "" = no base image
+  std::string base_img_fmt;      // "" = probe
+  uint64_t base_img_length = 0;  // actual length of the base image in bytes
+  bool compact_image = false;
+  uint32_t block_size = 0;  // 0 = automatic
+  uint64_t chunk_size = kDefaultChunkSize;
+  uint64_t storage_grow_unit = kDefaultStorageGrowUnit;
+  std::string add_storage_cmd;
+  std::string data_file;  // "" = data in the image file
+  std::string data_file_fmt;
+  bool copy_on_read = false;
+  int32_t prefetch_start_delay = -1;     // seconds; <= 0 disables whole-image prefetch
+  std::optional<uint64_t> journal_size;  // unset = default (16 MiB); 0 = no journal
+  bool detect_sparse_hole = false;       // needs zero-init storage; not with compact_image
+};
+
+// The smallest power-of-two multiple of 512 that keeps the bitmap of `base_size` bytes at or
+// under 4 MiB.
+uint32_t AutoBlockSize(uint64_t base_size);
+
+// Smallest journal that fits one record for every table entry (each sector carrying a bitmap
+// record too), in bytes, rounded up to 4 KiB.
+uint64_t MinJournalSize(uint64_t table_entries);
+
+// Lays out a version 2 image. Errors name the option and value (size not a multiple of 512,
+// block size not a multiple of 512, chunk size not a multiple of block size, a string too
+// long, detect_sparse_hole with compact_image, ...).
+Result<Header> PlanImage(const CreateOptions& options);
+
+// Length of the image file right after creation: the metadata area, plus the (sparse) data
+// area of a non-compact image whose data lives in this file.
+uint64_t InitialFileSize(const Header& h);
+
+}  // namespace fvd::format

@@ -1,0 +1,111 @@
+#include "core/format/layout.h"
+
+#include <gtest/gtest.h>
+
+namespace fvd::format {
+namespace {
+
+constexpr uint64_t kMiB = 1 << 20;
+constexpr uint64_t kGiB = 1ull << 30;
+
+TEST(LayoutTest, AutoBlockSizeKeepsBitmapAtMost4MiB) {
+  // 4 MiB of bitmap is 32 Mi bits: 512-byte blocks cover 16 GiB.
+  EXPECT_EQ(AutoBlockSize(1 * kGiB), 512u);
+  EXPECT_EQ(AutoBlockSize(16 * kGiB), 512u);
+  EXPECT_EQ(AutoBlockSize(16 * kGiB + 512), 1024u);
+  EXPECT_EQ(AutoBlockSize(1024 * kGiB), 32768u);
+}
+
+TEST(LayoutTest, BaseImageLayoutInV1Order) {
+  CreateOptions o;
+  o.virtual_size = 1 * kGiB;
+  o.base_img = "base.raw";
+  o.base_img_length = 1 * kGiB - 100;  // not a multiple of 512: rounded up
+  auto h = PlanImage(o);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(h->version, 2u);
+  EXPECT_FALSE(h->all_data_in_fvd_img);
+  EXPECT_EQ(h->base_img_size, 1 * kGiB);
+  EXPECT_EQ(h->block_size, 512u);
+  EXPECT_EQ(h->bitmap_offset, 8192u);
+  EXPECT_EQ(h->bitmap_size, 256 * 1024u);  // 2 Mi blocks / 8
+  EXPECT_EQ(h->journal_offset, 8192u + 256 * 1024);
+  EXPECT_EQ(h->journal_size, 16 * kMiB);
+  EXPECT_EQ(h->metadata_size, 8192u + 256 * 1024 + 16 * kMiB);
+  EXPECT_EQ(h->data_offset(), h->metadata_size);
+  EXPECT_TRUE(h->clean_shutdown);
+  EXPECT_FALSE(h->need_zero_init);
+  EXPECT_EQ(InitialFileSize(*h), h->metadata_size + 1 * kGiB);
+  EXPECT_TRUE(ValidateHeader(*h, InitialFileSize(*h)).ok());
+}
+
+TEST(LayoutTest, SizeDefaultsToBase) {
+  CreateOptions o;
+  o.base_img = "b";
+  o.base_img_length = 10 * kMiB + 1;
+  auto h = PlanImage(o);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->virtual_disk_size, 10 * kMiB + 512);
+}
+
+TEST(LayoutTest, CompactWithoutBase) {
+  CreateOptions o;
+  o.virtual_size = 10 * kGiB;
+  o.compact_image = true;
+  auto h = PlanImage(o);
+  ASSERT_TRUE(h.ok());
+  EXPECT_FALSE(h->has_bitmap());
+  EXPECT_EQ(h->table_offset, 8192u);
+  EXPECT_EQ(h->table_entries(), 10240u);
+  EXPECT_EQ(h->journal_offset, 8192u + 40960);
+  EXPECT_EQ(InitialFileSize(*h), h->metadata_size);  // data grows on demand
+  EXPECT_TRUE(ValidateHeader(*h, h->metadata_size).ok());
+}
+
+TEST(LayoutTest, PlainImageHasNoMetadataRegions) {
+  CreateOptions o;
+  o.virtual_size = 64 * kMiB;
+  auto h = PlanImage(o);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->metadata_size, 8192u);
+  EXPECT_FALSE(h->has_journal());
+  EXPECT_TRUE(h->need_zero_init);
+  EXPECT_TRUE(h->all_data_in_fvd_img);
+}
+
+TEST(LayoutTest, JournalAtLeastHoldsTheTable) {
+  CreateOptions o;
+  o.virtual_size = 1024 * kGiB;
+  o.compact_image = true;
+  o.chunk_size = 64 * 1024;  // 16 Mi entries
+  o.journal_size = 4096;
+  auto h = PlanImage(o);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->journal_size, MinJournalSize(16 * kMiB));
+  EXPECT_GE(h->journal_size / 512 * 116, 16 * kMiB);
+}
+
+TEST(LayoutTest, BadOptionsNameOptionAndValue) {
+  CreateOptions o;
+  o.virtual_size = 1000;
+  EXPECT_NE(PlanImage(o).status().message().find("1000 is not a multiple of 512"),
+            std::string::npos);
+  o.virtual_size = kGiB;
+  o.block_size = 700;
+  EXPECT_NE(PlanImage(o).status().message().find("block_size=700"), std::string::npos);
+  o.block_size = 4096;
+  o.base_img = "b";
+  o.base_img_length = kGiB;
+  o.compact_image = true;
+  o.chunk_size = 2048;
+  EXPECT_NE(PlanImage(o).status().message().find("chunk_size=2048"), std::string::npos);
+  o.chunk_size = kMiB;
+  o.detect_sparse_hole = true;
+  EXPECT_NE(PlanImage(o).status().message().find("detect_sparse_hole"), std::string::npos);
+  o.detect_sparse_hole = false;
+  o.base_img = std::string(2000, 'x');
+  EXPECT_NE(PlanImage(o).status().message().find("'base_img'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fvd::format

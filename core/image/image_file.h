@@ -1,0 +1,23 @@
+// Creating an image's files and reading a header back: the glue between format/ and a
+// BlockDevice, with blocking I/O (for fvd-img and set-up code, not request paths).
+#pragma once
+
+#include "core/format/header.h"
+#include "core/seam/block_device.h"
+#include "core/seam/sync_io.h"
+
+namespace fvd {
+
+// Writes a new, empty image described by `h` (from format::PlanImage) onto `image`, replacing
+// whatever it held: truncates it, sizes it (format::InitialFileSize), fills the chunk table
+// with "not allocated", writes the header last and flushes. Bitmap and journal rely on fresh
+// bytes reading as zeros. `data`, when h names a separate data file, is sized the same way
+// (virtual size for a non-compact image, empty for a compact one); else pass nullptr.
+Status WriteNewImage(BlockDevice& image, BlockDevice* data, const LoopDriver& drive,
+                     const format::Header& h);
+
+// Reads, decodes and validates the header of `image` (format::DecodeHeader and
+// format::ValidateHeader against the device size).
+Result<format::Header> ReadImageHeader(BlockDevice& image, const LoopDriver& drive);
+
+}  // namespace fvd

@@ -1,0 +1,63 @@
+// A BlockDevice over a POSIX file or block device, asynchronous: io_uring (liburing) when the
+// kernel allows it, otherwise a small thread pool doing pread/pwrite/fdatasync. Completions
+// run on the PosixEventLoop thread, never inline from Submit*. Flush is fdatasync; kFua writes
+// are followed by an fdatasync before completing (or use RWF_DSYNC with io_uring).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/posix/event_loop.h"
+#include "core/seam/block_device.h"
+
+namespace fvd {
+
+enum class OpenMode { kReadOnly, kReadWrite };
+enum class CacheMode {
+  kBuffered,  // through the page cache (cache=writeback)
+  kDirect,    // O_DIRECT: offsets, lengths and buffers aligned to alignment()
+};
+enum class IoBackend {
+  kAuto,        // io_uring if the kernel allows it, else the thread pool
+  kIoUring,     // io_uring or fail
+  kThreadPool,  // always the thread pool
+};
+
+struct FileDeviceOptions {
+  OpenMode mode = OpenMode::kReadWrite;
+  CacheMode cache = CacheMode::kBuffered;
+  IoBackend backend = IoBackend::kAuto;
+  bool create = false;         // create the file if missing (mode 0644)
+  unsigned queue_depth = 128;  // io_uring entries / max operations in flight
+  unsigned pool_threads = 4;   // thread-pool size when it is used
+};
+
+class FileDevice final : public BlockDevice {
+ public:
+  // Opens `path`. Errors name the path and errno text (kNotFound for a missing file).
+  // The device must be destroyed before `loop`, and after every submitted operation completed.
+  static Result<std::unique_ptr<FileDevice>> Open(PosixEventLoop& loop, const std::string& path,
+                                                  const FileDeviceOptions& options);
+  ~FileDevice() override;
+
+  uint64_t size() const override;
+  uint32_t alignment() const override;
+  Status SubmitRead(uint64_t offset, std::span<std::byte> buf, IoCallback done) override;
+  Status SubmitWrite(uint64_t offset, std::span<const std::byte> buf, WriteMode mode,
+                     IoCallback done) override;
+  Status SubmitFlush(IoCallback done) override;
+  // Regular files: ftruncate. Block devices cannot resize here (kUnsupported); growing them is
+  // the image layer's add_storage_cmd.
+  Status SubmitResize(uint64_t new_size, IoCallback done) override;
+
+  // Which backend is in use ("io_uring" or "thread pool"), for logs and tests.
+  const char* backend_name() const;
+  const std::string& path() const;
+
+ private:
+  FileDevice() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fvd

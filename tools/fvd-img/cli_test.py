@@ -1,0 +1,154 @@
+"""End-to-end tests of the fvd-img command line on real files.
+
+Run by CTest with FVD_IMG set to the binary. The expected header offsets come from the v1 table
+of FVD-FORMAT.md (typed in here), not from the code under test.
+"""
+import json
+import os
+import struct
+import subprocess
+import tempfile
+import unittest
+
+FVD_IMG = os.environ.get("FVD_IMG", "fvd-img")
+
+
+def run(*args):
+    return subprocess.run([FVD_IMG, *args], capture_output=True, text=True, timeout=60)
+
+
+class CliTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+        self.base = os.path.join(self.dir, "base.raw")
+        with open(self.base, "wb") as f:
+            f.write(os.urandom(1 << 20))
+            f.truncate(100 << 20)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def assert_one_line_error(self, result, *needles):
+        self.assertNotEqual(result.returncode, 0, result)
+        lines = result.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, result.stderr)
+        for needle in needles:
+            self.assertIn(needle, lines[0])
+
+    def test_create_with_base_header_bytes_match_info_json(self):
+        disk = self.path("disk.fvd")
+        r = run("create", "-b", "base.raw", disk, "1G")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Formatting", r.stdout)
+        info = run("info", "--output=json", disk)
+        self.assertEqual(info.returncode, 0, info.stderr)
+        j = json.loads(info.stdout)
+        d = j["format-specific"]["data"]
+        with open(disk, "rb") as f:
+            raw = f.read(8192)
+        u32 = lambda off: struct.unpack_from("<I", raw, off)[0]
+        u64 = lambda off: struct.unpack_from("<Q", raw, off)[0]
+        cstr = lambda off, n: raw[off:off + n].split(b"\0")[0].decode()
+        self.assertEqual(raw[0:4], bytes([0xA9, 0xF5, 0x43, 0x51]))
+        self.assertEqual(u32(0), d["magic"])
+        self.assertEqual(u32(4), 2)
+        self.assertEqual(u64(12), j["virtual-size"])
+        self.assertEqual(u64(12), 1 << 30)
+        self.assertEqual(u64(20), d["metadata_size"])
+        self.assertEqual(cstr(28, 1024), "base.raw")
+        self.assertEqual(cstr(28, 1024), j["backing-filename"])
+        self.assertEqual(u64(1068), 100 << 20)
+        self.assertEqual(u64(1068), d["base_img_size"])
+        self.assertEqual(u64(1076), d["bitmap_offset"])
+        self.assertEqual(u64(1084), d["bitmap_size"])
+        self.assertEqual(u32(1092), d["block_size"])
+        self.assertEqual(u64(4284), d["journal_offset"])
+        self.assertEqual(u64(4292), d["journal_size"])
+        self.assertEqual(u32(4300), 1)  # clean_shutdown
+        self.assertEqual(os.path.getsize(disk), d["metadata_size"] + (1 << 30))
+
+    def test_create_compact_and_human_info(self):
+        disk = self.path("c.fvd")
+        r = run("create", "-q", "-o", "compact_image=on,chunk_size=64k", disk, "10G")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "")
+        info = run("info", disk)
+        self.assertEqual(info.returncode, 0, info.stderr)
+        self.assertIn("virtual size: 10 GiB (10737418240 bytes)", info.stdout)
+        self.assertIn("cluster_size: 65536", info.stdout)
+        with open(disk, "rb") as f:
+            f.seek(struct.unpack_from("<Q", open(disk, "rb").read(8192), 2212)[0])
+            self.assertEqual(f.read(8), b"\xff" * 8)  # table starts "not allocated"
+
+    def test_size_defaults_to_base(self):
+        disk = self.path("d.fvd")
+        self.assertEqual(run("create", "-b", self.base, disk).returncode, 0)
+        j = json.loads(run("info", "--output=json", disk).stdout)
+        self.assertEqual(j["virtual-size"], 100 << 20)
+
+    def test_unknown_option_one_line_nothing_written(self):
+        disk = self.path("e.fvd")
+        self.assert_one_line_error(run("create", "--frobnicate", disk, "1G"), "frobnicate")
+        self.assert_one_line_error(run("create", "-o", "colour=blue", disk, "1G"), "colour")
+        self.assertFalse(os.path.exists(disk))
+
+    def test_bad_size_one_line_nothing_written(self):
+        disk = self.path("f.fvd")
+        self.assert_one_line_error(run("create", disk, "12Q"), "12Q")
+        self.assert_one_line_error(run("create", disk, "1000"), "1000", "512")
+        self.assert_one_line_error(run("create", disk), "size")
+        self.assertFalse(os.path.exists(disk))
+
+    def test_missing_base_one_line_nothing_written(self):
+        disk = self.path("g.fvd")
+        self.assert_one_line_error(run("create", "-b", "nope.raw", disk, "1G"), "nope.raw")
+        self.assertFalse(os.path.exists(disk))
+
+    def test_existing_file_untouched_on_bad_options(self):
+        disk = self.path("keep.fvd")
+        with open(disk, "wb") as f:
+            f.write(b"precious")
+        self.assert_one_line_error(run("create", "-o", "block_size=700", "-b", self.base, disk),
+                                   "block_size=700")
+        with open(disk, "rb") as f:
+            self.assertEqual(f.read(), b"precious")
+
+    def test_info_missing_file(self):
+        self.assert_one_line_error(run("info", self.path("none.fvd")), "none.fvd", "not found")
+
+    def test_info_not_fvd(self):
+        self.assert_one_line_error(run("info", self.base), "magic", "not an FVD image")
+
+    def test_info_truncated(self):
+        disk = self.path("t.fvd")
+        self.assertEqual(run("create", "-b", self.base, disk).returncode, 0)
+        with open(disk, "r+b") as f:
+            f.truncate(5000)
+        self.assert_one_line_error(run("info", disk), "truncated")
+
+    def test_info_corrupt_checksum(self):
+        disk = self.path("x.fvd")
+        self.assertEqual(run("create", disk, "64M").returncode, 0)
+        with open(disk, "r+b") as f:
+            f.seek(100)
+            f.write(b"\x01")
+        self.assert_one_line_error(run("info", disk), "checksum mismatch")
+
+    def test_info_bad_output_format(self):
+        disk = self.path("y.fvd")
+        self.assertEqual(run("create", disk, "64M").returncode, 0)
+        self.assert_one_line_error(run("info", "--output=xml", disk), "xml")
+
+    def test_help(self):
+        r = run("create", "--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("compact_image", r.stdout)
+        self.assertNotEqual(run().returncode, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,15 @@
+// The fvd-img subcommands. Each registers itself on the CLI11 app; its callback returns the
+// process exit code through `exit_code`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace fvd::img {
+
+void AddCreateCommand(CLI::App& app, int& exit_code);
+void AddInfoCommand(CLI::App& app, int& exit_code);
+
+// Prints "fvd-img: <message>" as one line on stderr and returns 1.
+int Fail(const std::string& message);
+
+}  // namespace fvd::img

@@ -1,0 +1,154 @@
+#include "tools/fvd-img/create_options.h"
+
+#include <charconv>
+#include <functional>
+#include <map>
+
+#include "core/util/units.h"
+
+namespace fvd::img {
+namespace {
+
+using Setter =
+    std::function<Status(const std::string& key, const std::string& value, format::CreateOptions&)>;
+
+struct OptionSpec {
+  const char* help;
+  Setter set;
+};
+
+Result<bool> ParseBool(const std::string& key, const std::string& v) {
+  if (v == "on" || v == "true" || v == "yes" || v == "1") return true;
+  if (v == "off" || v == "false" || v == "no" || v == "0") return false;
+  return Status::InvalidArgument("option " + key + "=" + v + ": expected on or off");
+}
+
+Result<int32_t> ParseInt32(const std::string& key, const std::string& v) {
+  int32_t out = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc() || end != v.data() + v.size()) {
+    return Status::InvalidArgument("option " + key + "=" + v + ": expected a whole number");
+  }
+  return out;
+}
+
+Result<uint64_t> ParseSize(const std::string& key, const std::string& v) {
+  auto r = ParseByteSize(v);
+  if (!r.ok()) return Status::InvalidArgument("option " + key + ": " + r.status().message());
+  return r;
+}
+
+template <typename T>
+Setter SizeSetter(T format::CreateOptions::*field, uint64_t max) {
+  return [field, max](const std::string& key, const std::string& v,
+                      format::CreateOptions& o) -> Status {
+    FVD_ASSIGN_OR_RETURN(uint64_t n, ParseSize(key, v));
+    if (n > max) return Status::InvalidArgument("option " + key + "=" + v + " is too large");
+    o.*field = static_cast<T>(n);
+    return Status::Ok();
+  };
+}
+
+Setter BoolSetter(bool format::CreateOptions::*field) {
+  return [field](const std::string& key, const std::string& v, format::CreateOptions& o) -> Status {
+    FVD_ASSIGN_OR_RETURN(o.*field, ParseBool(key, v));
+    return Status::Ok();
+  };
+}
+
+Setter StringSetter(std::string format::CreateOptions::*field) {
+  return [field](const std::string&, const std::string& v, format::CreateOptions& o) -> Status {
+    o.*field = v;
+    return Status::Ok();
+  };
+}
+
+// The option table, built per call: it is used once per command line, and a static would be
+// process-wide state for no gain.
+std::map<std::string, OptionSpec> Specs() {
+  return {
+      {"compact_image",
+       {"on/off: allocate storage on demand through a chunk table",
+        BoolSetter(&format::CreateOptions::compact_image)}},
+      {"block_size",
+       {"size: bytes per bitmap bit (default: automatic)",
+        SizeSetter(&format::CreateOptions::block_size, UINT32_MAX)}},
+      {"chunk_size",
+       {"size: bytes per chunk of a compact image (default 1M)",
+        SizeSetter(&format::CreateOptions::chunk_size, UINT64_MAX)}},
+      {"storage_grow_unit",
+       {"size: how much a compact image grows at a time (default 100M)",
+        SizeSetter(&format::CreateOptions::storage_grow_unit, UINT64_MAX)}},
+      {"add_storage_cmd",
+       {"command run to grow a block device holding a compact image",
+        StringSetter(&format::CreateOptions::add_storage_cmd)}},
+      {"data_file",
+       {"path: keep the data in this separate file",
+        StringSetter(&format::CreateOptions::data_file)}},
+      {"data_file_fmt",
+       {"format name of the data file", StringSetter(&format::CreateOptions::data_file_fmt)}},
+      {"copy_on_read",
+       {"on/off: copy blocks read from the base into the image",
+        BoolSetter(&format::CreateOptions::copy_on_read)}},
+      {"prefetch_start_delay",
+       {"seconds: start whole-image prefetch this long after open (<= 0: never)",
+        [](const std::string& key, const std::string& v, format::CreateOptions& o) -> Status {
+          FVD_ASSIGN_OR_RETURN(o.prefetch_start_delay, ParseInt32(key, v));
+          return Status::Ok();
+        }}},
+      {"detect_sparse_hole",
+       {"on/off: mark all-zero base blocks as present at create",
+        BoolSetter(&format::CreateOptions::detect_sparse_hole)}},
+      {"journal_size",
+       {"size: metadata journal size (default 16M; 0: no journal)",
+        [](const std::string& key, const std::string& v, format::CreateOptions& o) -> Status {
+          FVD_ASSIGN_OR_RETURN(uint64_t n, ParseSize(key, v));
+          o.journal_size = n;
+          return Status::Ok();
+        }}},
+  };
+}
+
+// Splits "a=1,b=x,,y" into ["a=1", "b=x,y"]: qemu's escaping of commas.
+std::vector<std::string> SplitOptions(std::string_view text) {
+  std::vector<std::string> out(1);
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == ',' && i + 1 < text.size() && text[i + 1] == ',') {
+      out.back() += ',';
+      ++i;
+    } else if (text[i] == ',') {
+      out.emplace_back();
+    } else {
+      out.back() += text[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Status ApplyCreateOptions(std::string_view text, format::CreateOptions& options) {
+  for (const std::string& item : SplitOptions(text)) {
+    if (item.empty()) continue;
+    const size_t eq = item.find('=');
+    const std::string key = item.substr(0, eq);
+    const auto specs = Specs();
+    auto it = specs.find(key);
+    if (it == specs.end()) {
+      return Status::InvalidArgument("unknown option '" + key + "' (see 'fvd-img create --help')");
+    }
+    if (eq == std::string::npos) {
+      return Status::InvalidArgument("option '" + key + "' needs a value (" + key + "=...)");
+    }
+    FVD_RETURN_IF_ERROR(it->second.set(key, item.substr(eq + 1), options));
+  }
+  return Status::Ok();
+}
+
+std::string CreateOptionsHelp() {
+  std::string out = "Options for -o (key=value,...):\n";
+  for (const auto& [key, spec] : Specs()) out += "  " + key + ": " + spec.help + "\n";
+  return out;
+}
+
+}  // namespace fvd::img

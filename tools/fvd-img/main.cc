@@ -1,0 +1,36 @@
+// fvd-img: create and inspect FVD images, with qemu-img's command names and options.
+#include <iostream>
+
+#include "tools/fvd-img/commands.h"
+
+namespace fvd::img {
+
+int Fail(const std::string& message) {
+  std::cerr << "fvd-img: " << message << "\n";
+  return 1;
+}
+
+}  // namespace fvd::img
+
+int main(int argc, char** argv) {
+  CLI::App app{"fvd-img: create and inspect FVD (Fast Virtual Disk) images", "fvd-img"};
+  app.require_subcommand(1);
+  int exit_code = 0;
+  fvd::img::AddCreateCommand(app, exit_code);
+  fvd::img::AddInfoCommand(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line, naming what was wrong, instead of CLI11's multi-line message.
+    std::string where = app.get_subcommands().empty()
+                            ? "fvd-img"
+                            : "fvd-img " + app.get_subcommands()[0]->get_name();
+    std::cerr << where << ": " << e.what() << " (see '" << where << " --help')\n";
+    return 1;
+  }
+  return exit_code;
+}

@@ -1,0 +1,29 @@
+#include "tools/fvd-img/posix_files.h"
+
+#include <filesystem>
+
+namespace fvd::img {
+
+Result<PosixFiles> PosixFiles::Create() {
+  PosixFiles files;
+  FVD_ASSIGN_OR_RETURN(files.loop_, PosixEventLoop::Create());
+  PosixEventLoop* loop = files.loop_.get();
+  files.drive_ = [loop](const std::function<bool()>& done) { loop->RunUntil(done); };
+  return files;
+}
+
+Result<std::unique_ptr<FileDevice>> PosixFiles::Open(const std::string& path, OpenMode mode,
+                                                     bool create) {
+  FileDeviceOptions opts;
+  opts.mode = mode;
+  opts.create = create;
+  return FileDevice::Open(*loop_, path, opts);
+}
+
+std::string ResolveRelativeTo(const std::string& image, const std::string& path) {
+  const std::filesystem::path p(path);
+  if (p.is_absolute()) return path;
+  return (std::filesystem::path(image).parent_path() / p).lexically_normal().string();
+}
+
+}  // namespace fvd::img

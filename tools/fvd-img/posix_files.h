@@ -1,0 +1,30 @@
+// The real world for one fvd-img command: an event loop and the files it opens.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/posix/event_loop.h"
+#include "core/posix/file_device.h"
+#include "core/seam/sync_io.h"
+
+namespace fvd::img {
+
+class PosixFiles {
+ public:
+  static Result<PosixFiles> Create();
+
+  // Opens (or with `create`, creates) a file through the loop. Errors name the path.
+  Result<std::unique_ptr<FileDevice>> Open(const std::string& path, OpenMode mode,
+                                           bool create = false);
+  const LoopDriver& drive() const { return drive_; }
+
+ private:
+  std::unique_ptr<PosixEventLoop> loop_;
+  LoopDriver drive_;
+};
+
+// `path` resolved the way qemu resolves a backing file: relative to the directory of `image`.
+std::string ResolveRelativeTo(const std::string& image, const std::string& path);
+
+}  // namespace fvd::img
