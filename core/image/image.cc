@@ -1,0 +1,168 @@
+// Image: open (with recovery), flush, close, and the accessors.
+#include "core/image/image.h"
+
+#include <vector>
+
+#include "core/format/chunk_table.h"
+#include "core/image/image_core.h"
+#include "core/image/journal.h"
+#include "core/image/recovery.h"
+
+namespace fvd {
+namespace {
+
+Task<Status> ReadRegion(Image::Core& c, uint64_t offset, std::vector<std::byte>& out) {
+  co_return co_await AwaitIo(
+      [&](IoCallback cb) { return c.image_dev.SubmitRead(offset, out, std::move(cb)); });
+}
+
+Task<Status> LoadHeader(Image::Core& c) {
+  const uint64_t size = c.image_dev.size();
+  std::vector<std::byte> buf(std::min<uint64_t>(size, format::kHeaderRegionSize));
+  FVD_CO_RETURN_IF_ERROR(co_await ReadRegion(c, 0, buf));
+  auto h = format::DecodeHeader(buf);
+  if (!h.ok()) co_return h.status();
+  FVD_CO_RETURN_IF_ERROR(format::ValidateHeader(*h, size));
+  c.header = std::move(*h);
+  co_return Status::Ok();
+}
+
+Status CheckDevices(const Image::Core& c, const ImageDevices& d) {
+  const format::Header& h = c.header;
+  if (h.has_base() && !h.all_data_in_fvd_img && d.base == nullptr) {
+    return Status::InvalidArgument("image needs its base image '" + h.base_img + "'");
+  }
+  if (!h.data_file.empty() && d.data == nullptr) {
+    return Status::InvalidArgument("image keeps its data in '" + h.data_file +
+                                   "', which was not given");
+  }
+  if (c.read_only()) return Status::Ok();
+  if (h.version == format::kVersion1) {
+    return Status::Unsupported("version 1 images open read-only (this build writes version 2)");
+  }
+  if ((h.has_bitmap() || h.compact_image) && !h.has_journal()) {
+    return Status::Unsupported("writing images without a journal is not supported yet");
+  }
+  if (!h.clean_shutdown && !h.has_journal() && (h.has_bitmap() || h.compact_image)) {
+    return Status::Corruption("image was not shut down cleanly and has no journal to recover from");
+  }
+  return Status::Ok();
+}
+
+Task<Status> LoadMetadata(Image::Core& c) {
+  const format::Header& h = c.header;
+  c.use_bitmap = h.has_base() && !h.all_data_in_fvd_img;
+  if (c.use_bitmap) {
+    std::vector<std::byte> bytes(h.bitmap_size);
+    FVD_CO_RETURN_IF_ERROR(
+        (co_await ReadRegion(c, h.bitmap_offset, bytes)).WithContext("bitmap read"));
+    auto bm = format::Bitmap::Decode(bytes, h.bitmap_bits());
+    if (!bm.ok()) co_return bm.status();
+    c.stale = *bm;
+    c.fresh = std::move(*bm);
+  }
+  if (h.compact_image) {
+    std::vector<std::byte> bytes(h.table_entries() * 4);
+    FVD_CO_RETURN_IF_ERROR(
+        (co_await ReadRegion(c, h.table_offset, bytes)).WithContext("table read"));
+    auto table = format::DecodeChunkTable(bytes, h.table_entries());
+    if (!table.ok()) co_return table.status();
+    c.table = std::move(*table);
+  }
+  co_return Status::Ok();
+}
+
+// Makes the replayed metadata durable and starts a new epoch, so records of the old one
+// (including any that described leaked chunks) are never applied again.
+Task<Status> StartSession(Image::Core& c, bool recovered) {
+  if (recovered) {
+    const auto bitmap = c.use_bitmap ? c.EncodeBitmapRegion(c.stale) : std::vector<std::byte>{};
+    const auto table = c.compact() ? c.EncodeTableRegion() : std::vector<std::byte>{};
+    FVD_CO_RETURN_IF_ERROR(co_await c.WriteRegions(bitmap, table));
+    FVD_CO_RETURN_IF_ERROR(co_await c.FlushImage());
+  }
+  ++c.header.journal_epoch;
+  c.header.clean_shutdown = false;
+  FVD_CO_RETURN_IF_ERROR(co_await c.WriteHeader());
+  co_return co_await c.FlushImage();
+}
+
+uint64_t DataCapacityChunks(const Image::Core& c) {
+  if (!c.compact()) return 0;
+  const uint64_t size = c.data_dev.size(), start = c.header.data_offset();
+  return size <= start ? 0 : (size - start) / c.header.chunk_size;
+}
+
+}  // namespace
+
+Image::Image(std::unique_ptr<Core> core) : core_(std::move(core)) {}
+Image::~Image() = default;
+
+Task<Result<std::unique_ptr<Image>>> Image::Open(ImageEnv env, ImageDevices devices,
+                                                 ImageOptions options) {
+  if (devices.image == nullptr) co_return Status::InvalidArgument("no image device");
+  auto core = std::make_unique<Core>(env, devices, options);
+  Core& c = *core;
+  FVD_CO_RETURN_IF_ERROR(co_await LoadHeader(c));
+  FVD_CO_RETURN_IF_ERROR(CheckDevices(c, devices));
+  if (c.header.all_data_in_fvd_img) c.base_dev = nullptr;
+  FVD_CO_RETURN_IF_ERROR(co_await LoadMetadata(c));
+  const bool recover = !c.header.clean_shutdown && c.header.has_journal();
+  if (recover) {
+    auto counts = co_await ReplayJournal(c);
+    if (!counts.ok()) co_return counts.status();
+    c.stats.recovered = true;
+    c.stats.replayed_sectors = counts->applied;
+    c.stats.skipped_sectors = counts->skipped;
+  }
+  c.allocator = ChunkAllocator(c.table, DataCapacityChunks(c));
+  c.stats.leaked_chunks = recover ? c.allocator.reusable() : 0;
+  if (!c.read_only()) {
+    FVD_CO_RETURN_IF_ERROR(co_await StartSession(c, recover));
+    if (c.header.has_journal()) c.journal = std::make_unique<Journal>(c);
+  }
+  co_return std::unique_ptr<Image>(new Image(std::move(core)));
+}
+
+Task<Status> Image::Flush() {
+  Core& c = *core_;
+  if (c.closed) co_return Status::InvalidArgument("image is closed");
+  InFlightGuard guard(c);
+  ++c.stats.guest_flushes;
+  if (c.journal != nullptr) co_return co_await c.journal->Commit();
+  Status s = co_await c.FlushData();
+  if (s.ok() && &c.data_dev != &c.image_dev) s = co_await c.FlushImage();
+  co_return s;
+}
+
+Task<Status> Image::Close() {
+  Core& c = *core_;
+  if (c.closed) co_return Status::Ok();
+  c.closed = true;
+  while (c.in_flight > 0) co_await c.idle.Wait();
+  if (c.read_only()) co_return Status::Ok();
+  if (c.journal != nullptr) co_await c.journal->Quiesce();
+  if (c.metadata_error) co_return Status::ReadOnly(c.metadata_error_what);
+  // Data first: the bitmap written next points at it. Fresh bits are safe to keep now that
+  // their copies are flushed.
+  FVD_CO_RETURN_IF_ERROR(co_await c.FlushData());
+  const auto bitmap = c.use_bitmap ? c.EncodeBitmapRegion(c.fresh) : std::vector<std::byte>{};
+  const auto table = c.compact() ? c.EncodeTableRegion() : std::vector<std::byte>{};
+  FVD_CO_RETURN_IF_ERROR(co_await c.WriteRegions(bitmap, table));
+  FVD_CO_RETURN_IF_ERROR(co_await c.FlushImage());
+  c.header.clean_shutdown = true;
+  FVD_CO_RETURN_IF_ERROR(co_await c.WriteHeader());
+  co_return co_await c.FlushImage();
+}
+
+const format::Header& Image::header() const {
+  return core_->header;
+}
+const ImageStats& Image::stats() const {
+  return core_->stats;
+}
+bool Image::metadata_error() const {
+  return core_->metadata_error;
+}
+
+}  // namespace fvd

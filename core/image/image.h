@@ -1,0 +1,104 @@
+// Image: an open FVD image serving guest reads, writes and flushes on the seam, as
+// FVD-FORMAT.md describes (copy-on-write over a base image, copy-on-read, compact images,
+// the metadata journal in buffered or unbuffered mode, recovery after a crash).
+//
+// CONTRACT
+// - Every operation is a Task, run on the owner's event loop (the one behind ImageEnv's
+//   scheduler and the devices). Any number of reads, writes and flushes may be in flight at
+//   once; each is correct under any interleaving.
+// - Offsets and lengths are bytes, multiples of 512, inside the virtual disk.
+// - A write completing means its data reads back; it is durable once a later Flush completes
+//   (buffered journal), or at once (unbuffered journal: write-through semantics).
+// - Buffers stay alive and unchanged until the operation completes.
+// - Close() waits for in-flight requests, writes all metadata back and marks the image clean.
+//   After a crash (no Close), the next Open recovers from the journal.
+// - A failed metadata write puts the image in the metadata-error state: writes then fail with
+//   kReadOnly (reads go on) until the image is reopened.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "core/format/header.h"
+#include "core/seam/block_device.h"
+#include "core/seam/clock.h"
+#include "core/seam/random.h"
+#include "core/util/status.h"
+#include "core/util/task.h"
+
+namespace fvd {
+
+enum class JournalMode {
+  kUnbuffered,  // write-through: every metadata change is durable before its write completes
+  kBuffered,    // write-back: changes collect in a buffer written at flush, when full, on a timer
+};
+
+enum class AccessMode { kReadOnly, kReadWrite };
+
+struct ImageOptions {
+  AccessMode access = AccessMode::kReadWrite;
+  JournalMode journal_mode = JournalMode::kBuffered;
+  uint64_t journal_buffer_bytes = 64 * 1024;
+  Duration journal_flush_period = std::chrono::seconds(5);
+};
+
+// The world an image runs in: time, timers and randomness come only from here.
+struct ImageEnv {
+  Clock& clock;
+  Scheduler& scheduler;
+  RandomSource& random;
+};
+
+// The devices of an image. `data` is the separate data file when the header names one (else
+// null: data lives in `image`). `base` is the base image; required while the header has a base
+// and not all data is in the image.
+struct ImageDevices {
+  BlockDevice* image = nullptr;
+  BlockDevice* data = nullptr;
+  BlockDevice* base = nullptr;
+};
+
+// What an image did, for tests, tools and the simulator's reports.
+struct ImageStats {
+  uint64_t guest_reads = 0, guest_writes = 0, guest_flushes = 0;
+  uint64_t in_place_writes = 0, allocating_writes = 0;
+  uint64_t base_reads = 0, base_bytes_read = 0;
+  uint64_t copy_on_read_copies = 0, copy_on_read_bytes = 0, copy_on_read_skipped = 0;
+  uint64_t journal_sector_writes = 0, journal_writes = 0, journal_recycles = 0;
+  uint64_t data_flushes = 0, image_flushes = 0;
+  uint64_t chunks_allocated = 0, chunks_reused = 0, storage_grows = 0;
+  uint64_t lock_waits = 0;
+  // Recovery at open.
+  bool recovered = false;
+  uint64_t replayed_sectors = 0, skipped_sectors = 0, leaked_chunks = 0;
+};
+
+class Image {
+ public:
+  // Opens an image whose devices are open. Recovers first if it was not shut down cleanly and
+  // access is read-write (a read-only open of such an image replays the journal in memory).
+  static Task<Result<std::unique_ptr<Image>>> Open(ImageEnv env, ImageDevices devices,
+                                                   ImageOptions options);
+  ~Image();
+
+  Task<Status> Read(uint64_t offset, std::span<std::byte> buf);
+  Task<Status> Write(uint64_t offset, std::span<const std::byte> buf);
+  Task<Status> Flush();
+  Task<Status> Close();
+
+  const format::Header& header() const;
+  const ImageStats& stats() const;
+  bool metadata_error() const;
+  uint64_t size() const { return header().virtual_disk_size; }
+
+  struct Core;  // the state shared by the request paths (image_core.h)
+
+ private:
+  explicit Image(std::unique_ptr<Core> core);
+  std::unique_ptr<Core> core_;
+};
+
+}  // namespace fvd

@@ -1,0 +1,130 @@
+#include "core/image/image_core.h"
+
+#include <algorithm>
+
+#include "core/format/chunk_table.h"
+#include "core/image/extents.h"
+#include "core/image/journal.h"
+
+namespace fvd {
+
+Image::Core::Core(ImageEnv e, ImageDevices d, ImageOptions o)
+    : env(e),
+      options(o),
+      image_dev(*d.image),
+      data_dev(d.data != nullptr ? *d.data : *d.image),
+      base_dev(d.base),
+      locks(e.scheduler) {}
+
+Image::Core::~Core() = default;
+
+Status Image::Core::EnterMetadataError(const Status& s, const std::string& what) {
+  if (!metadata_error) {
+    metadata_error = true;
+    metadata_error_what = "image refuses writes after a failed metadata write (" + what + ": " +
+                          s.ToString() + "); reads go on; reopen the image to recover";
+  }
+  return s.WithContext(what);
+}
+
+Status Image::Core::CheckRange(uint64_t offset, uint64_t length) const {
+  if (offset % format::kSectorSize != 0 || length % format::kSectorSize != 0) {
+    return Status::InvalidArgument("request at offset " + std::to_string(offset) + " length " +
+                                   std::to_string(length) + " is not sector (512-byte) aligned");
+  }
+  if (offset > header.virtual_disk_size || length > header.virtual_disk_size - offset) {
+    return Status::InvalidArgument("request [" + std::to_string(offset) + ", +" +
+                                   std::to_string(length) + ") is past the virtual disk end " +
+                                   std::to_string(header.virtual_disk_size));
+  }
+  if (closed) return Status::InvalidArgument("image is closed");
+  return Status::Ok();
+}
+
+Status Image::Core::CheckWritable() const {
+  if (read_only()) return Status::ReadOnly("image is open read-only");
+  if (metadata_error) return Status::ReadOnly(metadata_error_what);
+  return Status::Ok();
+}
+
+Task<Status> Image::Core::FlushData() {
+  ++stats.data_flushes;
+  co_return co_await AwaitIo([&](IoCallback cb) { return data_dev.SubmitFlush(std::move(cb)); });
+}
+
+Task<Status> Image::Core::FlushImage() {
+  if (&data_dev != &image_dev) ++stats.image_flushes;
+  co_return co_await AwaitIo([&](IoCallback cb) { return image_dev.SubmitFlush(std::move(cb)); });
+}
+
+Task<Status> Image::Core::WriteHeader() {
+  auto bytes = format::EncodeHeader(header);
+  if (!bytes.ok()) co_return bytes.status();
+  Status s = co_await AwaitIo([&](IoCallback cb) {
+    return image_dev.SubmitWrite(0, *bytes, WriteMode::kFua, std::move(cb));
+  });
+  co_return s.WithContext("header write");
+}
+
+Task<Status> Image::Core::ReadBase(uint64_t offset, std::span<std::byte> buf) {
+  if (base_dev == nullptr) co_return Status::Internal("a base read without a base device");
+  ++stats.base_reads;
+  stats.base_bytes_read += buf.size();
+  const uint64_t base_len = base_dev->size();
+  const uint64_t have = offset >= base_len ? 0 : std::min<uint64_t>(buf.size(), base_len - offset);
+  std::fill(buf.begin() + static_cast<ptrdiff_t>(have), buf.end(), std::byte{0});
+  if (have == 0) co_return Status::Ok();
+  Status s = co_await AwaitIo([&](IoCallback cb) {
+    return base_dev->SubmitRead(offset, buf.subspan(0, have), std::move(cb));
+  });
+  co_return s.WithContext("base image read");
+}
+
+Task<Status> Image::Core::ReadData(uint64_t offset, std::span<std::byte> buf) {
+  for (const PhysicalRun& run : MapToData(header, table, offset, buf.size())) {
+    auto part = buf.subspan(run.extent.offset - offset, run.extent.length);
+    const uint32_t entry = compact() ? table[run.extent.offset / header.chunk_size] : 0;
+    // A dirty chunk's allocating write has not completed: its old content is zeros.
+    if (run.physical == kUnallocated || (compact() && format::IsDirtyChunk(entry))) {
+      std::fill(part.begin(), part.end(), std::byte{0});
+      continue;
+    }
+    Status s = co_await AwaitIo(
+        [&](IoCallback cb) { return data_dev.SubmitRead(run.physical, part, std::move(cb)); });
+    if (!s.ok()) co_return s;
+  }
+  co_return Status::Ok();
+}
+
+std::vector<std::byte> Image::Core::EncodeBitmapRegion(const format::Bitmap& bm) const {
+  std::vector<std::byte> out(header.bitmap_size);
+  bm.Encode(out);
+  return out;
+}
+
+std::vector<std::byte> Image::Core::EncodeTableRegion() const {
+  std::vector<std::byte> out(header.table_region_size());
+  format::EncodeChunkTable(table, out);
+  return out;
+}
+
+Task<Status> Image::Core::WriteRegions(const std::vector<std::byte>& bitmap_bytes,
+                                       const std::vector<std::byte>& table_bytes) {
+  if (!bitmap_bytes.empty()) {
+    Status s = co_await AwaitIo([&](IoCallback cb) {
+      return image_dev.SubmitWrite(header.bitmap_offset, bitmap_bytes, WriteMode::kCached,
+                                   std::move(cb));
+    });
+    if (!s.ok()) co_return s.WithContext("bitmap write");
+  }
+  if (!table_bytes.empty()) {
+    Status s = co_await AwaitIo([&](IoCallback cb) {
+      return image_dev.SubmitWrite(header.table_offset, table_bytes, WriteMode::kCached,
+                                   std::move(cb));
+    });
+    if (!s.ok()) co_return s.WithContext("table write");
+  }
+  co_return Status::Ok();
+}
+
+}  // namespace fvd

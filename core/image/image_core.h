@@ -1,0 +1,98 @@
+// Image::Core: the state of an open image, shared by its request paths (read_path.cc,
+// write_path.cc, copy_on_read.cc), its journal (journal.cc) and open/close (image.cc).
+// Private to core/image.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/format/bitmap.h"
+#include "core/format/header.h"
+#include "core/image/chunk_allocator.h"
+#include "core/image/image.h"
+#include "core/image/range_locks.h"
+#include "core/image/wait_list.h"
+
+namespace fvd {
+
+class Journal;
+
+struct Image::Core {
+  Core(ImageEnv e, ImageDevices d, ImageOptions o);
+  ~Core();
+
+  ImageEnv env;
+  ImageOptions options;
+  BlockDevice& image_dev;
+  BlockDevice& data_dev;  // == image_dev unless a separate data file
+  BlockDevice* base_dev;  // null when there is no base or it is no longer needed
+
+  format::Header header;
+  // True while reads may still need the base image (a base exists and not all data is in FVD).
+  bool use_bitmap = false;
+  // fresh: the truth in memory. stale: what is durable (on-disk bitmap plus journal); a subset
+  // of fresh. Copy-on-read only sets fresh; guest writes set stale once journaled.
+  format::Bitmap fresh;
+  format::Bitmap stale;
+  // The chunk table (compact images): ids, kEmptyChunk, or id | kDirtyChunk while the
+  // allocating write has not journaled it.
+  std::vector<uint32_t> table;
+  ChunkAllocator allocator;
+  bool growing = false;  // one storage growth at a time
+  WaitList grow_done;
+
+  RangeLocks locks;
+  std::unique_ptr<Journal> journal;
+
+  bool metadata_error = false;
+  std::string metadata_error_what;
+  uint64_t outstanding_copy_on_read_bytes = 0;
+  uint64_t in_flight = 0;  // guest requests and background copies
+  WaitList idle;           // notified when in_flight drops to 0
+  bool closed = false;
+  ImageStats stats;
+
+  bool compact() const { return header.compact_image; }
+  bool read_only() const { return options.access == AccessMode::kReadOnly; }
+  bool buffered() const { return options.journal_mode == JournalMode::kBuffered; }
+  // Data writes are FUA in unbuffered (write-through) mode.
+  WriteMode data_write_mode() const { return buffered() ? WriteMode::kCached : WriteMode::kFua; }
+
+  // Enters the metadata-error state (idempotent) and returns `s` with context.
+  Status EnterMetadataError(const Status& s, const std::string& what);
+  Status CheckRange(uint64_t offset, uint64_t length) const;
+  Status CheckWritable() const;
+
+  // Device helpers (async). Count stats; never used for guest data of the fast paths.
+  Task<Status> FlushData();
+  Task<Status> FlushImage();
+  Task<Status> WriteHeader();
+  // Reads [offset, offset + buf.size()) of the base image; bytes past the base device's end
+  // read as zeros.
+  Task<Status> ReadBase(uint64_t offset, std::span<std::byte> buf);
+  // Reads guest bytes that are in the FVD image (unallocated chunks read as zeros).
+  Task<Status> ReadData(uint64_t offset, std::span<std::byte> buf);
+  // Encodes the bitmap `bm` and the table (DIRTY entries as empty) into their regions' bytes.
+  std::vector<std::byte> EncodeBitmapRegion(const format::Bitmap& bm) const;
+  std::vector<std::byte> EncodeTableRegion() const;
+  // Writes the given region images (either may be empty) at their offsets.
+  Task<Status> WriteRegions(const std::vector<std::byte>& bitmap_bytes,
+                            const std::vector<std::byte>& table_bytes);
+};
+
+// Counts a request in flight for the lifetime of the guard; wakes Close when the last ends.
+class InFlightGuard {
+ public:
+  explicit InFlightGuard(Image::Core& core) : core_(core) { ++core_.in_flight; }
+  ~InFlightGuard() {
+    if (--core_.in_flight == 0) core_.idle.NotifyAll(core_.env.scheduler);
+  }
+  InFlightGuard(const InFlightGuard&) = delete;
+  InFlightGuard& operator=(const InFlightGuard&) = delete;
+
+ private:
+  Image::Core& core_;
+};
+
+}  // namespace fvd

@@ -1,0 +1,316 @@
+// The image engine's paths, one by one, on in-memory devices.
+#include "core/image/image.h"
+
+#include <gtest/gtest.h>
+
+#include "core/format/chunk_table.h"
+#include "core/testing/image_world.h"
+
+namespace fvd {
+namespace {
+
+using testing::ImageWorld;
+using testing::Op;
+using testing::Pattern;
+
+constexpr uint64_t kKiB = 1024, kMiB = 1 << 20;
+
+format::CreateOptions BaseOptions(bool compact = false) {
+  format::CreateOptions o;
+  o.virtual_size = 4 * kMiB;
+  o.base_img = "base.raw";
+  o.block_size = 4096;
+  o.compact_image = compact;
+  o.chunk_size = 64 * kKiB;
+  o.storage_grow_unit = 256 * kKiB;
+  o.journal_size = 64 * kKiB;
+  return o;
+}
+
+class ImageTest : public ::testing::Test {
+ protected:
+  void SetUp() override { base = world.MakeBase(3 * kMiB + 512, 77); }
+
+  std::unique_ptr<Image> OpenOrDie(ImageOptions o = {}) {
+    auto img = world.Open(o);
+    EXPECT_TRUE(img.ok()) << img.status().ToString();
+    return img.ok() ? std::move(*img) : nullptr;
+  }
+  std::vector<std::byte> ReadAll(Image& img, uint64_t off, uint64_t len) {
+    std::vector<std::byte> out(len);
+    Status s = world.Run(img.Read(off, out));
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return out;
+  }
+  // What the disk should read: the base, zeros past it.
+  std::vector<std::byte> Expected(uint64_t off, uint64_t len) {
+    std::vector<std::byte> out(len);
+    for (uint64_t i = 0; i < len; ++i)
+      out[i] = off + i < base.size() ? base[off + i] : std::byte{0};
+    return out;
+  }
+  void Put(uint64_t off, const std::vector<std::byte>& data) {
+    std::copy(data.begin(), data.end(), base.begin() + static_cast<ptrdiff_t>(off));
+  }
+
+  ImageWorld world;
+  std::vector<std::byte> base;
+};
+
+TEST_F(ImageTest, FreshOverlayReadsTheBaseAndZerosPastIt) {
+  ASSERT_TRUE(world.Create(BaseOptions()).ok());
+  auto img = OpenOrDie();
+  EXPECT_EQ(ReadAll(*img, 0, 4 * kMiB), Expected(0, 4 * kMiB));
+  EXPECT_EQ(img->stats().base_reads, 1u);
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+}
+
+// The four partial-block cases of copy-on-write with 4 KiB blocks.
+struct PartialCase {
+  const char* name;
+  uint64_t offset;
+  uint64_t length;
+};
+class PartialBlockTest : public ImageTest,
+                         public ::testing::WithParamInterface<std::tuple<PartialCase, bool>> {};
+
+TEST_P(PartialBlockTest, CopiesTheRestOfEachPartialBlockFromTheBase) {
+  const auto& [c, compact] = GetParam();
+  ASSERT_TRUE(world.Create(BaseOptions(compact)).ok());
+  auto img = OpenOrDie();
+  const auto data = Pattern(c.length, 5);
+  ASSERT_TRUE(world.Run(img->Write(c.offset, data)).ok());
+  auto truth = Expected(0, 4 * kMiB);
+  std::copy(data.begin(), data.end(), truth.begin() + static_cast<ptrdiff_t>(c.offset));
+  EXPECT_EQ(ReadAll(*img, 0, 4 * kMiB), truth);
+  EXPECT_EQ(img->stats().allocating_writes, 1u);
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+  img = OpenOrDie();  // and from the metadata written at close
+  EXPECT_EQ(ReadAll(*img, 0, 4 * kMiB), truth);
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, PartialBlockTest,
+    ::testing::Combine(
+        ::testing::Values(PartialCase{"head_partial", 4096 + 1024, 3072},  // ends on a boundary
+                          PartialCase{"tail_partial", 8192, 1536},         // starts on a boundary
+                          PartialCase{"inside_one_block", 12288 + 512, 1024},
+                          PartialCase{"spanning_blocks", 16384 + 2560, 9216}),
+        ::testing::Bool()),
+    [](const auto& i) {
+      return std::string(std::get<0>(i.param).name) + (std::get<1>(i.param) ? "_compact" : "");
+    });
+
+TEST_F(ImageTest, SecondWriteToABlockIsInPlace) {
+  ASSERT_TRUE(world.Create(BaseOptions()).ok());
+  auto img = OpenOrDie();
+  ASSERT_TRUE(world.Run(img->Write(0, Pattern(4096, 1))).ok());
+  ASSERT_TRUE(world.Run(img->Write(512, Pattern(512, 2))).ok());
+  EXPECT_EQ(img->stats().allocating_writes, 1u);
+  EXPECT_EQ(img->stats().in_place_writes, 1u);
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+}
+
+TEST_F(ImageTest, OverlappingWritesToOneBlockAreHeldByTheLock) {
+  // Two writes to different sectors of the same base block, in flight together: each
+  // copy-on-write must not clobber the other's sector with base data.
+  ASSERT_TRUE(world.Create(BaseOptions()).ok());
+  auto img = OpenOrDie();
+  const auto a = Pattern(512, 10), b = Pattern(512, 11);
+  int done = 0;
+  Status sa, sb;
+  Detach(img->Write(8192, a), [&](Status s) {
+    sa = s;
+    ++done;
+  });
+  Detach(img->Write(8192 + 3072, b), [&](Status s) {
+    sb = s;
+    ++done;
+  });
+  world.loop.RunUntil([&] { return done == 2; });
+  ASSERT_TRUE(sa.ok() && sb.ok());
+  EXPECT_GE(img->stats().lock_waits, 1u);
+  auto truth = Expected(8192, 4096);
+  std::copy(a.begin(), a.end(), truth.begin());
+  std::copy(b.begin(), b.end(), truth.begin() + 3072);
+  EXPECT_EQ(ReadAll(*img, 8192, 4096), truth);
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+}
+
+TEST_F(ImageTest, JournalRecyclesWithWritersWaiting) {
+  auto o = BaseOptions();
+  o.journal_size = 4096;  // 8 sectors
+  ASSERT_TRUE(world.Create(o).ok());
+  auto img = OpenOrDie({.journal_mode = JournalMode::kUnbuffered});
+  auto truth = Expected(0, 4 * kMiB);
+  int done = 0;
+  std::vector<std::vector<std::byte>> data;
+  for (int i = 0; i < 40; ++i) data.push_back(Pattern(512, 100 + i));
+  for (int i = 0; i < 40; ++i) {  // 40 allocating writes in flight at once, one sector each
+    const uint64_t off = uint64_t(i) * 8192;
+    std::copy(data[i].begin(), data[i].end(), truth.begin() + static_cast<ptrdiff_t>(off));
+    Detach(img->Write(off, data[i]), [&](Status s) {
+      EXPECT_TRUE(s.ok()) << s.ToString();
+      ++done;
+    });
+  }
+  world.loop.RunUntil([&] { return done == 40; });
+  EXPECT_GE(img->stats().journal_recycles, 4u);
+  EXPECT_EQ(ReadAll(*img, 0, 4 * kMiB), truth);
+  // Crash (no close) and recover: every completed write is durable in unbuffered mode.
+  const uint64_t epoch_before = img->header().journal_epoch;
+  img.reset();
+  img = OpenOrDie();
+  EXPECT_TRUE(img->stats().recovered);
+  EXPECT_GT(img->header().journal_epoch, epoch_before);
+  EXPECT_EQ(ReadAll(*img, 0, 4 * kMiB), truth);
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+}
+
+TEST_F(ImageTest, BufferedJournalIsDurableAfterFlush) {
+  ASSERT_TRUE(world.Create(BaseOptions(true)).ok());
+  auto img = OpenOrDie({.journal_mode = JournalMode::kBuffered});
+  const auto data = Pattern(8192, 3);
+  ASSERT_TRUE(world.Run(img->Write(65536 + 1024, data)).ok());
+  const uint64_t sectors_before = img->stats().journal_sector_writes;
+  ASSERT_TRUE(world.Run(img->Flush()).ok());
+  EXPECT_GT(img->stats().journal_sector_writes, sectors_before);
+  img.reset();  // crash after the flush
+  img = OpenOrDie();
+  EXPECT_TRUE(img->stats().recovered);
+  EXPECT_GE(img->stats().replayed_sectors, 1u);
+  auto truth = Expected(0, 4 * kMiB);
+  std::copy(data.begin(), data.end(), truth.begin() + 65536 + 1024);
+  EXPECT_EQ(ReadAll(*img, 0, 4 * kMiB), truth);
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+}
+
+TEST_F(ImageTest, BufferedJournalTimerWritesTheBuffer) {
+  ASSERT_TRUE(world.Create(BaseOptions()).ok());
+  auto img = OpenOrDie({.journal_mode = JournalMode::kBuffered,
+                        .journal_flush_period = std::chrono::milliseconds(50)});
+  ASSERT_TRUE(world.Run(img->Write(0, Pattern(4096, 1))).ok());
+  EXPECT_EQ(img->stats().journal_sector_writes, 0u);
+  world.loop.RunFor(std::chrono::milliseconds(60));
+  EXPECT_EQ(img->stats().journal_sector_writes, 1u);
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+}
+
+TEST_F(ImageTest, LeakedChunkIsReusedAndZeroedBeforeGrowing) {
+  auto o = BaseOptions(true);
+  o.base_img.clear();
+  ASSERT_TRUE(world.Create(o).ok());
+  auto img = OpenOrDie({.journal_mode = JournalMode::kBuffered});
+  ASSERT_TRUE(world.Run(img->Write(0, Pattern(65536, 1))).ok());  // chunk 0
+  ASSERT_TRUE(world.Run(img->Flush()).ok());
+  ASSERT_TRUE(world.Run(img->Write(5 * 65536, Pattern(65536, 2))).ok());  // chunk 1: not flushed
+  img.reset();  // crash: chunk 1's record is lost, its data is not
+  img = OpenOrDie({.journal_mode = JournalMode::kBuffered});
+  EXPECT_GE(img->stats().leaked_chunks, 1u);
+  const uint64_t file_size = world.image_mem.size();
+  // A partial write into a new chunk: the rest of the chunk must read zeros, not chunk 1's
+  // old data.
+  const auto small = Pattern(512, 3);
+  ASSERT_TRUE(world.Run(img->Write(9 * 65536, small)).ok());
+  EXPECT_EQ(img->stats().chunks_reused, 1u);
+  EXPECT_EQ(world.image_mem.size(), file_size);  // no growth
+  auto got = ReadAll(*img, 9 * 65536, 65536);
+  EXPECT_TRUE(std::equal(small.begin(), small.end(), got.begin()));
+  for (size_t i = 512; i < got.size(); ++i) ASSERT_EQ(got[i], std::byte{0}) << i;
+  // The unflushed write is gone, and reads as zeros (never-written without a base).
+  auto lost = ReadAll(*img, 5 * 65536, 65536);
+  for (std::byte b : lost) ASSERT_EQ(b, std::byte{0});
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+}
+
+TEST_F(ImageTest, StorageGrowthFailureIsAClearError) {
+  auto o = BaseOptions(true);
+  ASSERT_TRUE(world.Create(o).ok());
+  auto img = OpenOrDie();
+  world.image_dev.set_fail([](Op op, uint64_t, uint64_t) { return op == Op::kResize; });
+  const Status s = world.Run(img->Write(0, Pattern(4096, 1)));
+  EXPECT_EQ(s.code(), StatusCode::kNoSpace);
+  EXPECT_NE(s.message().find("cannot grow the data file"), std::string::npos) << s.message();
+  EXPECT_FALSE(img->metadata_error());  // nothing was promised: the image goes on
+  world.image_dev.set_fail(nullptr);
+  EXPECT_TRUE(world.Run(img->Write(0, Pattern(4096, 1))).ok());
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+}
+
+TEST_F(ImageTest, FailedJournalWriteEntersMetadataErrorState) {
+  ASSERT_TRUE(world.Create(BaseOptions()).ok());
+  auto img = OpenOrDie({.journal_mode = JournalMode::kUnbuffered});
+  const uint64_t jbegin = world.header.journal_offset;
+  const uint64_t jend = jbegin + world.header.journal_size;
+  world.image_dev.set_fail([&](Op op, uint64_t off, uint64_t) {
+    return op == Op::kWrite && off >= jbegin && off < jend;
+  });
+  Status s = world.Run(img->Write(0, Pattern(4096, 1)));
+  EXPECT_EQ(s.code(), StatusCode::kIoError);
+  EXPECT_TRUE(img->metadata_error());
+  world.image_dev.set_fail(nullptr);
+  s = world.Run(img->Write(1 << 20, Pattern(4096, 2)));
+  EXPECT_EQ(s.code(), StatusCode::kReadOnly);
+  EXPECT_NE(s.message().find("refuses writes"), std::string::npos) << s.message();
+  EXPECT_EQ(ReadAll(*img, 1 << 20, 4096), Expected(1 << 20, 4096));  // reads go on
+  EXPECT_FALSE(world.Run(img->Close()).ok());
+  img = OpenOrDie();  // reopening recovers
+  EXPECT_TRUE(img->stats().recovered);
+  EXPECT_TRUE(world.Run(img->Write(1 << 20, Pattern(4096, 2))).ok());
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+}
+
+TEST_F(ImageTest, CopyOnReadPullsBaseBlocksIntoTheImage) {
+  auto o = BaseOptions();
+  o.copy_on_read = true;
+  ASSERT_TRUE(world.Create(o).ok());
+  auto img = OpenOrDie();
+  EXPECT_EQ(ReadAll(*img, 1000 * 512, 8192), Expected(1000 * 512, 8192));
+  world.loop.RunUntilIdle();
+  EXPECT_GE(img->stats().copy_on_read_copies, 1u);
+  const uint64_t base_reads = img->stats().base_reads;
+  EXPECT_EQ(ReadAll(*img, 1000 * 512, 8192), Expected(1000 * 512, 8192));
+  EXPECT_EQ(img->stats().base_reads, base_reads);  // now served from the image
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+  img = OpenOrDie();  // clean close kept the copied blocks
+  EXPECT_EQ(ReadAll(*img, 1000 * 512, 8192), Expected(1000 * 512, 8192));
+  EXPECT_EQ(img->stats().base_reads, 0u);
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+}
+
+TEST_F(ImageTest, CopyOnReadRespectsOutstandingLimit) {
+  auto o = BaseOptions();
+  o.copy_on_read = true;
+  ASSERT_TRUE(world.Create(o).ok());
+  auto img = OpenOrDie();
+  // 2,000,000 bytes may be outstanding: a 3 MiB read cannot be copied at once.
+  EXPECT_EQ(ReadAll(*img, 0, 3 * kMiB), Expected(0, 3 * kMiB));
+  world.loop.RunUntilIdle();
+  EXPECT_EQ(img->stats().copy_on_read_copies, 0u);
+  EXPECT_GE(img->stats().copy_on_read_skipped, 1u);
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+}
+
+TEST_F(ImageTest, RejectsBadRequests) {
+  ASSERT_TRUE(world.Create(BaseOptions()).ok());
+  auto img = OpenOrDie();
+  std::vector<std::byte> buf(1000);
+  EXPECT_EQ(world.Run(img->Read(0, buf)).code(), StatusCode::kInvalidArgument);
+  std::vector<std::byte> big(8192);
+  EXPECT_EQ(world.Run(img->Write(4 * kMiB - 4096, big)).code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+  auto ro = OpenOrDie({.access = AccessMode::kReadOnly});
+  EXPECT_EQ(world.Run(ro->Write(0, big)).code(), StatusCode::kReadOnly);
+}
+
+TEST_F(ImageTest, OpenNeedsTheBase) {
+  ASSERT_TRUE(world.Create(BaseOptions()).ok());
+  ImageEnv env{world.loop, world.loop, world.random};
+  auto r = world.Run(Image::Open(env, {&world.image_dev, nullptr, nullptr}, {}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("base.raw"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fvd

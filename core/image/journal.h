@@ -1,0 +1,84 @@
+// The metadata journal writer (FVD-FORMAT.md "Journal modes"; core/format/FORMAT.md "Journal").
+//
+// Unbuffered mode: Append encodes an update into its own sectors and writes them with FUA
+// before returning. Buffered mode: Append queues the update in memory and returns; the queue is
+// written when a guest flush commits it, when it reaches the buffer size, or when the flush
+// timer fires. Either way a record is written only after the data it describes is durable:
+// unbuffered data writes are FUA, and a buffered write-out flushes the data file first.
+//
+// When the journal is full it is recycled: snapshot the stale bitmap and the table, flush the
+// data file, write the snapshot to the metadata regions, flush, bump the epoch in the header,
+// flush, restart at sector 0. Appends arriving meanwhile wait; a recycle waits for journal
+// writes in flight.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/format/journal_sector.h"
+#include "core/image/image_core.h"
+
+namespace fvd {
+
+// One guest write's metadata change: bitmap bits of guest sectors
+// [first_sector, first_sector + num_sectors) (num_sectors == 0: none) and table entries
+// [first_entry, first_entry + entries.size()) (empty: none).
+struct JournalUpdate {
+  uint64_t first_sector = 0;
+  uint64_t num_sectors = 0;
+  uint32_t first_entry = 0;
+  std::vector<uint32_t> entries;
+};
+
+// Sectors for `u`, each self-contained: a group of table entries and the bitmap record for the
+// part of the range those chunks cover. `chunk_sectors` is chunk_size / 512 (0 if not compact).
+std::vector<format::JournalSectorBytes> EncodeUpdates(const std::vector<JournalUpdate>& updates,
+                                                      format::JournalFormat fmt, uint64_t epoch,
+                                                      uint64_t chunk_sectors);
+
+class Journal {
+ public:
+  explicit Journal(Image::Core& core);
+  ~Journal();
+
+  // Records `u`. Unbuffered: returns once durable. Buffered: once queued (durable after the
+  // next Commit), after writing the queue out if it is full.
+  Task<Status> Append(JournalUpdate u);
+  // Buffered: writes the queue out (data file flushed first) and flushes the image file.
+  // Unbuffered: nothing to write (every record is already durable).
+  Task<Status> Commit();
+  // Waits for journal I/O in flight and cancels the timer. Call before Close writes metadata.
+  Task<void> Quiesce();
+  // Where the next sector goes, for tests.
+  uint64_t next_sector() const { return next_sector_; }
+  uint64_t capacity_sectors() const { return capacity_; }
+
+ private:
+  Task<Result<uint64_t>> Reserve(uint64_t sectors);
+  void EndWrite();
+  Task<Status> Recycle();
+  Task<Status> WriteSectors(uint64_t first, const std::vector<format::JournalSectorBytes>& s,
+                            WriteMode mode);
+  Task<Status> WriteOut();
+  void ArmTimer();
+
+  Image::Core& core_;
+  format::JournalFormat format_;
+  uint64_t capacity_;  // sectors
+  uint64_t chunk_sectors_;
+  uint64_t next_sector_ = 0;
+  uint64_t writes_in_flight_ = 0;
+  bool recycling_ = false;
+  WaitList recycle_done_;
+  WaitList writes_drained_;
+  // Buffered mode.
+  std::vector<JournalUpdate> queue_;
+  uint64_t queued_sectors_ = 0;
+  bool writing_out_ = false;
+  WaitList write_out_done_;
+  TimerId timer_ = 0;
+  uint64_t timer_writeouts_in_flight_ = 0;
+  WaitList timer_writeouts_done_;
+};
+
+}  // namespace fvd

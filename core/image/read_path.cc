@@ -1,0 +1,119 @@
+// Image::Read: from the data file, from the base image, or both, split against a snapshot of
+// the fresh bitmap taken when the read starts; then copy-on-read of what came from the base.
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "core/image/extents.h"
+#include "core/image/image_core.h"
+#include "core/image/storage.h"
+#include "core/util/units.h"
+
+namespace fvd {
+namespace {
+
+// Whole blocks read from the base, to be copied into the image in the background.
+struct BaseCopy {
+  uint64_t offset = 0;
+  std::vector<std::byte> bytes;
+};
+
+// Copies `copy` into the image unless the range is locked or already there. Updates only the
+// fresh bitmap (the data equals the base, so losing it in a crash costs a re-read); in a
+// compact image a newly allocated chunk is journaled, since later writes would rely on it.
+Task<void> CopyOnRead(Image::Core& c, std::shared_ptr<BaseCopy> copy) {
+  InFlightGuard guard(c);
+  const uint64_t end = copy->offset + copy->bytes.size();
+  const Extent span = LockSpan(c, copy->offset, copy->bytes.size());
+  RangeLock lock;
+  if (c.metadata_error ||
+      !c.locks.TryAcquire(lock, LockKind::kCopy, span.offset, span.offset + span.length)) {
+    ++c.stats.copy_on_read_skipped;
+    c.outstanding_copy_on_read_bytes -= copy->bytes.size();
+    co_return;
+  }
+  // Re-check under the lock: a guest write may have put some blocks in the image meanwhile,
+  // and base data must never overwrite guest data. Copy only runs still in the base.
+  for (const SourceRun& run : SplitBySource(c.header, &c.fresh, copy->offset, copy->bytes.size())) {
+    if (!run.in_base) continue;
+    const uint64_t run_end = run.extent.offset + run.extent.length;
+    auto allocated = co_await AllocateChunks(c, run.extent.offset, run_end);
+    if (!allocated.ok()) break;
+    auto part = std::span<const std::byte>(copy->bytes)
+                    .subspan(run.extent.offset - copy->offset, run.extent.length);
+    Status s = co_await WriteData(c, run.extent.offset, part, c.data_write_mode());
+    if (!s.ok()) {
+      UndoAllocation(c, *allocated);
+      break;
+    }
+    if (!allocated->empty()) {
+      s = co_await c.journal->Append(MakeUpdate(c, run.extent.offset, run_end, /*bitmap=*/false));
+      if (!s.ok()) break;
+      CommitUpdate(c, run.extent.offset, run_end, /*bitmap=*/false);
+    }
+    const BlockSpan b = BlocksOf(c.header, run.extent.offset, run.extent.length);
+    c.fresh.SetRange(b.first, b.end - b.first);
+    ++c.stats.copy_on_read_copies;
+    c.stats.copy_on_read_bytes += run.extent.length;
+  }
+  c.locks.Release(lock);
+  c.outstanding_copy_on_read_bytes -= copy->bytes.size();
+  (void)end;
+}
+
+bool CopyOnReadEnabled(const Image::Core& c) {
+  return c.header.copy_on_read && !c.read_only() && !c.metadata_error && c.journal != nullptr;
+}
+
+// Reads one base run into `out`; with copy-on-read, reads its whole blocks and schedules
+// their copy into the image when the outstanding-bytes limit allows.
+Task<Status> ReadFromBase(Image::Core& c, Extent run, std::span<std::byte> out) {
+  const uint64_t bs = c.header.block_size;
+  const uint64_t begin = run.offset / bs * bs;
+  const uint64_t end = std::min(RoundUp(run.offset + run.length, bs), c.header.base_img_size);
+  const uint64_t len = end - begin;
+  if (!CopyOnReadEnabled(c) ||
+      c.outstanding_copy_on_read_bytes + len > c.header.max_outstanding_copy_on_read_data) {
+    if (CopyOnReadEnabled(c)) ++c.stats.copy_on_read_skipped;
+    co_return co_await c.ReadBase(run.offset, out);
+  }
+  auto copy = std::make_shared<BaseCopy>();
+  copy->offset = begin;
+  copy->bytes.resize(len);
+  c.outstanding_copy_on_read_bytes += len;
+  Status s = co_await c.ReadBase(begin, copy->bytes);
+  if (!s.ok()) {
+    c.outstanding_copy_on_read_bytes -= len;
+    co_return s;
+  }
+  const auto from = copy->bytes.begin() + static_cast<ptrdiff_t>(run.offset - begin);
+  std::copy(from, from + static_cast<ptrdiff_t>(run.length), out.begin());
+  Detach(CopyOnRead(c, std::move(copy)), [] {});
+  co_return Status::Ok();
+}
+
+}  // namespace
+
+Task<Status> Image::Read(uint64_t offset, std::span<std::byte> buf) {
+  Core& c = *core_;
+  FVD_CO_RETURN_IF_ERROR(c.CheckRange(offset, buf.size()));
+  InFlightGuard guard(c);
+  ++c.stats.guest_reads;
+  if (!c.use_bitmap) co_return co_await c.ReadData(offset, buf);
+  // The split is the bitmap snapshot: later changes do not affect this read.
+  const auto runs = SplitBySource(c.header, &c.fresh, offset, buf.size());
+  for (const SourceRun& run : runs) {
+    auto part = buf.subspan(run.extent.offset - offset, run.extent.length);
+    // (No co_await inside ?: — GCC 12 mishandles temporaries there.)
+    Status s;
+    if (run.in_base) {
+      s = co_await ReadFromBase(c, run.extent, part);
+    } else {
+      s = co_await c.ReadData(run.extent.offset, part);
+    }
+    if (!s.ok()) co_return s;
+  }
+  co_return Status::Ok();
+}
+
+}  // namespace fvd

@@ -1,0 +1,104 @@
+// Image::Write: in place when every touched block is durably in the image; otherwise
+// copy-on-write under a write lock (FVD-FORMAT.md, "Write (copy-on-write)").
+#include <algorithm>
+#include <vector>
+
+#include "core/format/constants.h"
+#include "core/image/extents.h"
+#include "core/image/image_core.h"
+#include "core/image/storage.h"
+#include "core/util/units.h"
+
+namespace fvd {
+namespace {
+
+// The extent actually written: the guest range, widened to whole blocks where a partial block
+// is still in the base (its other bytes are copied from there).
+Extent CopyOnWriteExtent(const Image::Core& c, uint64_t offset, uint64_t length) {
+  uint64_t begin = offset, end = offset + length;
+  if (!c.use_bitmap) return {begin, length};
+  const uint64_t bs = c.header.block_size;
+  const uint64_t base_end = c.header.base_img_size;
+  if (begin < base_end && begin % bs != 0 && !c.stale.Test(begin / bs)) begin = begin / bs * bs;
+  if (end < base_end && end % bs != 0 && !c.stale.Test(end / bs)) {
+    end = std::min(RoundUp(end, bs), base_end);
+  }
+  return {begin, end - begin};
+}
+
+// head (from the base) + guest data + tail (from the base), as one buffer.
+Task<Status> MergeWithBase(Image::Core& c, Extent whole, uint64_t offset,
+                           std::span<const std::byte> data, std::vector<std::byte>& out) {
+  out.resize(whole.length);
+  const uint64_t head = offset - whole.offset;
+  const uint64_t tail_at = head + data.size();
+  std::copy(data.begin(), data.end(), out.begin() + static_cast<ptrdiff_t>(head));
+  if (head > 0)
+    FVD_CO_RETURN_IF_ERROR(co_await c.ReadBase(whole.offset, std::span(out).subspan(0, head)));
+  if (tail_at < out.size()) {
+    FVD_CO_RETURN_IF_ERROR(
+        co_await c.ReadBase(whole.offset + tail_at, std::span(out).subspan(tail_at)));
+  }
+  co_return Status::Ok();
+}
+
+// The slow path, under a write lock over LockSpan(offset, length).
+Task<Status> WriteWithMetadata(Image::Core& c, uint64_t offset, std::span<const std::byte> buf) {
+  const Extent whole = CopyOnWriteExtent(c, offset, buf.size());
+  std::vector<std::byte> merged;
+  std::span<const std::byte> data = buf;
+  if (whole.offset != offset || whole.length != buf.size()) {
+    FVD_CO_RETURN_IF_ERROR(co_await MergeWithBase(c, whole, offset, buf, merged));
+    data = merged;
+  }
+  const uint64_t end = whole.offset + whole.length;
+  auto allocated = co_await AllocateChunks(c, whole.offset, end);
+  if (!allocated.ok()) co_return allocated.status();
+  Status s = co_await WriteData(c, whole.offset, data, c.data_write_mode());
+  if (!s.ok()) {
+    UndoAllocation(c, *allocated);
+    co_return s;
+  }
+  if (c.use_bitmap) {
+    const BlockSpan b = BlocksOf(c.header, whole.offset, whole.length);
+    if (!b.empty()) c.fresh.SetRange(b.first, b.end - b.first);
+  }
+  // The record goes to the journal only now that the data is written (FUA in unbuffered mode;
+  // a buffered write-out flushes the data file before writing records).
+  s = co_await c.journal->Append(MakeUpdate(c, whole.offset, end, /*bitmap=*/true));
+  if (!s.ok()) co_return s;
+  CommitUpdate(c, whole.offset, end, /*bitmap=*/true);
+  ++c.stats.allocating_writes;
+  co_return Status::Ok();
+}
+
+}  // namespace
+
+Task<Status> Image::Write(uint64_t offset, std::span<const std::byte> buf) {
+  Core& c = *core_;
+  FVD_CO_RETURN_IF_ERROR(c.CheckRange(offset, buf.size()));
+  FVD_CO_RETURN_IF_ERROR(c.CheckWritable());
+  InFlightGuard guard(c);
+  ++c.stats.guest_writes;
+  if (buf.empty()) co_return Status::Ok();
+  for (;;) {
+    if (!NeedsMetadata(c, offset, buf.size())) {
+      ++c.stats.in_place_writes;
+      co_return co_await WriteData(c, offset, buf, c.data_write_mode());
+    }
+    const Extent span = LockSpan(c, offset, buf.size());
+    if (RangeLock* other = c.locks.FindOverlap(span.offset, span.offset + span.length)) {
+      // Wait, then look again: the other request may have put these blocks in the image.
+      ++c.stats.lock_waits;
+      co_await c.locks.WaitFor(*other);
+      continue;
+    }
+    RangeLock lock;
+    c.locks.TryAcquire(lock, LockKind::kWrite, span.offset, span.offset + span.length);
+    Status s = co_await WriteWithMetadata(c, offset, buf);
+    c.locks.Release(lock);
+    co_return s;
+  }
+}
+
+}  // namespace fvd

@@ -1,0 +1,55 @@
+// A test decorator over a BlockDevice that fails chosen operations: a small stand-in for the
+// simulator's fault decorators, for core's own unit tests.
+#pragma once
+
+#include <functional>
+
+#include "core/seam/block_device.h"
+#include "core/seam/clock.h"
+
+namespace fvd::testing {
+
+enum class Op { kRead, kWrite, kFlush, kResize };
+
+class FaultDevice final : public BlockDevice {
+ public:
+  // `fail(op, offset, length)` returns true to complete that operation with an I/O error.
+  using Predicate = std::function<bool(Op, uint64_t, uint64_t)>;
+
+  FaultDevice(BlockDevice& inner, Scheduler& scheduler) : inner_(inner), scheduler_(scheduler) {}
+  void set_fail(Predicate p) { fail_ = std::move(p); }
+
+  uint64_t size() const override { return inner_.size(); }
+  Status SubmitRead(uint64_t offset, std::span<std::byte> buf, IoCallback done) override {
+    if (Fails(Op::kRead, offset, buf.size())) return PostError(std::move(done));
+    return inner_.SubmitRead(offset, buf, std::move(done));
+  }
+  Status SubmitWrite(uint64_t offset, std::span<const std::byte> buf, WriteMode mode,
+                     IoCallback done) override {
+    if (Fails(Op::kWrite, offset, buf.size())) return PostError(std::move(done));
+    return inner_.SubmitWrite(offset, buf, mode, std::move(done));
+  }
+  Status SubmitFlush(IoCallback done) override {
+    if (Fails(Op::kFlush, 0, 0)) return PostError(std::move(done));
+    return inner_.SubmitFlush(std::move(done));
+  }
+  Status SubmitResize(uint64_t new_size, IoCallback done) override {
+    if (Fails(Op::kResize, new_size, 0)) return PostError(std::move(done));
+    return inner_.SubmitResize(new_size, std::move(done));
+  }
+
+ private:
+  bool Fails(Op op, uint64_t offset, uint64_t length) const {
+    return fail_ && fail_(op, offset, length);
+  }
+  Status PostError(IoCallback done) {
+    scheduler_.Post([done = std::move(done)] { done(Status::IoError("injected fault")); });
+    return Status::Ok();
+  }
+
+  BlockDevice& inner_;
+  Scheduler& scheduler_;
+  Predicate fail_;
+};
+
+}  // namespace fvd::testing

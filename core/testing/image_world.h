@@ -1,0 +1,78 @@
+// A small world for image tests: a virtual-time loop, in-memory devices for the base image,
+// the image file and (optionally) a data file, and helpers to run tasks to completion.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "core/format/layout.h"
+#include "core/image/image.h"
+#include "core/image/image_file.h"
+#include "core/seam/memory_device.h"
+#include "core/seam/virtual_loop.h"
+#include "core/testing/fault_device.h"
+#include "core/util/prng.h"
+
+namespace fvd::testing {
+
+class ImageWorld {
+ public:
+  explicit ImageWorld(uint64_t seed = 1)
+      : loop(seed),
+        random(seed),
+        base_mem(loop, 0),
+        image_mem(loop, 0),
+        image_dev(image_mem, loop),
+        base_dev(base_mem, loop) {}
+
+  // Runs `task` on the loop until it finishes; returns its result.
+  template <typename T>
+  T Run(Task<T> task) {
+    std::optional<T> out;
+    Detach(std::move(task), [&](T v) { out.emplace(std::move(v)); });
+    loop.RunUntil([&] { return out.has_value(); });
+    return std::move(*out);
+  }
+
+  // Fills the base with `size` bytes of seeded random data.
+  std::vector<std::byte> MakeBase(uint64_t size, uint64_t seed) {
+    std::vector<std::byte> bytes(size);
+    Prng p(seed);
+    for (auto& b : bytes) b = static_cast<std::byte>(p.NextU64());
+    base_mem.ResizeNow(size);
+    base_mem.WriteNow(0, bytes);
+    return bytes;
+  }
+
+  // Creates a fresh image with `options` (base_img_length filled in from the base device).
+  Status Create(format::CreateOptions options) {
+    if (!options.base_img.empty()) options.base_img_length = base_mem.size();
+    FVD_ASSIGN_OR_RETURN(header, format::PlanImage(options));
+    const LoopDriver drive = [this](const std::function<bool()>& done) { loop.RunUntil(done); };
+    return WriteNewImage(image_mem, nullptr, drive, header);
+  }
+
+  Result<std::unique_ptr<Image>> Open(ImageOptions options = {}) {
+    ImageEnv env{loop, loop, random};
+    ImageDevices devices{&image_dev, nullptr, header.has_base() ? &base_dev : nullptr};
+    return Run(Image::Open(env, devices, options));
+  }
+
+  VirtualLoop loop;
+  PrngRandomSource random;
+  MemoryDevice base_mem;
+  MemoryDevice image_mem;
+  FaultDevice image_dev;  // the image file, with faults when a test asks
+  FaultDevice base_dev;
+  format::Header header;
+};
+
+inline std::vector<std::byte> Pattern(size_t n, uint64_t seed) {
+  std::vector<std::byte> v(n);
+  Prng p(seed);
+  for (auto& b : v) b = static_cast<std::byte>(p.NextU64());
+  return v;
+}
+
+}  // namespace fvd::testing
