@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/format/chunk_table.h"
+#include "core/image/extents.h"
 #include "core/image/image_core.h"
 #include "core/image/journal.h"
 #include "core/image/recovery.h"
@@ -153,6 +154,40 @@ Task<Status> Image::Close() {
   c.header.clean_shutdown = true;
   FVD_CO_RETURN_IF_ERROR(co_await c.WriteHeader());
   co_return co_await c.FlushImage();
+}
+
+std::vector<MapExtent> Image::Map(uint64_t offset, uint64_t length) const {
+  const Core& c = *core_;
+  std::vector<MapExtent> out;
+  auto add = [&](MapExtent e) {
+    if (!out.empty()) {
+      MapExtent& last = out.back();
+      const bool joins =
+          last.where == e.where && last.offset + last.length == e.offset &&
+          (e.where != MapExtent::Where::kImage || last.physical + last.length == e.physical);
+      if (joins) {
+        last.length += e.length;
+        return;
+      }
+    }
+    out.push_back(e);
+  };
+  for (const SourceRun& run :
+       SplitBySource(c.header, c.use_bitmap ? &c.fresh : nullptr, offset, length)) {
+    if (run.in_base) {
+      add({run.extent.offset, run.extent.length, MapExtent::Where::kBase, 0});
+      continue;
+    }
+    for (const PhysicalRun& p :
+         MapToData(c.header, c.table, run.extent.offset, run.extent.length)) {
+      const bool none =
+          p.physical == kUnallocated ||
+          (c.compact() && format::IsDirtyChunk(c.table[p.extent.offset / c.header.chunk_size]));
+      add({p.extent.offset, p.extent.length,
+           none ? MapExtent::Where::kNowhere : MapExtent::Where::kImage, none ? 0 : p.physical});
+    }
+  }
+  return out;
 }
 
 const format::Header& Image::header() const {

@@ -21,7 +21,9 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
+#include "core/check/check.h"
 #include "core/format/header.h"
 #include "core/seam/block_device.h"
 #include "core/seam/clock.h"
@@ -76,6 +78,16 @@ struct ImageStats {
   uint64_t replayed_sectors = 0, skipped_sectors = 0, leaked_chunks = 0;
 };
 
+// Where a guest range's data is, for `fvd-img map`.
+struct MapExtent {
+  enum class Where { kBase, kImage, kNowhere };  // kNowhere: unallocated, reads zeros
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  Where where = Where::kImage;
+  uint64_t physical = 0;  // data-file offset when kImage
+  bool operator==(const MapExtent&) const = default;
+};
+
 class Image {
  public:
   // Opens an image whose devices are open. Recovers first if it was not shut down cleanly and
@@ -88,6 +100,13 @@ class Image {
   Task<Status> Write(uint64_t offset, std::span<const std::byte> buf);
   Task<Status> Flush();
   Task<Status> Close();
+
+  // Where each part of [offset, offset + length) is now (fresh bitmap, table), adjacent
+  // extents of the same kind (and contiguous physical offsets) merged.
+  std::vector<MapExtent> Map(uint64_t offset, uint64_t length) const;
+
+  // Consistency findings on the metadata as opened (core/check/check.h).
+  CheckReport Check() const;
 
   const format::Header& header() const;
   const ImageStats& stats() const;

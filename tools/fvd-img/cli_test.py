@@ -143,6 +143,43 @@ class CliTest(unittest.TestCase):
         self.assertEqual(run("create", disk, "64M").returncode, 0)
         self.assert_one_line_error(run("info", "--output=xml", disk), "xml")
 
+    def test_check_clean_and_corrupt(self):
+        disk = self.path("ck.fvd")
+        self.assertEqual(run("create", "-q", "-b", self.base, "-o", "compact_image=on", disk).returncode, 0)
+        r = run("check", disk)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("No errors were found", r.stdout)
+        j = json.loads(run("check", "--output=json", disk).stdout)
+        self.assertEqual(j["corruptions"], 0)
+        self.assertTrue(j["clean-shutdown"])
+        table_offset = struct.unpack_from("<Q", open(disk, "rb").read(8192), 2212)[0]
+        with open(disk, "r+b") as f:  # entry 0 with the in-memory DIRTY bit: never valid on disk
+            f.seek(table_offset)
+            f.write(struct.pack("<I", 0x80000005))
+        r = run("check", disk)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("entry 0", r.stderr)
+
+    def test_check_bad_repair_mode(self):
+        disk = self.path("ck2.fvd")
+        self.assertEqual(run("create", "-q", disk, "1M").returncode, 0)
+        self.assert_one_line_error(run("check", "-r", "everything", disk), "everything")
+
+    def test_update_changes_attributes_and_rejects_bad_ones(self):
+        disk = self.path("u.fvd")
+        self.assertEqual(run("create", "-q", "-b", self.base, disk, "64M").returncode, 0)
+        r = run("update", disk, "copy_on_read=on", "prefetch_start_delay=7", "size=128M")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        d = json.loads(run("info", "--output=json", disk).stdout)
+        self.assertTrue(d["format-specific"]["data"]["copy_on_read"])
+        self.assertEqual(d["format-specific"]["data"]["prefetch_start_delay"], 7)
+        self.assertEqual(d["virtual-size"], 128 << 20)
+        before = open(disk, "rb").read(8192)
+        self.assert_one_line_error(run("update", disk, "colour=red"), "colour")
+        self.assert_one_line_error(run("update", disk, "size=1M"), "shrinking")
+        self.assert_one_line_error(run("update", disk, "prefetch_perf_calc_alpha=150"), "150")
+        self.assertEqual(open(disk, "rb").read(8192), before)
+
     def test_help(self):
         r = run("create", "--help")
         self.assertEqual(r.returncode, 0)

@@ -8,6 +8,8 @@ namespace fvd::img {
 
 void AddCreateCommand(CLI::App& app, int& exit_code);
 void AddInfoCommand(CLI::App& app, int& exit_code);
+void AddCheckCommand(CLI::App& app, int& exit_code);
+void AddUpdateCommand(CLI::App& app, int& exit_code);
 
 // Prints "fvd-img: <message>" as one line on stderr and returns 1.
 int Fail(const std::string& message);

@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   fvd::img::AddCreateCommand(app, exit_code);
   fvd::img::AddInfoCommand(app, exit_code);
+  fvd::img::AddCheckCommand(app, exit_code);
+  fvd::img::AddUpdateCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -9,6 +9,8 @@ Result<PosixFiles> PosixFiles::Create() {
   FVD_ASSIGN_OR_RETURN(files.loop_, PosixEventLoop::Create());
   PosixEventLoop* loop = files.loop_.get();
   files.drive_ = [loop](const std::function<bool()>& done) { loop->RunUntil(done); };
+  files.random_ = std::make_unique<PrngRandomSource>(
+      static_cast<uint64_t>(loop->Now().time_since_epoch().count()));
   return files;
 }
 

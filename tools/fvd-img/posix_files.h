@@ -6,6 +6,7 @@
 
 #include "core/posix/event_loop.h"
 #include "core/posix/file_device.h"
+#include "core/seam/random.h"
 #include "core/seam/sync_io.h"
 
 namespace fvd::img {
@@ -18,9 +19,13 @@ class PosixFiles {
   Result<std::unique_ptr<FileDevice>> Open(const std::string& path, OpenMode mode,
                                            bool create = false);
   const LoopDriver& drive() const { return drive_; }
+  PosixEventLoop& loop() { return *loop_; }
+  // Seeded from the monotonic clock: the real world need not repeat itself.
+  RandomSource& random() { return *random_; }
 
  private:
   std::unique_ptr<PosixEventLoop> loop_;
+  std::unique_ptr<RandomSource> random_;
   LoopDriver drive_;
 };
 

@@ -1,0 +1,30 @@
+#include "tools/fvd-img/open_image.h"
+
+#include "core/image/image_file.h"
+
+namespace fvd::img {
+
+Result<OpenedImage> OpenImage(PosixFiles& files, const std::string& path,
+                              const ImageOptions& options) {
+  const OpenMode mode =
+      options.access == AccessMode::kReadOnly ? OpenMode::kReadOnly : OpenMode::kReadWrite;
+  OpenedImage out;
+  FVD_ASSIGN_OR_RETURN(out.image_file, files.Open(path, mode));
+  FVD_ASSIGN_OR_RETURN(const format::Header h, ReadImageHeader(*out.image_file, files.drive()));
+  if (h.has_base() && !h.all_data_in_fvd_img) {
+    auto base = files.Open(ResolveRelativeTo(path, h.base_img), OpenMode::kReadOnly);
+    if (!base.ok()) return base.status().WithContext("base image");
+    out.base_file = std::move(*base);
+  }
+  if (!h.data_file.empty()) {
+    auto data = files.Open(ResolveRelativeTo(path, h.data_file), mode);
+    if (!data.ok()) return data.status().WithContext("data file");
+    out.data_file = std::move(*data);
+  }
+  ImageEnv env{files.loop(), files.loop(), files.random()};
+  ImageDevices devices{out.image_file.get(), out.data_file.get(), out.base_file.get()};
+  FVD_ASSIGN_OR_RETURN(out.image, RunTask(files, Image::Open(env, devices, options)));
+  return out;
+}
+
+}  // namespace fvd::img

@@ -1,0 +1,36 @@
+// Opening an FVD image file as the engine's Image, with its base image and data file, for the
+// fvd-img commands that read or write guest data.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/image/image.h"
+#include "core/posix/file_device.h"
+#include "tools/fvd-img/posix_files.h"
+
+namespace fvd::img {
+
+struct OpenedImage {
+  std::unique_ptr<FileDevice> image_file;
+  std::unique_ptr<FileDevice> data_file;  // null unless the header names one
+  std::unique_ptr<FileDevice> base_file;  // null without a base (or all data in the image)
+  std::unique_ptr<Image> image;
+};
+
+// Opens `path` (its base and data file resolved relative to it, as qemu does) and runs
+// Image::Open on them: recovery runs if the image was not closed cleanly and access is
+// read-write. Errors name the file.
+Result<OpenedImage> OpenImage(PosixFiles& files, const std::string& path,
+                              const ImageOptions& options);
+
+// Runs `task` on the files' event loop until it finishes.
+template <typename T>
+T RunTask(PosixFiles& files, Task<T> task) {
+  std::optional<T> out;
+  Detach(std::move(task), [&](T v) { out.emplace(std::move(v)); });
+  files.loop().RunUntil([&] { return out.has_value(); });
+  return std::move(*out);
+}
+
+}  // namespace fvd::img
