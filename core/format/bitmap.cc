@@ -31,7 +31,9 @@ void Bitmap::SetRange(uint64_t first, uint64_t count) {
   uint64_t b = first;
   const uint64_t end = first + count;
   for (; b < end && (b & 7) != 0; ++b) Set(b);
-  for (; b + 8 <= end; b += 8) bytes_[b >> 3] = 0xFF;
+  const uint64_t whole_bytes = (end - b) / 8;
+  std::memset(bytes_.data() + (b >> 3), 0xFF, whole_bytes);
+  b += whole_bytes * 8;
   for (; b < end; ++b) Set(b);
 }
 
