@@ -10,6 +10,8 @@ void AddCreateCommand(CLI::App& app, int& exit_code);
 void AddInfoCommand(CLI::App& app, int& exit_code);
 void AddCheckCommand(CLI::App& app, int& exit_code);
 void AddUpdateCommand(CLI::App& app, int& exit_code);
+void AddIoCommand(CLI::App& app, int& exit_code);
+void AddMapCommand(CLI::App& app, int& exit_code);
 
 // Prints "fvd-img: <message>" as one line on stderr and returns 1.
 int Fail(const std::string& message);

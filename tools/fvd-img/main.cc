@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   fvd::img::AddInfoCommand(app, exit_code);
   fvd::img::AddCheckCommand(app, exit_code);
   fvd::img::AddUpdateCommand(app, exit_code);
+  fvd::img::AddIoCommand(app, exit_code);
+  fvd::img::AddMapCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
