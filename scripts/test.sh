@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Every test: set up, build the default preset, run the whole CTest suite.
+# Every test: set up, build, run the whole CTest suite, then the whole suite again under
+# AddressSanitizer + UndefinedBehaviorSanitizer (the asan preset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh default
 ctest --preset default
+scripts/build.sh asan
+ctest --preset asan

@@ -190,6 +190,13 @@ std::vector<MapExtent> Image::Map(uint64_t offset, uint64_t length) const {
   return out;
 }
 
+Task<void> Image::WaitIdle() {
+  Core& c = *core_;
+  while (c.in_flight > 0) co_await c.idle.Wait();
+  if (c.journal != nullptr) co_await c.journal->Quiesce();
+  while (c.in_flight > 0) co_await c.idle.Wait();
+}
+
 const format::Header& Image::header() const {
   return core_->header;
 }

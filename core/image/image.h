@@ -100,6 +100,10 @@ class Image {
   Task<Status> Write(uint64_t offset, std::span<const std::byte> buf);
   Task<Status> Flush();
   Task<Status> Close();
+  // Waits until no request, background copy or journal write is in flight and cancels the
+  // journal timer: after this the image may be destroyed without Close (a crash, in tests and
+  // the simulator: the image's storage has already lost power).
+  Task<void> WaitIdle();
 
   // Where each part of [offset, offset + length) is now (fresh bitmap, table), adjacent
   // extents of the same kind (and contiguous physical offsets) merged.
