@@ -1,0 +1,124 @@
+// What a workload file describes, as plain structs with units in the names (STYLE.md #8).
+// sim/config/yaml_loader maps the YAML onto these one to one; the runner builds the world
+// from them. Every field has the default written here; workloads/REFERENCE.md documents them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fvd::sim {
+
+// A storage device model: latency = fixed + bytes / bandwidth + uniform jitter in
+// [0, jitter_ns), at most queue_depth operations in service (the rest queue in order).
+struct DiskConfig {
+  std::string name;
+  std::string preset;  // "ssd", "hdd", "network" or "" (all fields below)
+  uint64_t read_latency_ns = 80'000;
+  uint64_t write_latency_ns = 20'000;
+  uint64_t flush_latency_ns = 200'000;
+  uint64_t bandwidth_bytes_per_s = 500'000'000;
+  uint64_t jitter_ns = 10'000;
+  uint32_t queue_depth = 32;
+  bool volatile_cache = true;     // writes durable only after flush (or FUA)
+  uint64_t seek_ns_per_gib = 0;   // HDD: extra latency per GiB of head movement
+  uint64_t max_seek_ns = 0;       // HDD: cap on that extra latency
+  bool shared_bandwidth = false;  // network: concurrent transfers share the bandwidth
+  uint64_t size_bytes = 0;        // 0 = as large as needed
+};
+
+// The base image a VM boots from, on a named disk (usually a shared network server).
+struct BaseImageConfig {
+  std::string name;
+  std::string disk;  // DiskConfig::name that serves it
+  uint64_t size_bytes = 1ull << 30;
+  uint64_t nonzero_bytes = 0;  // the first bytes hold seeded data; the rest are zero (0 = all)
+};
+
+// The FVD image of a VM (create options and the journal mode it is opened with).
+struct ImageConfig {
+  uint64_t size_bytes = 0;  // 0 = the base image's size
+  bool compact = false;
+  uint32_t block_size_bytes = 0;  // 0 = automatic
+  uint64_t chunk_size_bytes = 1 << 20;
+  uint64_t journal_size_bytes = 16 << 20;
+  bool copy_on_read = false;
+  int32_t prefetch_start_delay_s = -1;
+  std::string journal_mode = "buffered";  // "buffered" or "unbuffered"
+  uint64_t journal_buffer_bytes = 64 << 10;
+  uint64_t journal_flush_period_ns = 5'000'000'000;
+};
+
+// One phase of a VM's workload. Kinds: "boot", "random", "sequential", "database", "idle".
+struct PhaseConfig {
+  std::string kind;
+  uint64_t duration_ns = 0;    // phase ends after this long (0: when `ops` are done)
+  uint64_t ops = 0;            // or after this many guest operations
+  uint32_t queue_depth = 1;    // guest operations in flight at once
+  uint32_t read_percent = 70;  // random/database: share of reads
+  // I/O sizes and their weights, e.g. {4096: 80, 65536: 20}.
+  std::map<uint64_t, uint32_t> sizes = {{4096, 1}};
+  uint64_t range_offset_bytes = 0;  // where in the disk the phase works
+  uint64_t range_bytes = 0;         // 0 = the whole disk
+  std::string hot_set = "uniform";  // "uniform" or "zipf"
+  double zipf_theta = 0.99;
+  uint32_t flush_every_writes = 0;  // database: a flush after this many writes (0: never)
+  uint64_t think_time_ns = 0;       // boot: pause between reads
+  uint64_t working_set_bytes = 0;   // boot: how much of the base a boot reads
+};
+
+struct VmConfig {
+  std::string name;
+  uint32_t count = 1;  // this many identical VMs (names get -0, -1, ...)
+  std::string base;    // BaseImageConfig::name, or "" for none
+  std::string disk;    // DiskConfig::name holding its FVD image
+  ImageConfig image;
+  std::vector<PhaseConfig> phases;
+  uint64_t start_ns = 0;  // when it starts (boot storms stagger these)
+};
+
+// Faults stacked on a named disk.
+struct LatencySpikeConfig {
+  std::string disk;
+  uint32_t probability_ppm = 0;  // per operation, in parts per million
+  uint64_t extra_ns = 0;
+};
+struct ErrorConfig {
+  std::string disk;
+  std::string op = "write";   // "read", "write", "flush" or "any"
+  uint64_t offset_bytes = 0;  // inside [offset, offset + length); length 0 = anywhere
+  uint64_t length_bytes = 0;
+  uint32_t probability_ppm = 1'000'000;
+  uint64_t after_ops = 0;  // only after this many matching operations
+  uint64_t count = 1;      // at most this many errors (0 = unlimited)
+};
+// Crashes of a VM's host (its image disk loses what the crash model lets it lose).
+struct CrashConfig {
+  std::string vm;               // a VM name, or "" for every VM
+  std::vector<uint64_t> at_ns;  // at these virtual times
+  uint64_t after_ops = 0;       // or after this many device operations of `op`
+  std::string op = "write";
+  uint32_t random_per_hour = 0;  // or at random, this many per virtual hour
+  uint32_t max_crashes = 1000;
+};
+
+// Fills `model` with the named preset's figures: "ssd" (local SSD), "hdd" (local HDD, seeks by
+// distance), "network" (a base-image server over 1 Gbit/s); "" changes nothing. Returns false
+// for an unknown name. The loader applies a disk's preset before the keys written beside it.
+bool ApplyPreset(const std::string& preset, DiskConfig& model);
+
+struct WorkloadConfig {
+  std::string name;
+  uint64_t seed = 1;
+  uint64_t max_time_ns = 3'600'000'000'000;  // stop after this much virtual time
+  std::vector<DiskConfig> disks;
+  std::vector<BaseImageConfig> bases;
+  std::vector<VmConfig> vms;
+  std::vector<LatencySpikeConfig> latency_spikes;
+  std::vector<ErrorConfig> errors;
+  std::vector<CrashConfig> crashes;
+};
+
+}  // namespace fvd::sim

@@ -1,0 +1,32 @@
+// Loading a workload file (workloads/REFERENCE.md lists every key) into a WorkloadConfig.
+//
+// The YAML maps one to one onto the structs of sim/config/config.h: each key is the field's
+// name without its unit suffix (read_latency_ns is `read_latency: 80us`), and values take the
+// units of sim/config/units.h. Keys left out keep the defaults written in config.h.
+//
+// Loading either returns a complete, checked config or the first error, never a partial
+// config: unknown keys, wrong types, bad units, impossible values (queue_depth 0, a VM on a
+// disk nobody defined, ...) are all errors of the form
+//   "file:line:column: vms[1].phases[0].read_percent: 150 is not a percentage (0..100)"
+// with 1-based line and column of the offending key or value. No exception escapes.
+//
+// The loader does not apply disk presets: a disk keeps `preset` as written (checked to be
+// "ssd", "hdd", "network" or "") and the runner applies it.
+#pragma once
+
+#include <string>
+
+#include "core/util/status.h"
+#include "sim/config/config.h"
+
+namespace fvd::sim {
+
+// Reads and loads the file at `path`; errors are prefixed with `path`. kNotFound when the file
+// cannot be opened, kInvalidArgument for anything wrong inside it.
+Result<WorkloadConfig> LoadWorkloadFile(const std::string& path);
+
+// Loads YAML text; `name_for_errors` stands for the file name in messages.
+Result<WorkloadConfig> LoadWorkloadText(const std::string& text,
+                                        const std::string& name_for_errors);
+
+}  // namespace fvd::sim

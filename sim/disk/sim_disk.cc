@@ -1,0 +1,602 @@
+// SimDisk: the fault model is the header comment of sim_disk.h. This file keeps the pristine
+// bytes (two sparse page maps) apart from the fault state (the list of writes not yet durable),
+// as TigerBeetle's testing/storage.zig does, so a crash is one ordered pass over that list.
+//
+// Bytes. `durable` holds what survives power loss. `overlay` holds the full current contents of
+// every page a completed-but-cached write touched; a read looks in overlay, then durable, then
+// reads zeros. Invariant: a page touched by a cached write stays in overlay until no cached
+// write remains, so writing durable underneath (a flush) never changes what reads see. When no
+// cached write remains, overlay equals durable and is dropped: memory stays near the bytes
+// written (twice at most, while writes wait for a flush).
+//
+// Trace codes: submissions fold op 1 read, 2 cached write, 3 FUA write, 4 flush, 5 resize (its
+// offset field is the new size); completions fold the same code + 16 and the status code.
+#include "sim/disk/sim_disk.h"
+
+#include <algorithm>
+#include <cassert>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <utility>
+
+namespace fvd::sim {
+namespace {
+
+constexpr uint64_t kPageSize = 4096;
+constexpr uint64_t kSectorSize = 512;  // the unit of a torn write
+constexpr uint64_t kNsPerSecond = 1'000'000'000;
+constexpr uint64_t kGiB = 1ull << 30;
+constexpr uint64_t kCompletionCode = 16;
+
+enum class OpKind : uint64_t { kRead = 1, kWrite = 2, kFuaWrite = 3, kFlush = 4, kResize = 5 };
+
+bool IsWrite(OpKind k) {
+  return k == OpKind::kWrite || k == OpKind::kFuaWrite;
+}
+bool IsData(OpKind k) {
+  return k == OpKind::kRead || IsWrite(k);
+}
+
+uint64_t Saturate(Uint128 v) {
+  return v > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(v);
+}
+
+// Splits [offset, offset + length) at page boundaries: fn(page, offset in page, offset in the
+// range, bytes).
+template <typename Fn>
+void ForEachPage(uint64_t offset, uint64_t length, Fn&& fn) {
+  uint64_t done = 0;
+  while (done < length) {
+    const uint64_t pos = offset + done;
+    const uint64_t in_page = pos % kPageSize;
+    const uint64_t n = std::min(kPageSize - in_page, length - done);
+    fn(pos / kPageSize, in_page, done, n);
+    done += n;
+  }
+}
+
+// The part of [offset, offset + data.size()) that lies inside [lo, hi), as a sub-span and its
+// offset; empty when they do not meet.
+std::pair<uint64_t, std::span<const std::byte>> Clip(uint64_t offset,
+                                                     std::span<const std::byte> data, uint64_t lo,
+                                                     uint64_t hi) {
+  const uint64_t begin = std::max(offset, lo);
+  const uint64_t end = std::min(offset + data.size(), hi);
+  if (begin >= end) return {begin, {}};
+  return {begin, data.subspan(begin - offset, end - begin)};
+}
+
+// Sparse 4 KiB pages, allocated on first write.
+class PageMap {
+ public:
+  using Page = std::array<std::byte, kPageSize>;
+
+  const Page* Find(uint64_t index) const {
+    auto it = pages_.find(index);
+    return it == pages_.end() ? nullptr : it->second.get();
+  }
+
+  // Writes `data` at `offset`. A new page starts as a copy of `base`'s page (or zeros), so an
+  // overlay page always holds the whole current contents of its page.
+  void Write(uint64_t offset, std::span<const std::byte> data, const PageMap* base) {
+    ForEachPage(offset, data.size(),
+                [&](uint64_t index, uint64_t in_page, uint64_t at, uint64_t n) {
+                  auto& page = pages_[index];
+                  if (!page) {
+                    const Page* from = base ? base->Find(index) : nullptr;
+                    page = from ? std::make_unique<Page>(*from) : std::make_unique<Page>(Page{});
+                  }
+                  std::memcpy(page->data() + in_page, data.data() + at, n);
+                });
+  }
+
+  // Writes only into pages already held (keeps an overlay current without growing it).
+  void WriteHeld(uint64_t offset, std::span<const std::byte> data) {
+    ForEachPage(offset, data.size(),
+                [&](uint64_t index, uint64_t in_page, uint64_t at, uint64_t n) {
+                  auto it = pages_.find(index);
+                  if (it != pages_.end())
+                    std::memcpy(it->second->data() + in_page, data.data() + at, n);
+                });
+  }
+
+  // Drops pages past `size` and zeroes the tail of the last partial page, so a later grow
+  // reads zeros there.
+  void Truncate(uint64_t size) {
+    const uint64_t first_dropped = (size + kPageSize - 1) / kPageSize;
+    // The erase visits pages in hash order, but only decides membership: no order escapes.
+    std::erase_if(pages_, [&](const auto& kv) { return kv.first >= first_dropped; });
+    if (size % kPageSize == 0) return;
+    auto it = pages_.find(size / kPageSize);
+    if (it != pages_.end()) {
+      std::memset(it->second->data() + size % kPageSize, 0, kPageSize - size % kPageSize);
+    }
+  }
+
+  void Clear() { pages_.clear(); }
+  uint64_t pages() const { return pages_.size(); }
+
+ private:
+  std::unordered_map<uint64_t, std::unique_ptr<Page>> pages_;  // lookup only; never iterated
+};
+
+}  // namespace
+
+struct SimDisk::Impl {
+  // One accepted operation, from submission to completion.
+  struct Op {
+    uint64_t seq = 0;
+    OpKind kind = OpKind::kRead;
+    uint64_t offset = 0;  // resize: the new size
+    std::span<std::byte> read_buf;
+    std::span<const std::byte> write_buf;
+    uint64_t flush_mark = 0;  // flush: writes completed when it was submitted
+    IoCallback done;
+    TimerId timer = 0;
+    uint64_t length() const { return kind == OpKind::kRead ? read_buf.size() : write_buf.size(); }
+  };
+
+  // A write that is not durable yet: in flight (the caller keeps its buffer alive until the
+  // callback runs) or completed into the cache (then a copy: the caller may reuse its buffer).
+  struct PendingWrite {
+    uint64_t offset = 0;
+    std::span<const std::byte> in_flight;
+    std::vector<std::byte> cached;
+    uint64_t completion = 0;  // completion index (1, 2, ...), 0 while in flight
+    std::span<const std::byte> bytes() const {
+      return completion != 0 ? std::span<const std::byte>(cached) : in_flight;
+    }
+  };
+
+  enum class Fate : uint8_t { kSurvived, kLost, kTorn };
+  struct CrashDraw {
+    const PendingWrite* write;
+    uint64_t seq;
+    Fate fate;
+    std::vector<uint8_t> sector_is_new;  // torn only: one coin per 512-byte sector touched
+  };
+
+  Impl(SimDisk& d, uint64_t disk_id, uint64_t seed, Trace* t)
+      : disk(d), id(disk_id), trace(t), jitter(seed) {}
+
+  uint64_t NowNs() const {
+    return static_cast<uint64_t>(disk.loop_.Now().time_since_epoch().count());
+  }
+  uint64_t QueueDepth() const { return std::max<uint32_t>(disk.model_.queue_depth, 1); }
+
+  void TraceOp(const Op& op, bool completion, StatusCode code) {
+    if (trace == nullptr) return;
+    const uint64_t kind = static_cast<uint64_t>(op.kind) + (completion ? kCompletionCode : 0);
+    trace->Add({NowNs(), id, kind, op.offset, op.length(), static_cast<uint64_t>(code)});
+  }
+
+  // --- Timing ---
+
+  uint64_t FixedLatencyNs(OpKind kind) const {
+    const DiskConfig& m = disk.model_;
+    switch (kind) {
+      case OpKind::kRead:
+        return m.read_latency_ns;
+      case OpKind::kFlush:
+        return m.flush_latency_ns;
+      default:
+        return m.write_latency_ns;  // writes, and a resize (a metadata update)
+    }
+  }
+
+  // Head movement from the previous data operation's end; only an HDD model sets a cost.
+  uint64_t SeekNs(const Op& op) {
+    if (!IsData(op.kind)) return 0;
+    const uint64_t distance = op.offset > head ? op.offset - head : head - op.offset;
+    head = op.offset + op.length();
+    const DiskConfig& m = disk.model_;
+    uint64_t seek = Saturate(static_cast<Uint128>(distance) * m.seek_ns_per_gib / kGiB);
+    if (m.max_seek_ns > 0) seek = std::min(seek, m.max_seek_ns);
+    return seek;
+  }
+
+  // bytes / bandwidth in nanoseconds, rounded up; bandwidth 0 means an unlimited link.
+  uint64_t TransferNs(uint64_t bytes) const {
+    const uint64_t bw = disk.model_.bandwidth_bytes_per_s;
+    if (bw == 0 || bytes == 0) return 0;
+    return Saturate((static_cast<Uint128>(bytes) * kNsPerSecond + bw - 1) / bw);
+  }
+
+  uint64_t JitterNs() {
+    return disk.model_.jitter_ns > 0 ? jitter.Below(disk.model_.jitter_ns) : 0;
+  }
+
+  // Starts service now: fixed latency and seek, then the bytes wait for the shared link.
+  void Admit(Op op) {
+    const uint64_t now = NowNs();
+    uint64_t end = now + FixedLatencyNs(op.kind) + SeekNs(op);
+    const uint64_t transfer = TransferNs(op.length());
+    if (transfer > 0) {
+      end = std::max(end, link_free_at) + transfer;
+      link_free_at = end;
+      disk.stats_.busy_ns += transfer;
+    }
+    const uint64_t done_at = end + JitterNs();
+    const uint64_t seq = op.seq;
+    op.timer = disk.loop_.ScheduleAfter(std::chrono::nanoseconds(done_at - now),
+                                        [this, seq] { Complete(seq); });
+    in_service.emplace(seq, std::move(op));
+  }
+
+  void AdmitWaiting() {
+    while (!waiting.empty() && in_service.size() < QueueDepth()) {
+      Op next = std::move(waiting.front());
+      waiting.pop_front();
+      Admit(std::move(next));
+    }
+  }
+
+  // --- Submission and completion ---
+
+  void Submit(Op op) {
+    op.seq = next_seq++;
+    TraceOp(op, false, StatusCode::kOk);
+    if (!disk.alive_) {
+      FailLater(std::move(op));
+      return;
+    }
+    if (IsWrite(op.kind)) pending.emplace(op.seq, PendingWrite{op.offset, op.write_buf, {}, 0});
+    if (op.kind == OpKind::kFlush) op.flush_mark = completed_writes;
+    if (in_service.size() < QueueDepth()) {
+      Admit(std::move(op));
+    } else {
+      ++disk.stats_.queued_ops;
+      waiting.push_back(std::move(op));
+    }
+  }
+
+  void Complete(uint64_t seq) {
+    auto node = in_service.extract(seq);
+    assert(!node.empty());
+    Op op = std::move(node.mapped());
+    const Status status = Execute(op);
+    AdmitWaiting();
+    TraceOp(op, true, status.code());
+    op.done(status);  // last: the callback may crash, revive or submit to this disk
+  }
+
+  Status Execute(const Op& op) {
+    switch (op.kind) {
+      case OpKind::kRead:
+        return ExecuteRead(op);
+      case OpKind::kWrite:
+      case OpKind::kFuaWrite:
+        return ExecuteWrite(op);
+      case OpKind::kFlush:
+        return ExecuteFlush(op);
+      case OpKind::kResize:
+        return ExecuteResize(op);
+    }
+    return Status::Internal("unknown simulated disk operation");
+  }
+
+  Status ExecuteRead(const Op& op) {
+    // The range was checked at submit; a shrink in between fails the read.
+    if (op.offset + op.read_buf.size() > disk.size_) {
+      return Status::IoError("read past the end of a disk that shrank");
+    }
+    ReadCurrent(op.offset, op.read_buf);
+    ++disk.stats_.reads;
+    disk.stats_.bytes_read += op.read_buf.size();
+    return Status::Ok();
+  }
+
+  Status ExecuteWrite(const Op& op) {
+    auto it = pending.find(op.seq);
+    assert(it != pending.end());
+    if (op.offset + op.write_buf.size() > disk.size_) {
+      pending.erase(it);
+      return Status::IoError("write past the end of a disk that shrank");
+    }
+    ++completed_writes;
+    ++disk.stats_.writes;
+    disk.stats_.bytes_written += op.write_buf.size();
+    if (op.kind == OpKind::kFuaWrite) ++disk.stats_.fua_writes;
+    if (!disk.model_.volatile_cache || op.kind == OpKind::kFuaWrite) {
+      pending.erase(it);
+      MakeDurableNow(op.offset, op.write_buf);
+      return Status::Ok();
+    }
+    overlay.Write(op.offset, op.write_buf, &durable);
+    PendingWrite& w = it->second;
+    w.cached.assign(op.write_buf.begin(), op.write_buf.end());
+    w.in_flight = {};
+    w.completion = completed_writes;
+    ++cached_writes;
+    cached_bytes += w.cached.size();
+    return Status::Ok();
+  }
+
+  // Makes durable every cached write that completed before the flush was submitted, in
+  // completion order so the newest bytes win, as they do in `overlay`.
+  Status ExecuteFlush(const Op& op) {
+    std::vector<std::map<uint64_t, PendingWrite>::iterator> due;
+    for (auto it = pending.begin(); it != pending.end(); ++it) {
+      const uint64_t c = it->second.completion;
+      if (c != 0 && c <= op.flush_mark) due.push_back(it);
+    }
+    std::sort(due.begin(), due.end(), [](const auto& a, const auto& b) {
+      return a->second.completion < b->second.completion;
+    });
+    for (const auto& it : due) {
+      durable.Write(it->second.offset, it->second.cached, nullptr);
+      DropCached(it);
+    }
+    DropOverlayIfClean();
+    ++disk.stats_.flushes;
+    return Status::Ok();
+  }
+
+  Status ExecuteResize(const Op& op) {
+    const uint64_t new_size = op.offset;
+    if (new_size < disk.size_) Shrink(new_size);
+    disk.size_ = new_size;
+    ++disk.stats_.resizes;
+    return Status::Ok();
+  }
+
+  // Drops data past the new end everywhere it is kept, so a later grow reads zeros.
+  void Shrink(uint64_t new_size) {
+    durable.Truncate(new_size);
+    overlay.Truncate(new_size);
+    for (auto it = pending.begin(); it != pending.end();) {
+      PendingWrite& w = it->second;
+      const uint64_t keep = w.offset >= new_size ? 0 : new_size - w.offset;
+      if (w.completion == 0) {
+        // In flight: its completion checks the size again; a crash sees only the kept part.
+        w.in_flight = w.in_flight.first(std::min<uint64_t>(keep, w.in_flight.size()));
+        ++it;
+      } else if (keep == 0) {
+        it = DropCached(it);
+      } else if (keep < w.cached.size()) {
+        cached_bytes -= w.cached.size() - keep;
+        w.cached.resize(keep);
+        ++it;
+      } else {
+        ++it;
+      }
+    }
+    DropOverlayIfClean();
+  }
+
+  // --- Bytes ---
+
+  void ReadCurrent(uint64_t offset, std::span<std::byte> buf) const {
+    ForEachPage(offset, buf.size(), [&](uint64_t index, uint64_t in_page, uint64_t at, uint64_t n) {
+      const PageMap::Page* page = overlay.Find(index);
+      if (page == nullptr) page = durable.Find(index);
+      if (page == nullptr) {
+        std::memset(buf.data() + at, 0, n);
+      } else {
+        std::memcpy(buf.data() + at, page->data() + in_page, n);
+      }
+    });
+  }
+
+  // A FUA write, a write to a disk without cache, or set-up data: durable now, and newest.
+  void MakeDurableNow(uint64_t offset, std::span<const std::byte> data) {
+    durable.Write(offset, data, nullptr);
+    overlay.WriteHeld(offset, data);
+    // Older cached writes under these bytes must not undo them when a later flush (or a crash
+    // that lets them survive) writes them to durable: give their copies the newer bytes.
+    for (auto& [seq, w] : pending) {
+      if (w.completion == 0) continue;
+      const auto [at, part] = Clip(offset, data, w.offset, w.offset + w.cached.size());
+      if (!part.empty()) std::memcpy(w.cached.data() + (at - w.offset), part.data(), part.size());
+    }
+    DropOverlayIfClean();
+  }
+
+  std::map<uint64_t, PendingWrite>::iterator DropCached(
+      std::map<uint64_t, PendingWrite>::iterator it) {
+    --cached_writes;
+    cached_bytes -= it->second.cached.size();
+    return pending.erase(it);
+  }
+
+  void DropOverlayIfClean() {
+    if (cached_writes == 0) overlay.Clear();
+  }
+
+  // --- Crash ---
+
+  // Draws each non-durable write's fate in submission order (the order of `pending`).
+  std::vector<CrashDraw> DrawFates(Prng& rng) {
+    std::vector<CrashDraw> draws;
+    for (const auto& [seq, w] : pending) {
+      CrashDraw d{&w, seq, static_cast<Fate>(rng.Below(3)), {}};
+      if (d.fate == Fate::kTorn && !w.bytes().empty()) {
+        const uint64_t first = w.offset / kSectorSize;
+        const uint64_t last = (w.offset + w.bytes().size() - 1) / kSectorSize;
+        for (uint64_t s = first; s <= last; ++s) d.sector_is_new.push_back(rng.Chance(1, 2));
+      }
+      draws.push_back(std::move(d));
+    }
+    return draws;
+  }
+
+  // Writes what a fate keeps of one write onto durable, clipped to the current size.
+  void ApplyFate(const CrashDraw& d) {
+    const auto [offset, data] = Clip(d.write->offset, d.write->bytes(), 0, disk.size_);
+    if (data.empty() || d.fate == Fate::kLost) return;
+    if (d.fate == Fate::kSurvived) {
+      durable.Write(offset, data, nullptr);
+      return;
+    }
+    const uint64_t first = d.write->offset / kSectorSize;
+    for (size_t i = 0; i < d.sector_is_new.size(); ++i) {
+      if (!d.sector_is_new[i]) continue;
+      const uint64_t lo = (first + i) * kSectorSize;
+      const auto [at, part] = Clip(offset, data, lo, lo + kSectorSize);
+      if (!part.empty()) durable.Write(at, part, nullptr);
+    }
+  }
+
+  void CountFates(const std::vector<CrashDraw>& draws) {
+    for (const CrashDraw& d : draws) {
+      if (d.fate == Fate::kSurvived) ++disk.stats_.writes_survived;
+      if (d.fate == Fate::kLost) ++disk.stats_.writes_lost;
+      if (d.fate == Fate::kTorn) ++disk.stats_.writes_torn;
+    }
+  }
+
+  void Crash(Prng& rng) {
+    std::vector<CrashDraw> draws = DrawFates(rng);
+    CountFates(draws);
+    // Completed writes land in completion order (newest wins, as reads saw), then writes
+    // still in flight, whose order the device never promised.
+    auto key = [](const CrashDraw& d) {
+      return std::pair(d.write->completion == 0 ? UINT64_MAX : d.write->completion, d.seq);
+    };
+    std::sort(draws.begin(), draws.end(),
+              [&](const CrashDraw& a, const CrashDraw& b) { return key(a) < key(b); });
+    for (const CrashDraw& d : draws) ApplyFate(d);
+    pending.clear();
+    cached_writes = 0;
+    cached_bytes = 0;
+    overlay.Clear();  // current = durable
+    FailAllInService();
+    ++disk.stats_.crashes;
+  }
+
+  // Every operation in service or queued completes with an error, in submission order.
+  void FailAllInService() {
+    std::vector<Op> ops;
+    for (auto& [seq, op] : in_service) {
+      disk.loop_.Cancel(op.timer);
+      ops.push_back(std::move(op));
+    }
+    in_service.clear();
+    for (Op& op : waiting) ops.push_back(std::move(op));
+    waiting.clear();
+    std::sort(ops.begin(), ops.end(), [](const Op& a, const Op& b) { return a.seq < b.seq; });
+    for (Op& op : ops) FailLater(std::move(op));
+  }
+
+  // Failures run from one posted event so they keep submission order even when the loop
+  // breaks ties between same-time events at random.
+  void FailLater(Op op) {
+    failures.push_back(std::move(op));
+    if (drain_timer == 0) drain_timer = disk.loop_.Post([this] { DrainFailures(); });
+  }
+
+  void DrainFailures() {
+    drain_timer = 0;
+    std::vector<Op> batch = std::move(failures);
+    failures.clear();
+    for (Op& op : batch) {
+      const Status status = Status::IoError("disk crashed");
+      TraceOp(op, true, status.code());
+      op.done(status);
+    }
+  }
+
+  void CancelTimers() {
+    for (auto& [seq, op] : in_service) disk.loop_.Cancel(op.timer);
+    if (drain_timer != 0) disk.loop_.Cancel(drain_timer);
+  }
+
+  SimDisk& disk;
+  const uint64_t id;
+  Trace* const trace;
+  Prng jitter;
+  PageMap durable;
+  PageMap overlay;
+  std::map<uint64_t, PendingWrite> pending;  // not yet durable, by submission sequence
+  uint64_t cached_writes = 0;                // entries of `pending` that completed
+  uint64_t cached_bytes = 0;                 // bytes of their copies
+  uint64_t completed_writes = 0;             // the completion index of the latest write
+  std::map<uint64_t, Op> in_service;         // by submission sequence
+  std::deque<Op> waiting;                    // for a queue slot, in submission order
+  std::vector<Op> failures;                  // to complete with "disk crashed"
+  TimerId drain_timer = 0;
+  uint64_t next_seq = 1;
+  uint64_t link_free_at = 0;  // when the link finishes the transfers already admitted
+  uint64_t head = 0;          // the previous data operation's end, for seeks
+};
+
+SimDisk::SimDisk(VirtualLoop& loop, const DiskConfig& model, uint64_t size, uint64_t id,
+                 uint64_t seed, Trace* trace)
+    : impl_(std::make_unique<Impl>(*this, id, seed, trace)),
+      loop_(loop),
+      model_(model),
+      size_(size) {}
+
+// Pending completions would call into a destroyed disk: they never run (the owner tears the
+// world down after its loop is done with it).
+SimDisk::~SimDisk() {
+  impl_->CancelTimers();
+}
+
+Status SimDisk::SubmitRead(uint64_t offset, std::span<std::byte> buf, IoCallback done) {
+  FVD_RETURN_IF_ERROR(CheckRange(offset, buf.size(), buf.data()));
+  Impl::Op op;
+  op.kind = OpKind::kRead;
+  op.offset = offset;
+  op.read_buf = buf;
+  op.done = std::move(done);
+  impl_->Submit(std::move(op));
+  return Status::Ok();
+}
+
+Status SimDisk::SubmitWrite(uint64_t offset, std::span<const std::byte> buf, WriteMode mode,
+                            IoCallback done) {
+  FVD_RETURN_IF_ERROR(CheckRange(offset, buf.size(), buf.data()));
+  Impl::Op op;
+  op.kind = mode == WriteMode::kFua ? OpKind::kFuaWrite : OpKind::kWrite;
+  op.offset = offset;
+  op.write_buf = buf;
+  op.done = std::move(done);
+  impl_->Submit(std::move(op));
+  return Status::Ok();
+}
+
+Status SimDisk::SubmitFlush(IoCallback done) {
+  Impl::Op op;
+  op.kind = OpKind::kFlush;
+  op.done = std::move(done);
+  impl_->Submit(std::move(op));
+  return Status::Ok();
+}
+
+Status SimDisk::SubmitResize(uint64_t new_size, IoCallback done) {
+  Impl::Op op;
+  op.kind = OpKind::kResize;
+  op.offset = new_size;
+  op.done = std::move(done);
+  impl_->Submit(std::move(op));
+  return Status::Ok();
+}
+
+void SimDisk::Crash(Prng& rng) {
+  assert(alive_);
+  impl_->Crash(rng);
+  alive_ = false;
+}
+
+void SimDisk::Revive() {
+  alive_ = true;
+  impl_->link_free_at = impl_->NowNs();
+}
+
+void SimDisk::ReadNow(uint64_t offset, std::span<std::byte> buf) const {
+  assert(offset <= size_ && buf.size() <= size_ - offset);
+  impl_->ReadCurrent(offset, buf);
+}
+
+void SimDisk::WriteNowDurable(uint64_t offset, std::span<const std::byte> buf) {
+  assert(offset <= size_ && buf.size() <= size_ - offset);
+  impl_->MakeDurableNow(offset, buf);
+}
+
+uint64_t SimDisk::allocated_bytes() const {
+  return (impl_->durable.pages() + impl_->overlay.pages()) * kPageSize + impl_->cached_bytes;
+}
+
+}  // namespace fvd::sim

@@ -1,0 +1,92 @@
+// A simulated disk behind the seam, on virtual time (FAULT MODEL, in prose, as TigerBeetle's
+// storage.zig opens with):
+//
+// Timing. At most `queue_depth` operations are in service; later ones wait in submission
+// order. An operation admitted at time t pays its fixed latency (read, write or flush), plus
+// for an HDD a seek that grows with the distance from the previous operation's end
+// (seek_ns_per_gib per GiB, capped at max_seek_ns), then transfers its bytes through the
+// disk's one link at bandwidth_bytes_per_s (transfers are serialized: concurrent requests
+// share the bandwidth, so contention is real), plus a uniform jitter in [0, jitter_ns) drawn
+// from the disk's own seeded PRNG. Completions never run inline.
+//
+// Data. Storage is sparse (4 KiB pages allocated on first write). A read sees every write
+// completed before the read completes. With a volatile cache, a completed write is only in the
+// cache: it becomes durable when a flush submitted after its completion completes, or at once
+// if it was written with FUA. Without a volatile cache, a write is durable when it completes.
+//
+// Crash. Crash(rng) models power failure now and builds the new durable image: every durable
+// byte stays; each write that is not durable (completed into the cache, or still in flight)
+// independently survives whole, is lost, or is torn (each 512-byte sector old or new), in
+// submission order, by draws from `rng`; an in-flight flush counts as not completed. After a
+// crash the disk is dead: operations in flight complete with kIoError ("crashed") and new
+// submissions are accepted and complete with kIoError too, so the engine above unwinds. Revive()
+// makes it serve again, reading the new durable image.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/seam/block_device.h"
+#include "core/seam/virtual_loop.h"
+#include "core/util/prng.h"
+#include "sim/config/config.h"
+#include "sim/world/trace.h"
+
+namespace fvd::sim {
+
+// Counters of one disk, for reports.
+struct DiskStats {
+  uint64_t reads = 0, writes = 0, flushes = 0, resizes = 0;
+  uint64_t bytes_read = 0, bytes_written = 0;
+  uint64_t fua_writes = 0;
+  uint64_t queued_ops = 0;  // operations that had to wait for a queue slot
+  uint64_t busy_ns = 0;     // time the transfer link was busy
+  uint64_t crashes = 0;
+  uint64_t writes_lost = 0, writes_torn = 0, writes_survived = 0;  // at crashes
+};
+
+class SimDisk final : public BlockDevice {
+ public:
+  // `id` names the disk in the trace. `seed` seeds the jitter; `trace` may be null.
+  SimDisk(VirtualLoop& loop, const DiskConfig& model, uint64_t size, uint64_t id, uint64_t seed,
+          Trace* trace);
+  ~SimDisk() override;
+
+  uint64_t size() const override { return size_; }
+  Status SubmitRead(uint64_t offset, std::span<std::byte> buf, IoCallback done) override;
+  Status SubmitWrite(uint64_t offset, std::span<const std::byte> buf, WriteMode mode,
+                     IoCallback done) override;
+  Status SubmitFlush(IoCallback done) override;
+  Status SubmitResize(uint64_t new_size, IoCallback done) override;
+
+  // Power fails now (see the header comment). REQUIRES: alive.
+  void Crash(Prng& rng);
+  // Serves again after a crash.
+  void Revive();
+  bool alive() const { return alive_; }
+
+  // Synchronous access to the current contents for set-up and checks (no timing, no trace).
+  void ReadNow(uint64_t offset, std::span<std::byte> buf) const;
+  void WriteNowDurable(uint64_t offset, std::span<const std::byte> buf);  // set-up: durable at once
+
+  const DiskStats& stats() const { return stats_; }
+  const DiskConfig& model() const { return model_; }
+  // Bytes of pages held (durable plus cached), to keep memory in check.
+  uint64_t allocated_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  VirtualLoop& loop_;
+  DiskConfig model_;
+  uint64_t size_;
+  bool alive_ = true;
+  DiskStats stats_;
+};
+
+}  // namespace fvd::sim

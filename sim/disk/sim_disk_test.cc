@@ -1,0 +1,579 @@
+#include "sim/disk/sim_disk.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "core/util/crc32c.h"
+
+namespace fvd::sim {
+namespace {
+
+constexpr uint64_t kMiB = 1 << 20;
+constexpr uint64_t kGiB = 1ull << 30;
+constexpr uint64_t kTiB = 1ull << 40;
+
+// Round figures that make times exact: 1 GB/s moves one byte per nanosecond.
+DiskConfig Exact() {
+  DiskConfig m;
+  m.read_latency_ns = 100'000;
+  m.write_latency_ns = 50'000;
+  m.flush_latency_ns = 200'000;
+  m.bandwidth_bytes_per_s = 1'000'000'000;
+  m.jitter_ns = 0;
+  m.queue_depth = 32;
+  m.volatile_cache = true;
+  return m;
+}
+
+std::vector<std::byte> Fill(size_t n, uint8_t v) {
+  return std::vector<std::byte>(n, std::byte{v});
+}
+
+uint64_t NowNs(const VirtualLoop& loop) {
+  return static_cast<uint64_t>(loop.Now().time_since_epoch().count());
+}
+
+// Records one operation's completion: when, and with what status.
+struct Done {
+  std::optional<uint64_t> at_ns;
+  std::optional<Status> status;
+  IoCallback Callback(VirtualLoop& loop) {
+    return [this, &loop](Status s) {
+      EXPECT_FALSE(at_ns.has_value()) << "callback ran twice";
+      at_ns = NowNs(loop);
+      status = std::move(s);
+    };
+  }
+  bool ok() const { return status.has_value() && status->ok(); }
+};
+
+class SimDiskTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<SimDisk> Make(const DiskConfig& m, uint64_t size = 64 * kMiB, uint64_t seed = 1,
+                                Trace* trace = nullptr) {
+    return std::make_unique<SimDisk>(loop, m, size, 0, seed, trace);
+  }
+  Status Write(SimDisk& d, uint64_t offset, std::span<const std::byte> buf,
+               WriteMode mode = WriteMode::kCached) {
+    Done done;
+    Status s = d.SubmitWrite(offset, buf, mode, done.Callback(loop));
+    if (!s.ok()) return s;
+    loop.RunUntil([&] { return done.status.has_value(); });
+    return *done.status;
+  }
+  Status Flush(SimDisk& d) {
+    Done done;
+    Status s = d.SubmitFlush(done.Callback(loop));
+    if (!s.ok()) return s;
+    loop.RunUntil([&] { return done.status.has_value(); });
+    return *done.status;
+  }
+  std::vector<std::byte> ReadNow(const SimDisk& d, uint64_t offset, size_t n) {
+    std::vector<std::byte> buf(n);
+    d.ReadNow(offset, buf);
+    return buf;
+  }
+
+  VirtualLoop loop;
+};
+
+TEST_F(SimDiskTest, SingleOpLatencyIsFixedPlusTransfer) {
+  auto d = Make(Exact());
+  std::vector<std::byte> buf(4096);
+  Done r, w, f;
+  ASSERT_TRUE(d->SubmitRead(0, buf, r.Callback(loop)).ok());
+  loop.RunUntilIdle();
+  EXPECT_EQ(r.at_ns, 100'000u + 4096u);
+  const uint64_t t = NowNs(loop);
+  ASSERT_TRUE(d->SubmitWrite(8192, buf, WriteMode::kCached, w.Callback(loop)).ok());
+  loop.RunUntilIdle();
+  EXPECT_EQ(*w.at_ns - t, 50'000u + 4096u);
+  ASSERT_TRUE(d->SubmitFlush(f.Callback(loop)).ok());
+  loop.RunUntilIdle();
+  EXPECT_EQ(*f.at_ns - *w.at_ns, 200'000u);  // a flush moves no bytes over the link
+  EXPECT_EQ(d->stats().busy_ns, 2 * 4096u);
+}
+
+TEST_F(SimDiskTest, TransferTimeRoundsUp) {
+  DiskConfig m = Exact();
+  m.read_latency_ns = 0;
+  m.bandwidth_bytes_per_s = 3;  // one byte takes 333,333,333.3 ns
+  auto d = Make(m);
+  std::vector<std::byte> buf(1);
+  Done r;
+  ASSERT_TRUE(d->SubmitRead(0, buf, r.Callback(loop)).ok());
+  loop.RunUntilIdle();
+  EXPECT_EQ(r.at_ns, 333'333'334u);
+}
+
+TEST_F(SimDiskTest, CompletionNeverInlineAndBadRangeFailsAtSubmit) {
+  auto d = Make(Exact(), 8192);
+  std::vector<std::byte> buf(4096);
+  Done r;
+  ASSERT_TRUE(d->SubmitRead(0, buf, r.Callback(loop)).ok());
+  EXPECT_FALSE(r.status.has_value());
+  int calls = 0;
+  EXPECT_EQ(d->SubmitRead(8000, buf, [&](Status) { ++calls; }).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(d->SubmitWrite(4097, buf, WriteMode::kCached, [&](Status) { ++calls; }).code(),
+            StatusCode::kInvalidArgument);
+  loop.RunUntilIdle();
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(calls, 0);
+}
+
+TEST_F(SimDiskTest, QueueDepthOneServesInOrder) {
+  DiskConfig m = Exact();
+  m.queue_depth = 1;
+  auto d = Make(m);
+  std::vector<std::byte> a(4096), b(4096);
+  Done first, second;
+  ASSERT_TRUE(d->SubmitRead(0, a, first.Callback(loop)).ok());
+  ASSERT_TRUE(d->SubmitRead(4096, b, second.Callback(loop)).ok());
+  loop.RunUntilIdle();
+  EXPECT_EQ(first.at_ns, 104'096u);
+  EXPECT_EQ(second.at_ns, 2 * 104'096u);  // admitted only when the first completed
+  EXPECT_EQ(d->stats().queued_ops, 1u);
+}
+
+TEST_F(SimDiskTest, DeepQueueOverlapsFixedLatency) {
+  auto d = Make(Exact());
+  std::vector<std::byte> a(4096), b(4096);
+  Done first, second;
+  ASSERT_TRUE(d->SubmitRead(0, a, first.Callback(loop)).ok());
+  ASSERT_TRUE(d->SubmitRead(4096, b, second.Callback(loop)).ok());
+  loop.RunUntilIdle();
+  EXPECT_EQ(first.at_ns, 104'096u);
+  EXPECT_EQ(second.at_ns, 104'096u + 4096u);  // only the link transfer is serialized
+  EXPECT_EQ(d->stats().queued_ops, 0u);
+}
+
+TEST_F(SimDiskTest, ConcurrentTransfersShareTheLink) {
+  DiskConfig m = Exact();
+  m.write_latency_ns = 1'000;
+  m.bandwidth_bytes_per_s = 1'000'000;  // 1 MB/s
+  auto d = Make(m);
+  const auto a = Fill(1'000'000, 1), b = Fill(1'000'000, 2);
+  Done first, second;
+  ASSERT_TRUE(d->SubmitWrite(0, a, WriteMode::kCached, first.Callback(loop)).ok());
+  ASSERT_TRUE(d->SubmitWrite(2 * kMiB, b, WriteMode::kCached, second.Callback(loop)).ok());
+  loop.RunUntilIdle();
+  EXPECT_EQ(first.at_ns, 1'000u + 1'000'000'000u);
+  EXPECT_EQ(second.at_ns, 1'000u + 2'000'000'000u);
+  EXPECT_EQ(d->stats().busy_ns, 2'000'000'000u);
+}
+
+TEST_F(SimDiskTest, HddSeekGrowsWithDistanceUpToTheCap) {
+  DiskConfig m;
+  ASSERT_TRUE(ApplyPreset("hdd", m));
+  m.jitter_ns = 0;
+  m.queue_depth = 1;
+  auto d = Make(m, 512 * kGiB);
+  std::vector<std::byte> buf(4096);
+  // Each read's latency, serviced alone; the head ends where the previous read ended.
+  auto latency = [&](uint64_t offset) {
+    const uint64_t t = NowNs(loop);
+    Done r;
+    EXPECT_TRUE(d->SubmitRead(offset, buf, r.Callback(loop)).ok());
+    loop.RunUntilIdle();
+    return *r.at_ns - t;
+  };
+  const uint64_t near = latency(0);                       // head at 0: no seek
+  const uint64_t ten = latency(4096 + 10 * kGiB);         // 10 GiB away
+  const uint64_t twenty = latency(2 * 4096 + 30 * kGiB);  // 20 GiB further
+  const uint64_t far = latency(3 * 4096 + 330 * kGiB);    // 300 GiB: capped
+  EXPECT_EQ(ten - near, 1'000'000u);
+  EXPECT_EQ(twenty - near, 2'000'000u);
+  EXPECT_EQ(far - near, 10'000'000u);
+}
+
+TEST_F(SimDiskTest, WriteThenReadReturnsDataAndUnwrittenReadsZeros) {
+  auto d = Make(Exact());
+  std::vector<std::byte> data(10'000);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::byte>(i * 7 + 3);
+  ASSERT_TRUE(Write(*d, 1000, data).ok());  // unaligned, across three pages
+  std::vector<std::byte> buf(10'000, std::byte{0x55});
+  Done r;
+  ASSERT_TRUE(d->SubmitRead(1000, buf, r.Callback(loop)).ok());
+  loop.RunUntilIdle();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(buf, data);
+  EXPECT_EQ(ReadNow(*d, 20'000, 100), Fill(100, 0));
+  EXPECT_EQ(d->stats().writes, 1u);
+  EXPECT_EQ(d->stats().bytes_written, 10'000u);
+  EXPECT_EQ(d->stats().bytes_read, 10'000u);
+}
+
+// One cached 4 KiB write over old bytes, completed but never flushed, then a crash: what the
+// sector image says happened to it.
+enum class Seen { kOld, kNew, kMixed };
+
+Seen Classify(const std::vector<std::byte>& image, std::byte old_v, std::byte new_v) {
+  bool any_old = false, any_new = false;
+  for (size_t s = 0; s < image.size() / 512; ++s) {
+    const std::byte first = image[s * 512];
+    EXPECT_TRUE(first == old_v || first == new_v);
+    for (size_t i = 0; i < 512; ++i) {
+      if (image[s * 512 + i] != first) {
+        ADD_FAILURE() << "sector " << s << " mixes old and new bytes";
+        return Seen::kMixed;
+      }
+    }
+    (first == new_v ? any_new : any_old) = true;
+  }
+  if (any_old && any_new) return Seen::kMixed;
+  return any_new ? Seen::kNew : Seen::kOld;
+}
+
+TEST_F(SimDiskTest, UnflushedWriteIsLostSurvivesOrTornBySector) {
+  int seen[3] = {0, 0, 0};
+  DiskStats total;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    auto d = Make(Exact());
+    d->WriteNowDurable(8192, Fill(4096, 0xAA));
+    ASSERT_TRUE(Write(*d, 8192, Fill(4096, 0xBB)).ok());
+    EXPECT_EQ(ReadNow(*d, 8192, 4096), Fill(4096, 0xBB));  // reads see the cache
+    Prng rng(seed);
+    d->Crash(rng);
+    ++seen[static_cast<int>(Classify(ReadNow(*d, 8192, 4096), std::byte{0xAA}, std::byte{0xBB}))];
+    total.writes_lost += d->stats().writes_lost;
+    total.writes_survived += d->stats().writes_survived;
+    total.writes_torn += d->stats().writes_torn;
+    EXPECT_EQ(d->stats().crashes, 1u);
+  }
+  EXPECT_GT(seen[static_cast<int>(Seen::kOld)], 20);
+  EXPECT_GT(seen[static_cast<int>(Seen::kNew)], 20);
+  EXPECT_GT(seen[static_cast<int>(Seen::kMixed)], 20);
+  EXPECT_EQ(total.writes_lost + total.writes_survived + total.writes_torn, 200u);
+  EXPECT_GT(total.writes_torn, 0u);
+}
+
+TEST_F(SimDiskTest, FlushedAndFuaDataSurviveEveryCrash) {
+  for (uint64_t seed = 0; seed < 100; ++seed) {
+    auto d = Make(Exact());
+    ASSERT_TRUE(Write(*d, 0, Fill(8192, 1)).ok());
+    ASSERT_TRUE(Flush(*d).ok());
+    ASSERT_TRUE(Write(*d, 0, Fill(4096, 2), WriteMode::kFua).ok());
+    ASSERT_TRUE(Write(*d, 4096, Fill(4096, 3)).ok());  // cached: may go either way
+    ASSERT_TRUE(Write(*d, 16384, Fill(4096, 4)).ok());
+    ASSERT_TRUE(Flush(*d).ok());
+    Prng rng(seed);
+    d->Crash(rng);
+    EXPECT_EQ(ReadNow(*d, 0, 4096), Fill(4096, 2)) << "seed " << seed;
+    EXPECT_EQ(ReadNow(*d, 16384, 4096), Fill(4096, 4)) << "seed " << seed;
+    EXPECT_EQ(d->stats().writes_lost + d->stats().writes_survived + d->stats().writes_torn, 0u);
+  }
+}
+
+// A FUA write over an older cached write: neither a later flush nor a crash may bring the older
+// bytes back over the durable newer ones.
+TEST_F(SimDiskTest, FuaOverCachedWriteStaysNewest) {
+  for (uint64_t seed = 0; seed < 30; ++seed) {
+    auto d = Make(Exact());
+    ASSERT_TRUE(Write(*d, 0, Fill(8192, 1)).ok());
+    ASSERT_TRUE(Write(*d, 0, Fill(4096, 2), WriteMode::kFua).ok());
+    EXPECT_EQ(ReadNow(*d, 0, 4096), Fill(4096, 2));
+    Prng rng(seed);
+    d->Crash(rng);
+    EXPECT_EQ(ReadNow(*d, 0, 4096), Fill(4096, 2)) << "seed " << seed;
+  }
+  auto d = Make(Exact());
+  ASSERT_TRUE(Write(*d, 0, Fill(8192, 1)).ok());
+  ASSERT_TRUE(Write(*d, 0, Fill(4096, 2), WriteMode::kFua).ok());
+  ASSERT_TRUE(Flush(*d).ok());
+  Prng rng(7);
+  d->Crash(rng);
+  EXPECT_EQ(ReadNow(*d, 0, 4096), Fill(4096, 2));
+  EXPECT_EQ(ReadNow(*d, 4096, 4096), Fill(4096, 1));
+}
+
+// Runs `setup` on fresh disks crashed with seeds 0..n-1; returns how many kept the bytes.
+template <typename Setup>
+int SurvivorsOver(int n, Setup setup) {
+  int kept = 0;
+  for (int seed = 0; seed < n; ++seed) {
+    VirtualLoop loop;
+    SimDisk d(loop, Exact(), 64 * kMiB, 0, 1, nullptr);
+    setup(loop, d);
+    Prng rng(static_cast<uint64_t>(seed));
+    d.Crash(rng);
+    std::vector<std::byte> buf(4096);
+    d.ReadNow(0, buf);
+    if (buf == Fill(4096, 9)) ++kept;
+  }
+  return kept;
+}
+
+TEST_F(SimDiskTest, WriteCompletedAfterFlushSubmitIsNotMadeDurableByIt) {
+  const auto data = Fill(4096, 9);
+  const int kept = SurvivorsOver(60, [&](VirtualLoop& l, SimDisk& d) {
+    Done w, f;
+    ASSERT_TRUE(d.SubmitFlush(f.Callback(l)).ok());                               // done at 200 us
+    ASSERT_TRUE(d.SubmitWrite(0, data, WriteMode::kCached, w.Callback(l)).ok());  // 54 us
+    l.RunUntilIdle();
+    ASSERT_TRUE(w.ok() && f.ok());
+    ASSERT_LT(*w.at_ns, *f.at_ns);
+  });
+  EXPECT_GT(kept, 0);
+  EXPECT_LT(kept, 60);  // some crashes lose it: the flush did not cover it
+  // The control: the same write completed before the flush was submitted always survives.
+  EXPECT_EQ(
+      SurvivorsOver(60,
+                    [&](VirtualLoop& l, SimDisk& d) {
+                      Done w, f;
+                      ASSERT_TRUE(d.SubmitWrite(0, data, WriteMode::kCached, w.Callback(l)).ok());
+                      l.RunUntilIdle();
+                      ASSERT_TRUE(d.SubmitFlush(f.Callback(l)).ok());
+                      l.RunUntilIdle();
+                    }),
+      60);
+}
+
+TEST_F(SimDiskTest, InFlightFlushDoesNotCount) {
+  const auto data = Fill(4096, 9);
+  std::vector<Status> flush_status;
+  const int kept = SurvivorsOver(60, [&](VirtualLoop& l, SimDisk& d) {
+    Done w;
+    ASSERT_TRUE(d.SubmitWrite(0, data, WriteMode::kCached, w.Callback(l)).ok());
+    l.RunUntilIdle();
+    ASSERT_TRUE(d.SubmitFlush([&](Status s) { flush_status.push_back(s); }).ok());
+    l.RunFor(std::chrono::microseconds(100));  // the flush needs 200 us: crash halfway
+  });
+  EXPECT_GT(kept, 0);
+  EXPECT_LT(kept, 60);
+  EXPECT_TRUE(flush_status.empty());  // the crashed loops were never run again
+}
+
+TEST_F(SimDiskTest, WithoutVolatileCacheCompletedWritesAreDurable) {
+  DiskConfig m = Exact();
+  m.volatile_cache = false;
+  for (uint64_t seed = 0; seed < 50; ++seed) {
+    auto d = Make(m);
+    ASSERT_TRUE(Write(*d, 0, Fill(4096, 5)).ok());
+    EXPECT_EQ(d->allocated_bytes(), 4096u);
+    Prng rng(seed);
+    d->Crash(rng);
+    EXPECT_EQ(ReadNow(*d, 0, 4096), Fill(4096, 5));
+  }
+}
+
+// A write still in flight at the crash is not durable even without a cache: it may land whole,
+// not at all, or torn, though its callback reports the crash.
+TEST_F(SimDiskTest, InFlightWriteMayLandAtCrash) {
+  DiskConfig m = Exact();
+  m.volatile_cache = false;
+  const auto data = Fill(4096, 9);
+  int seen[3] = {0, 0, 0};
+  for (uint64_t seed = 0; seed < 100; ++seed) {
+    auto d = Make(m);
+    Done w;
+    ASSERT_TRUE(d->SubmitWrite(0, data, WriteMode::kFua, w.Callback(loop)).ok());
+    loop.RunFor(std::chrono::microseconds(10));
+    Prng rng(seed);
+    d->Crash(rng);
+    ++seen[static_cast<int>(Classify(ReadNow(*d, 0, 4096), std::byte{0}, std::byte{9}))];
+    loop.RunUntilIdle();
+    ASSERT_TRUE(w.status.has_value());
+    EXPECT_EQ(w.status->code(), StatusCode::kIoError);
+  }
+  EXPECT_GT(seen[0], 0);
+  EXPECT_GT(seen[1], 0);
+  EXPECT_GT(seen[2], 0);
+}
+
+TEST_F(SimDiskTest, CrashFailsOpsInServiceAndQueuedInOrderNeverInline) {
+  DiskConfig m = Exact();
+  m.queue_depth = 2;
+  auto d = Make(m);
+  const auto data = Fill(4096, 1);
+  std::vector<std::byte> rbuf(4096);
+  std::vector<int> order;
+  std::vector<Status> statuses;
+  auto cb = [&](int i) {
+    return [&, i](Status s) {
+      order.push_back(i);
+      statuses.push_back(std::move(s));
+    };
+  };
+  ASSERT_TRUE(d->SubmitWrite(0, data, WriteMode::kCached, cb(0)).ok());
+  ASSERT_TRUE(d->SubmitRead(4096, rbuf, cb(1)).ok());
+  ASSERT_TRUE(d->SubmitFlush(cb(2)).ok());                               // queued
+  ASSERT_TRUE(d->SubmitWrite(8192, data, WriteMode::kFua, cb(3)).ok());  // queued
+  EXPECT_EQ(d->stats().queued_ops, 2u);
+  loop.RunFor(std::chrono::microseconds(10));
+  Prng rng(3);
+  d->Crash(rng);
+  EXPECT_FALSE(d->alive());
+  EXPECT_TRUE(order.empty());  // never inline from Crash
+  const uint64_t crash_ns = NowNs(loop);
+  loop.RunUntilIdle();
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3}));
+  for (const Status& s : statuses) {
+    EXPECT_EQ(s.code(), StatusCode::kIoError);
+    EXPECT_EQ(s.message(), "disk crashed");
+  }
+  EXPECT_EQ(NowNs(loop), crash_ns);  // the cancelled completions never ran later
+  EXPECT_EQ(d->stats().writes_lost + d->stats().writes_survived + d->stats().writes_torn, 2u);
+}
+
+TEST_F(SimDiskTest, DeadDiskFailsNewSubmissionsThroughTheCallback) {
+  auto d = Make(Exact());
+  Prng rng(1);
+  d->Crash(rng);
+  std::vector<std::byte> buf(4096);
+  Done r, f;
+  ASSERT_TRUE(d->SubmitRead(0, buf, r.Callback(loop)).ok());
+  ASSERT_TRUE(d->SubmitFlush(f.Callback(loop)).ok());
+  EXPECT_FALSE(r.status.has_value());
+  loop.RunUntilIdle();
+  ASSERT_TRUE(r.status && f.status);
+  EXPECT_EQ(r.status->code(), StatusCode::kIoError);
+  EXPECT_EQ(f.status->code(), StatusCode::kIoError);
+  EXPECT_EQ(d->SubmitRead(d->size(), buf, r.Callback(loop)).code(),
+            StatusCode::kInvalidArgument);  // a bad range is still the caller's bug
+}
+
+TEST_F(SimDiskTest, ReviveServesTheCrashedImage) {
+  DiskConfig m = Exact();
+  auto d = Make(m);
+  ASSERT_TRUE(Write(*d, 0, Fill(4096, 1)).ok());
+  ASSERT_TRUE(Flush(*d).ok());
+  ASSERT_TRUE(Write(*d, 0, Fill(4096, 2)).ok());
+  Prng rng(11);
+  d->Crash(rng);
+  const auto image = ReadNow(*d, 0, 4096);
+  d->Revive();
+  EXPECT_TRUE(d->alive());
+  std::vector<std::byte> buf(4096);
+  Done r;
+  const uint64_t t = NowNs(loop);
+  ASSERT_TRUE(d->SubmitRead(0, buf, r.Callback(loop)).ok());
+  loop.RunUntilIdle();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(buf, image);
+  EXPECT_EQ(*r.at_ns - t, 104'096u);  // the link is free again at once
+  ASSERT_TRUE(Write(*d, 0, Fill(4096, 3)).ok());
+  EXPECT_EQ(ReadNow(*d, 0, 4096), Fill(4096, 3));
+}
+
+// A seeded mix of operations with jitter and a crash halfway: completion times, image, trace.
+struct RunResult {
+  std::vector<uint64_t> times;
+  uint32_t image_crc = 0;
+  uint64_t digest = 0;
+  bool operator==(const RunResult&) const = default;
+};
+
+RunResult RunMix(uint64_t jitter_seed, uint64_t crash_seed) {
+  VirtualLoop loop;
+  Trace trace;
+  DiskConfig m;
+  EXPECT_TRUE(ApplyPreset("ssd", m));
+  m.queue_depth = 4;
+  SimDisk d(loop, m, 4 * kMiB, 7, jitter_seed, &trace);
+  Prng ops(42);
+  RunResult out;
+  std::vector<std::vector<std::byte>> bufs;
+  for (int i = 0; i < 200; ++i) {
+    bufs.emplace_back(4096, static_cast<std::byte>(i));
+    const uint64_t offset = ops.Below(1024) * 4096;
+    auto cb = [&](Status) { out.times.push_back(NowNs(loop)); };
+    const uint64_t kind = ops.Below(10);
+    Status s = kind < 5   ? d.SubmitWrite(offset, bufs.back(), WriteMode::kCached, cb)
+               : kind < 9 ? d.SubmitRead(offset, bufs.back(), cb)
+                          : d.SubmitFlush(cb);
+    EXPECT_TRUE(s.ok());
+    loop.RunFor(std::chrono::microseconds(ops.Below(50)));
+    if (i == 150) {
+      Prng rng(crash_seed);
+      d.Crash(rng);
+      d.Revive();
+    }
+  }
+  loop.RunUntilIdle();
+  std::vector<std::byte> image(4 * kMiB);
+  d.ReadNow(0, image);
+  out.image_crc = Crc32c(image);
+  out.digest = trace.digest();
+  return out;
+}
+
+TEST_F(SimDiskTest, SameSeedsGiveSameTimesImageAndDigest) {
+  const RunResult a = RunMix(5, 9), b = RunMix(5, 9);
+  EXPECT_EQ(a.times.size(), 200u);
+  EXPECT_EQ(a, b);
+  const RunResult other_jitter = RunMix(6, 9);
+  EXPECT_NE(other_jitter.times, a.times);
+  EXPECT_NE(other_jitter.digest, a.digest);
+  EXPECT_NE(RunMix(5, 10).image_crc, a.image_crc);
+}
+
+TEST_F(SimDiskTest, TraceFoldsEverySubmitAndCompletion) {
+  Trace trace;
+  auto d = Make(Exact(), 64 * kMiB, 1, &trace);
+  ASSERT_TRUE(Write(*d, 0, Fill(4096, 1)).ok());
+  ASSERT_TRUE(Flush(*d).ok());
+  EXPECT_EQ(trace.events(), 4u);
+  EXPECT_NE(trace.digest(), 0u);
+}
+
+TEST_F(SimDiskTest, MemoryIsProportionalToDataWritten) {
+  auto d = Make(Exact(), kTiB);
+  const auto data = Fill(kMiB, 0x5A);
+  ASSERT_TRUE(Write(*d, 700 * kGiB, data).ok());
+  EXPECT_LE(d->allocated_bytes(), 2 * kMiB);  // the cache copy plus the current pages
+  EXPECT_GE(d->allocated_bytes(), kMiB);
+  ASSERT_TRUE(Flush(*d).ok());
+  EXPECT_EQ(d->allocated_bytes(), kMiB);
+  EXPECT_EQ(ReadNow(*d, 700 * kGiB, kMiB), data);
+}
+
+TEST_F(SimDiskTest, ResizeChangesSizeAtCompletionAndShrinkDropsData) {
+  auto d = Make(Exact(), 16384);
+  ASSERT_TRUE(Write(*d, 8192, Fill(8192, 7)).ok());  // cached, over the part to drop
+  ASSERT_TRUE(Write(*d, 4096, Fill(4096, 6), WriteMode::kFua).ok());
+  Done shrink;
+  ASSERT_TRUE(d->SubmitResize(10000, shrink.Callback(loop)).ok());
+  EXPECT_EQ(d->size(), 16384u);
+  loop.RunUntilIdle();
+  ASSERT_TRUE(shrink.ok());
+  EXPECT_EQ(d->size(), 10000u);
+  Done grow;
+  ASSERT_TRUE(d->SubmitResize(32768, grow.Callback(loop)).ok());
+  loop.RunUntilIdle();
+  ASSERT_TRUE(grow.ok());
+  std::vector<std::byte> expect = Fill(8192, 7);
+  std::fill(expect.begin() + (10000 - 8192), expect.end(), std::byte{0});
+  EXPECT_EQ(ReadNow(*d, 8192, 8192), expect);
+  EXPECT_EQ(ReadNow(*d, 16384, 16384), Fill(16384, 0));
+  ASSERT_TRUE(Flush(*d).ok());  // the dropped tail of the cached write must not come back
+  EXPECT_EQ(ReadNow(*d, 8192, 8192), expect);
+  EXPECT_EQ(ReadNow(*d, 4096, 4096), Fill(4096, 6));
+  EXPECT_EQ(d->stats().resizes, 2u);
+}
+
+TEST(PresetTest, NamedModels) {
+  DiskConfig m;
+  ASSERT_TRUE(ApplyPreset("ssd", m));
+  EXPECT_EQ(m.read_latency_ns, 80'000u);
+  EXPECT_EQ(m.queue_depth, 32u);
+  EXPECT_TRUE(m.volatile_cache);
+  ASSERT_TRUE(ApplyPreset("hdd", m));
+  EXPECT_EQ(m.read_latency_ns, 4'000'000u);
+  EXPECT_EQ(m.max_seek_ns, 10'000'000u);
+  EXPECT_EQ(m.queue_depth, 4u);
+  ASSERT_TRUE(ApplyPreset("network", m));
+  EXPECT_EQ(m.bandwidth_bytes_per_s, 125'000'000u);
+  EXPECT_FALSE(m.volatile_cache);
+  EXPECT_TRUE(m.shared_bandwidth);
+  EXPECT_EQ(m.preset, "network");
+  EXPECT_FALSE(ApplyPreset("floppy", m));
+  EXPECT_TRUE(ApplyPreset("", m));
+  EXPECT_EQ(m.read_latency_ns, 500'000u);  // "" leaves the fields alone
+}
+
+}  // namespace
+}  // namespace fvd::sim

@@ -1,0 +1,148 @@
+#include "sim/oracle/truth_image.h"
+
+#include <isa-l/crc64.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+namespace fvd::sim {
+namespace {
+
+constexpr uint64_t kSector = 512;
+
+std::string Violation(const char* what, uint64_t sector, uint64_t found) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf,
+                "%s: sector %" PRIu64 " (byte %" PRIu64 ") holds value %016" PRIx64, what, sector,
+                sector * kSector, found);
+  return buf;
+}
+
+}  // namespace
+
+uint64_t SectorHash(std::span<const std::byte> sector) {
+  return crc64_ecma_refl(0, reinterpret_cast<const uint8_t*>(sector.data()), sector.size());
+}
+
+TruthImage::TruthImage(uint64_t sectors, std::function<uint64_t(uint64_t)> original)
+    : sectors_(sectors), original_(std::move(original)) {}
+
+TruthImage::Sector& TruthImage::At(uint64_t sector) {
+  auto [it, inserted] = state_.try_emplace(sector);
+  if (inserted) it->second.stable = original_(sector);
+  return it->second;
+}
+
+uint64_t TruthImage::WriteSubmitted(uint64_t offset, std::span<const std::byte> data) {
+  const uint64_t id = next_write_id_++;
+  const uint64_t first = offset / kSector, count = data.size() / kSector;
+  for (uint64_t i = 0; i < count; ++i) {
+    Sector& s = At(first + i);
+    s.pending.push_back({SectorHash(data.subspan(i * kSector, kSector)), id});
+    ++s.in_flight;
+  }
+  writes_[id] = Write{first, count, 0};
+  return id;
+}
+
+void TruthImage::WriteCompleted(uint64_t id) {
+  Write& w = writes_.at(id);
+  w.completion_seq = ++completion_seq_;
+  for (uint64_t i = 0; i < w.count; ++i) --At(w.first_sector + i).in_flight;
+}
+
+uint64_t TruthImage::FlushSubmitted() {
+  const uint64_t id = next_flush_id_++;
+  flushes_[id] = completion_seq_;
+  return id;
+}
+
+void TruthImage::FlushCompleted(uint64_t flush_id) {
+  const uint64_t covered = flushes_.at(flush_id);
+  flushes_.erase(flush_id);
+  std::vector<uint64_t> durable;
+  for (const auto& [id, w] : writes_) {
+    if (w.completion_seq != 0 && w.completion_seq <= covered) durable.push_back(id);
+  }
+  std::sort(durable.begin(), durable.end());  // submission order: the later write wins
+  for (uint64_t id : durable) {
+    const Write w = writes_.at(id);
+    writes_.erase(id);
+    for (uint64_t i = 0; i < w.count; ++i) {
+      Sector& s = At(w.first_sector + i);
+      auto it = std::find_if(s.pending.begin(), s.pending.end(),
+                             [&](const Pending& p) { return p.write_id == id; });
+      if (it == s.pending.end()) continue;
+      // This write and every earlier one to the sector are now behind the flush.
+      s.stable = it->hash;
+      s.pending.erase(s.pending.begin(), it + 1);
+    }
+  }
+}
+
+bool TruthImage::Quiet(uint64_t sector, uint64_t count) const {
+  for (uint64_t i = 0; i < count; ++i) {
+    auto it = state_.find(sector + i);
+    if (it != state_.end() && it->second.in_flight > 0) return false;
+  }
+  return true;
+}
+
+void TruthImage::CheckRead(uint64_t offset, std::span<const std::byte> data,
+                           std::vector<std::string>& out) const {
+  for (uint64_t i = 0; i < data.size() / kSector; ++i) {
+    const uint64_t sector = offset / kSector + i;
+    auto it = state_.find(sector);
+    const uint64_t expect = it == state_.end() ? original_(sector) : Latest(it->second);
+    const uint64_t found = SectorHash(data.subspan(i * kSector, kSector));
+    if (found != expect) {
+      out.push_back(Violation("a read returned a value never written there", sector, found));
+      return;
+    }
+  }
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> TruthImage::WrittenRuns(uint64_t max_run) const {
+  std::vector<uint64_t> written;
+  written.reserve(state_.size());
+  for (const auto& kv : state_) written.push_back(kv.first);
+  std::sort(written.begin(), written.end());
+  std::vector<std::pair<uint64_t, uint64_t>> runs;
+  for (uint64_t sector : written) {
+    if (!runs.empty() && runs.back().first + runs.back().second == sector &&
+        runs.back().second < max_run) {
+      ++runs.back().second;
+    } else {
+      runs.emplace_back(sector, 1);
+    }
+  }
+  return runs;
+}
+
+void TruthImage::Recovered(uint64_t sector, uint64_t hash, std::vector<std::string>& out) {
+  Sector& s = state_.at(sector);
+  bool allowed = hash == s.stable;
+  for (const Pending& p : s.pending) allowed |= hash == p.hash;
+  if (!allowed) {
+    out.push_back(Violation(s.pending.empty() ? "flushed data lost after a crash"
+                                              : "a sector holds a value never written there",
+                            sector, hash));
+  }
+  s.stable = hash;  // what survived is now the durable state
+  s.pending.clear();
+  s.in_flight = 0;
+}
+
+void TruthImage::CrashDone() {
+  writes_.clear();
+  flushes_.clear();
+}
+
+void TruthImage::Final(uint64_t sector, uint64_t hash, std::vector<std::string>& out) const {
+  if (hash != Latest(state_.at(sector))) {
+    out.push_back(Violation("a completed write is not what the disk reads", sector, hash));
+  }
+}
+
+}  // namespace fvd::sim

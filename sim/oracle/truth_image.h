@@ -1,0 +1,90 @@
+// The oracle (ARCHITECTURE.md, "Crash model"): a truth image per virtual disk, holding for every
+// sector the set of values it may hold after a crash: its value at the last completed guest
+// flush, plus every value written to it since (submitted before the crash). Values are CRC-64s
+// of the 512-byte sector contents. Sectors never written must read the base image (or zeros).
+//
+// The workload never has two writes to one sector in flight at once, so per sector the writes
+// complete in submission order.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace fvd::sim {
+
+// CRC-64 of one 512-byte sector.
+uint64_t SectorHash(std::span<const std::byte> sector);
+
+class TruthImage {
+ public:
+  // `original(sector)` is the hash a never-written sector must read (base data or zeros).
+  TruthImage(uint64_t sectors, std::function<uint64_t(uint64_t)> original);
+
+  // A guest write of `data` at byte `offset` was submitted; returns its id.
+  uint64_t WriteSubmitted(uint64_t offset, std::span<const std::byte> data);
+  void WriteCompleted(uint64_t id);
+  // A guest flush was submitted / completed: writes completed before the submit are durable.
+  uint64_t FlushSubmitted();
+  void FlushCompleted(uint64_t flush_id);
+
+  // True if no write to [sector, sector + count) is in flight: then a read must return the
+  // latest values exactly.
+  bool Quiet(uint64_t sector, uint64_t count) const;
+  // Checks a read of quiet sectors returned the latest values; appends violations.
+  void CheckRead(uint64_t offset, std::span<const std::byte> data,
+                 std::vector<std::string>& out) const;
+
+  // Sorted runs (first sector, count) of the sectors ever written, at most `max_run` long:
+  // what to read back after a crash or at the end.
+  std::vector<std::pair<uint64_t, uint64_t>> WrittenRuns(uint64_t max_run) const;
+  bool Written(uint64_t sector) const { return state_.count(sector) > 0; }
+  uint64_t Original(uint64_t sector) const { return original_(sector); }
+
+  // After a crash and recovery, `sector` (written before) reads `hash`: it must be its value at
+  // the last completed flush or one written since. It becomes the new durable value.
+  void Recovered(uint64_t sector, uint64_t hash, std::vector<std::string>& out);
+  // After every written sector was Recovered: forget the writes and flushes of before the crash.
+  void CrashDone();
+  // At the end, with nothing in flight: `sector` must read its latest value.
+  void Final(uint64_t sector, uint64_t hash, std::vector<std::string>& out) const;
+
+  uint64_t sectors_written() const { return state_.size(); }
+
+ private:
+  struct Pending {
+    uint64_t hash;
+    uint64_t write_id;
+  };
+  struct Sector {
+    uint64_t stable = 0;           // value at the last completed flush (or original)
+    std::vector<Pending> pending;  // written since, in submission order
+    uint32_t in_flight = 0;
+  };
+  struct Write {
+    uint64_t first_sector;
+    uint64_t count;
+    uint64_t completion_seq = 0;  // 0 while in flight
+  };
+
+  uint64_t Latest(const Sector& s) const {
+    return s.pending.empty() ? s.stable : s.pending.back().hash;
+  }
+  Sector& At(uint64_t sector);
+
+  uint64_t sectors_;
+  std::function<uint64_t(uint64_t)> original_;
+  std::unordered_map<uint64_t, Sector>
+      state_;  // written sectors; lookups only, except CheckAfterCrash (sorted first)
+  std::unordered_map<uint64_t, Write> writes_;  // writes not yet durable
+  uint64_t next_write_id_ = 1;
+  uint64_t completion_seq_ = 0;
+  std::unordered_map<uint64_t, uint64_t> flushes_;  // flush id -> completion_seq at submit
+  uint64_t next_flush_id_ = 1;
+};
+
+}  // namespace fvd::sim

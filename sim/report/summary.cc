@@ -1,0 +1,114 @@
+#include "sim/report/summary.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <sstream>
+
+namespace fvd::sim {
+namespace {
+
+double Us(uint64_t ns) {
+  return static_cast<double>(ns) / 1000.0;
+}
+double Seconds(uint64_t ns) {
+  return static_cast<double>(ns) / 1e9;
+}
+
+std::string Hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
+  return buf;
+}
+
+nlohmann::ordered_json VmJson(const VmReport& v) {
+  const VmStats& s = v.stats;
+  const double secs = Seconds(s.end_ns > s.start_ns ? s.end_ns - s.start_ns : 0);
+  return {{"name", v.name},
+          {"reads", s.reads},
+          {"writes", s.writes},
+          {"flushes", s.flushes},
+          {"failed_ops", s.failed_ops},
+          {"crashes_survived", s.crashes},
+          {"bytes_read", s.bytes_read},
+          {"bytes_written", s.bytes_written},
+          {"throughput_mib_s",
+           secs > 0 ? static_cast<double>(s.bytes_read + s.bytes_written) / secs / (1 << 20) : 0.0},
+          {"read_p50_us", Us(s.read_latency.Percentile(50))},
+          {"read_p99_us", Us(s.read_latency.Percentile(99))},
+          {"read_max_us", Us(s.read_latency.Max())},
+          {"write_p50_us", Us(s.write_latency.Percentile(50))},
+          {"write_p99_us", Us(s.write_latency.Percentile(99))},
+          {"write_max_us", Us(s.write_latency.Max())},
+          {"flush_p99_us", Us(s.flush_latency.Percentile(99))},
+          {"base_bytes_read", v.image.base_bytes_read},
+          {"copy_on_read_bytes", v.image.copy_on_read_bytes},
+          {"allocating_writes", v.image.allocating_writes},
+          {"journal_sector_writes", v.image.journal_sector_writes},
+          {"journal_recycles", v.image.journal_recycles}};
+}
+
+}  // namespace
+
+nlohmann::ordered_json ResultToJson(const SimResult& r, const std::string& workload) {
+  nlohmann::ordered_json j;
+  j["workload"] = workload;
+  j["seed"] = r.seed;
+  j["digest"] = Hex(r.digest);
+  j["sim_time_s"] = Seconds(r.sim_time_ns);
+  j["wall_time_s"] = Seconds(r.wall_time_ns);
+  j["events"] = r.events;
+  j["crashes"] = r.crashes;
+  j["timed_out"] = r.timed_out;
+  j["violations"] = r.violations;
+  j["vms"] = nlohmann::ordered_json::array();
+  for (const VmReport& v : r.vms) j["vms"].push_back(VmJson(v));
+  j["disks"] = nlohmann::ordered_json::array();
+  for (const DiskReport& d : r.disks) {
+    j["disks"].push_back({{"name", d.name},
+                          {"reads", d.stats.reads},
+                          {"writes", d.stats.writes},
+                          {"flushes", d.stats.flushes},
+                          {"bytes_read", d.stats.bytes_read},
+                          {"bytes_written", d.stats.bytes_written},
+                          {"busy_s", Seconds(d.stats.busy_ns)}});
+  }
+  return j;
+}
+
+std::string ResultToText(const SimResult& r, const std::string& workload) {
+  std::ostringstream out;
+  char line[256];
+  std::snprintf(
+      line, sizeof line,
+      "%s: seed %" PRIu64 ", %.3f s simulated in %.3f s (%.0fx), %" PRIu64 " events, digest %s\n",
+      workload.c_str(), r.seed, Seconds(r.sim_time_ns), Seconds(r.wall_time_ns),
+      r.wall_time_ns > 0 ? static_cast<double>(r.sim_time_ns) / static_cast<double>(r.wall_time_ns)
+                         : 0.0,
+      r.events, Hex(r.digest).c_str());
+  out << line;
+  out << "  vm              reads   writes  flushes  MiB/s   read p50/p99/max us       write "
+         "p50/p99/max us      crashes\n";
+  for (const VmReport& v : r.vms) {
+    const auto j = VmJson(v);
+    std::snprintf(line, sizeof line,
+                  "  %-14s %7" PRIu64 " %8" PRIu64 " %8" PRIu64
+                  " %6.1f   %7.0f/%7.0f/%7.0f   %7.0f/%7.0f/%7.0f  %7" PRIu64 "\n",
+                  v.name.c_str(), v.stats.reads, v.stats.writes, v.stats.flushes,
+                  j["throughput_mib_s"].get<double>(), j["read_p50_us"].get<double>(),
+                  j["read_p99_us"].get<double>(), j["read_max_us"].get<double>(),
+                  j["write_p50_us"].get<double>(), j["write_p99_us"].get<double>(),
+                  j["write_max_us"].get<double>(), v.stats.crashes);
+    out << line;
+  }
+  if (r.timed_out) out << "  note: stopped at max_time before every phase finished\n";
+  if (r.ok()) {
+    out << "oracle: every check passed (" << r.crashes << " crashes recovered)\n";
+  } else {
+    out << "oracle: " << r.violations.size() << " violations\n";
+    for (size_t i = 0; i < r.violations.size() && i < 20; ++i)
+      out << "  " << r.violations[i] << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace fvd::sim

@@ -1,0 +1,244 @@
+#include "sim/world/simulation.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include "core/format/layout.h"
+#include "core/image/image_file.h"
+#include "core/seam/random.h"
+#include "core/util/units.h"
+#include "sim/disk/error_device.h"
+#include "sim/disk/latency_spike.h"
+
+namespace fvd::sim {
+namespace {
+
+constexpr uint64_t kSector = 512;
+constexpr uint64_t kNsPerHour = 3'600'000'000'000ull;
+
+// Sub-seed indexes, in a fixed order (ARCHITECTURE.md "Determinism").
+enum SeedIndex : uint64_t {
+  kTieBreak = 0,
+  kEngineRandom = 1,
+  kCrashChoices = 2,
+  kCrashTimes = 3,
+  kFirstComponent = 16,
+};
+
+uint64_t Now(const VirtualLoop& loop) {
+  return static_cast<uint64_t>(loop.Now().time_since_epoch().count());
+}
+
+}  // namespace
+
+struct Simulation::World {
+  WorkloadConfig config;
+  uint64_t seed;
+  VirtualLoop loop;
+  PrngRandomSource engine_random;
+  Prng crash_choices;
+  Trace trace;
+  std::vector<std::string> violations;
+  std::vector<std::unique_ptr<SimDisk>> disks;  // every disk instance
+  std::vector<std::string> disk_names;
+  std::vector<std::unique_ptr<BlockDevice>> decorators;  // latency spikes, errors
+  std::map<std::string, BlockDevice*> base_devices;      // base name -> top of its stack
+  std::map<std::string, SimDisk*> base_disks;
+  std::vector<std::unique_ptr<Vm>> vms;
+  std::vector<SimDisk*> vm_disks;
+  uint64_t next_component = kFirstComponent;
+
+  World(const WorkloadConfig& c, uint64_t s)
+      : config(c),
+        seed(s),
+        loop(DeriveSeed(s, kTieBreak)),
+        engine_random(DeriveSeed(s, kEngineRandom)),
+        crash_choices(DeriveSeed(s, kCrashChoices)) {}
+
+  uint64_t NextSeed() { return DeriveSeed(seed, next_component++); }
+
+  Result<DiskConfig> Model(const std::string& name) const {
+    for (const DiskConfig& d : config.disks) {
+      if (d.name != name) continue;
+      return d;  // the loader already applied its preset
+    }
+    return Status::InvalidArgument("no disk named '" + name + "'");
+  }
+
+  // A new disk instance of model `name`, with its configured fault decorators stacked on top.
+  Result<BlockDevice*> NewDisk(const std::string& name, uint64_t size, SimDisk** raw) {
+    FVD_ASSIGN_OR_RETURN(DiskConfig model, Model(name));
+    disks.push_back(std::make_unique<SimDisk>(loop, model, size, disks.size(), NextSeed(), &trace));
+    disk_names.push_back(name + "#" + std::to_string(disks.size() - 1));
+    *raw = disks.back().get();
+    BlockDevice* top = disks.back().get();
+    for (const LatencySpikeConfig& s : config.latency_spikes) {
+      if (s.disk != name) continue;
+      decorators.push_back(std::make_unique<LatencySpikeDevice>(*top, loop, s, NextSeed()));
+      top = decorators.back().get();
+    }
+    for (const ErrorConfig& e : config.errors) {
+      if (e.disk != name) continue;
+      FVD_ASSIGN_OR_RETURN(auto dev, ErrorDevice::Create(*top, loop, e, NextSeed()));
+      decorators.push_back(std::move(dev));
+      top = decorators.back().get();
+    }
+    return top;
+  }
+
+  Status BuildBases() {
+    for (const BaseImageConfig& b : config.bases) {
+      SimDisk* raw = nullptr;
+      FVD_ASSIGN_OR_RETURN(BlockDevice * top, NewDisk(b.disk, b.size_bytes, &raw));
+      Prng content(NextSeed());
+      const uint64_t nonzero =
+          b.nonzero_bytes == 0 ? b.size_bytes : std::min(b.nonzero_bytes, b.size_bytes);
+      std::vector<std::byte> chunk(1 << 20);
+      for (uint64_t off = 0; off < nonzero; off += chunk.size()) {
+        const uint64_t n = std::min<uint64_t>(chunk.size(), nonzero - off);
+        for (uint64_t i = 0; i < n; i += 8) {
+          const uint64_t v = content.NextU64();
+          for (uint64_t k = 0; k < 8 && i + k < n; ++k)
+            chunk[i + k] = static_cast<std::byte>(v >> (8 * k));
+        }
+        raw->WriteNowDurable(off, std::span<const std::byte>(chunk).subspan(0, n));
+      }
+      base_devices[b.name] = top;
+      base_disks[b.name] = raw;
+    }
+    return Status::Ok();
+  }
+
+  Status CreateImage(BlockDevice& dev, const VmConfig& vm, uint64_t base_len) {
+    format::CreateOptions o;
+    o.virtual_size = vm.image.size_bytes;
+    if (!vm.base.empty()) {
+      o.base_img = vm.base;
+      o.base_img_length = base_len;
+    }
+    o.compact_image = vm.image.compact;
+    o.block_size = vm.image.block_size_bytes;
+    o.chunk_size = vm.image.chunk_size_bytes;
+    o.journal_size = vm.image.journal_size_bytes;
+    o.copy_on_read = vm.image.copy_on_read;
+    o.prefetch_start_delay = vm.image.prefetch_start_delay_s;
+    FVD_ASSIGN_OR_RETURN(const format::Header h, format::PlanImage(o));
+    const LoopDriver drive = [this](const std::function<bool()>& done) { loop.RunUntil(done); };
+    return WriteNewImage(dev, nullptr, drive, h).WithContext("creating the image");
+  }
+
+  Status BuildVms() {
+    for (const VmConfig& vc : config.vms) {
+      for (uint32_t i = 0; i < vc.count; ++i) {
+        const std::string name = vc.count == 1 ? vc.name : vc.name + "-" + std::to_string(i);
+        BlockDevice* base = nullptr;
+        uint64_t base_len = 0;
+        SimDisk* base_raw = nullptr;
+        if (!vc.base.empty()) {
+          base = base_devices.at(vc.base);
+          base_raw = base_disks.at(vc.base);
+          base_len = base_raw->size();
+        }
+        const uint64_t size =
+            vc.image.size_bytes != 0 ? vc.image.size_bytes : RoundUp(base_len, kSector);
+        SimDisk* raw = nullptr;
+        FVD_ASSIGN_OR_RETURN(BlockDevice * top, NewDisk(vc.disk, 0, &raw));
+        VmConfig adjusted = vc;
+        adjusted.image.size_bytes = size;
+        FVD_RETURN_IF_ERROR(CreateImage(*top, adjusted, base_len).WithContext("vm " + name));
+        auto original = [base_raw, base_len](uint64_t sector) {
+          std::array<std::byte, kSector> buf{};
+          if (base_raw != nullptr && sector * kSector < base_len) {
+            const uint64_t n = std::min<uint64_t>(kSector, base_len - sector * kSector);
+            base_raw->ReadNow(sector * kSector, std::span<std::byte>(buf).subspan(0, n));
+          }
+          return SectorHash(buf);
+        };
+        VmWorld vw{loop, engine_random, trace, violations};
+        vms.push_back(std::make_unique<Vm>(vw, name, vms.size(), adjusted, *raw, *top, base, size,
+                                           NextSeed(), original));
+        vm_disks.push_back(raw);
+      }
+    }
+    return Status::Ok();
+  }
+
+  // Crash events: at fixed times, or at random (uniform over the run, drawn up front).
+  void ScheduleCrashes() {
+    Prng times(DeriveSeed(seed, kCrashTimes));
+    for (const CrashConfig& c : config.crashes) {
+      std::vector<uint64_t> at = c.at_ns;
+      const uint64_t random = c.random_per_hour * config.max_time_ns / kNsPerHour;
+      for (uint64_t i = 0; i < random; ++i) at.push_back(times.Below(config.max_time_ns));
+      std::sort(at.begin(), at.end());
+      if (at.size() > c.max_crashes) at.resize(c.max_crashes);
+      for (uint64_t t : at) {
+        loop.ScheduleAfter(Duration(static_cast<int64_t>(t)), [this, vm = c.vm] {
+          for (auto& v : vms) {
+            if (vm.empty() || v->name() == vm || v->name().rfind(vm + "-", 0) == 0) {
+              v->Crash(crash_choices);
+            }
+          }
+        });
+      }
+    }
+  }
+};
+
+Simulation::Simulation(std::unique_ptr<World> world) : w_(std::move(world)) {}
+Simulation::~Simulation() = default;
+
+Result<std::unique_ptr<Simulation>> Simulation::Build(const WorkloadConfig& config, uint64_t seed) {
+  auto w = std::make_unique<World>(config, seed);
+  FVD_RETURN_IF_ERROR(w->BuildBases());
+  FVD_RETURN_IF_ERROR(w->BuildVms());
+  return std::unique_ptr<Simulation>(new Simulation(std::move(w)));
+}
+
+SimResult Simulation::Run(const std::function<void(double)>& progress) {
+  World& w = *w_;
+  const auto wall_start = std::chrono::steady_clock::now();
+  const uint64_t start = Now(w.loop);
+  w.ScheduleCrashes();
+  for (auto& vm : w.vms) vm->Start();
+  auto all_done = [&] {
+    return std::all_of(w.vms.begin(), w.vms.end(), [](const auto& v) { return v->finished(); });
+  };
+  uint64_t steps = 0;
+  while (!all_done() && Now(w.loop) - start < w.config.max_time_ns) {
+    if (!w.loop.RunOne()) break;
+    if (++steps % 65536 == 0 && progress) {
+      progress(static_cast<double>(Now(w.loop) - start) /
+               static_cast<double>(w.config.max_time_ns));
+    }
+  }
+  const bool timed_out = !all_done();
+  if (timed_out) {
+    // Out of time: end every VM's phases; they drain, check and close as usual.
+    for (auto& vm : w.vms) vm->Stop();
+    while (!all_done() && w.loop.RunOne()) {
+    }
+  }
+  SimResult r;
+  r.seed = w.seed;
+  r.timed_out = timed_out;
+  r.sim_time_ns = Now(w.loop) - start;
+  r.wall_time_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                             std::chrono::steady_clock::now() - wall_start)
+                                             .count());
+  r.events = w.trace.events();
+  r.digest = w.trace.digest();
+  r.violations = w.violations;
+  for (const auto& vm : w.vms) {
+    VmReport v{vm->name(), vm->stats(), vm->image_stats() ? *vm->image_stats() : ImageStats{}};
+    r.crashes += v.stats.crashes;
+    r.vms.push_back(std::move(v));
+  }
+  for (size_t i = 0; i < w.disks.size(); ++i)
+    r.disks.push_back({w.disk_names[i], w.disks[i]->stats()});
+  if (progress) progress(1.0);
+  return r;
+}
+
+}  // namespace fvd::sim

@@ -1,0 +1,57 @@
+// A whole simulated run: builds disks, base images and VMs from a WorkloadConfig, runs them on
+// virtual time, injects the configured crashes, and collects the results. One seed fixes
+// everything (each component gets a sub-seed derived from it in a fixed order).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/config/config.h"
+#include "sim/world/vm.h"
+
+namespace fvd::sim {
+
+struct VmReport {
+  std::string name;
+  VmStats stats;
+  ImageStats image;
+};
+
+struct DiskReport {
+  std::string name;
+  DiskStats stats;
+};
+
+struct SimResult {
+  uint64_t seed = 0;
+  uint64_t digest = 0;
+  uint64_t events = 0;
+  uint64_t sim_time_ns = 0;
+  uint64_t wall_time_ns = 0;
+  uint64_t crashes = 0;
+  bool timed_out = false;  // max_time reached before every VM finished
+  std::vector<std::string> violations;
+  std::vector<VmReport> vms;
+  std::vector<DiskReport> disks;
+  bool ok() const { return violations.empty(); }
+};
+
+class Simulation {
+ public:
+  // Checks references the loader cannot (preset names, sizes) and builds the world.
+  static Result<std::unique_ptr<Simulation>> Build(const WorkloadConfig& config, uint64_t seed);
+  ~Simulation();
+
+  // Runs to the end. `progress(fraction)` is called now and then with the share of virtual
+  // time (or of finished VMs) done.
+  SimResult Run(const std::function<void(double)>& progress);
+
+ private:
+  struct World;
+  explicit Simulation(std::unique_ptr<World> world);
+  std::unique_ptr<World> w_;
+};
+
+}  // namespace fvd::sim

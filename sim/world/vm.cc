@@ -1,0 +1,278 @@
+#include "sim/world/vm.h"
+
+#include <algorithm>
+
+#include "core/util/units.h"
+
+namespace fvd::sim {
+namespace {
+
+constexpr uint64_t kSector = 512;
+
+// co_await SleepFor(loop, ns): resumes after `ns` of virtual time.
+struct SleepFor {
+  VirtualLoop& loop;
+  uint64_t ns;
+  bool await_ready() const noexcept { return ns == 0; }
+  void await_suspend(std::coroutine_handle<> h) {
+    loop.ScheduleAfter(Duration(static_cast<int64_t>(ns)), [h] { h.resume(); });
+  }
+  void await_resume() const noexcept {}
+};
+
+uint64_t NowNs(const VirtualLoop& loop) {
+  return static_cast<uint64_t>(loop.Now().time_since_epoch().count());
+}
+
+std::vector<std::byte> RandomData(Prng& p, uint64_t length) {
+  std::vector<std::byte> data(length);
+  for (uint64_t i = 0; i < length; i += 8) {
+    uint64_t v = p.NextU64();
+    for (uint64_t k = 0; k < 8 && i + k < length; ++k)
+      data[i + k] = static_cast<std::byte>(v >> (8 * k));
+  }
+  return data;
+}
+
+}  // namespace
+
+uint64_t LatencyLog::Percentile(double p) const {
+  if (ns_.empty()) return 0;
+  std::vector<uint64_t> sorted = ns_;
+  std::sort(sorted.begin(), sorted.end());
+  const double rank = p / 100.0 * static_cast<double>(sorted.size());
+  size_t index = static_cast<size_t>(rank);
+  if (static_cast<double>(index) < rank) ++index;  // nearest rank, 1-based
+  return sorted[std::clamp<size_t>(index, 1, sorted.size()) - 1];
+}
+
+uint64_t LatencyLog::Max() const {
+  return ns_.empty() ? 0 : *std::max_element(ns_.begin(), ns_.end());
+}
+
+Vm::Vm(VmWorld world, std::string name, uint64_t id, const VmConfig& config, SimDisk& image_disk,
+       BlockDevice& image_dev, BlockDevice* base, uint64_t disk_bytes, uint64_t seed,
+       std::function<uint64_t(uint64_t)> original)
+    : w_(world),
+      name_(std::move(name)),
+      id_(id),
+      config_(config),
+      image_disk_(image_disk),
+      image_dev_(image_dev),
+      base_(base),
+      disk_bytes_(disk_bytes),
+      prng_(seed),
+      oracle_(disk_bytes / kSector, std::move(original)) {}
+
+Vm::~Vm() = default;
+
+void Vm::Start() {
+  Detach(Main(), [this] { finished_ = true; });
+}
+
+void Vm::Violation(const std::string& what) {
+  w_.violations.push_back("vm " + name_ + " at " + std::to_string(NowNs(w_.loop)) + " ns: " + what);
+}
+
+void Vm::Crash(Prng& rng) {
+  if (!running_ || crash_pending_) return;
+  crash_pending_ = true;
+  image_disk_.Crash(rng);
+  w_.trace.Add({NowNs(w_.loop), id_, 100});
+}
+
+Task<void> Vm::Sleep(uint64_t ns) {
+  co_await SleepFor{w_.loop, ns};
+}
+
+Task<void> Vm::OpenImage() {
+  ImageOptions options;
+  options.journal_mode = config_.image.journal_mode == "unbuffered" ? JournalMode::kUnbuffered
+                                                                    : JournalMode::kBuffered;
+  options.journal_buffer_bytes = config_.image.journal_buffer_bytes;
+  options.journal_flush_period =
+      Duration(static_cast<int64_t>(config_.image.journal_flush_period_ns));
+  ImageEnv env{w_.loop, w_.loop, w_.random};
+  auto opened = co_await Image::Open(env, {&image_dev_, nullptr, base_}, options);
+  if (!opened.ok()) {
+    Violation("the image does not open: " + opened.status().ToString());
+    stopped_ = true;
+    co_return;
+  }
+  image_ = std::move(*opened);
+}
+
+Task<void> Vm::Main() {
+  co_await Sleep(config_.start_ns);
+  stats_.start_ns = NowNs(w_.loop);
+  co_await OpenImage();
+  if (stopped_) co_return;
+  running_ = true;
+  for (const PhaseConfig& phase : config_.phases) {
+    co_await RunPhase(phase);
+    if (stopped_ || stop_requested_) break;
+  }
+  co_await Drain();
+  if (crash_pending_) {
+    co_await Recover();
+    if (stopped_) co_return;
+  }
+  running_ = false;
+  co_await CheckAll(/*after_crash=*/false);
+  const Status closed = co_await image_->Close();
+  if (!closed.ok()) Violation("the image does not close cleanly: " + closed.ToString());
+  stats_.end_ns = NowNs(w_.loop);
+}
+
+bool Vm::Overlaps(const GuestOp& op) const {
+  if (op.kind == GuestOp::kFlush) return false;
+  for (const GuestOp& other : in_flight_ops_) {
+    if (other.kind == GuestOp::kFlush) continue;
+    if (op.kind == GuestOp::kRead && other.kind == GuestOp::kRead) continue;
+    if (op.offset < other.offset + other.length && other.offset < op.offset + op.length)
+      return true;
+  }
+  return false;
+}
+
+Task<void> Vm::RunPhase(const PhaseConfig& phase) {
+  auto gen = MakeGenerator(phase, disk_bytes_);
+  const uint64_t end = phase.duration_ns == 0 ? UINT64_MAX : NowNs(w_.loop) + phase.duration_ns;
+  std::optional<GuestOp> next;
+  for (;;) {
+    if (crash_pending_) {
+      co_await Recover();
+      if (stopped_) co_return;
+    }
+    if (NowNs(w_.loop) >= end || stop_requested_) break;
+    if (!next) next = gen->Next(prng_);
+    if (!next) {
+      co_await Drain();
+      if (end != UINT64_MAX && !crash_pending_)
+        co_await Sleep(std::min<uint64_t>(end - NowNs(w_.loop), 100'000'000));
+      if (crash_pending_ || (end != UINT64_MAX && NowNs(w_.loop) < end && !stop_requested_))
+        continue;
+      break;
+    }
+    if (in_flight_ >= phase.queue_depth || Overlaps(*next)) {
+      co_await completions_.Wait();
+      continue;
+    }
+    Detach(DoOp(*next), [] {});
+    next.reset();
+    if (gen->think_time_ns() > 0) {
+      co_await Drain();
+      co_await Sleep(gen->think_time_ns());
+    }
+  }
+  co_await Drain();
+}
+
+Task<void> Vm::Drain() {
+  while (in_flight_ > 0) co_await completions_.Wait();
+}
+
+Task<void> Vm::DoOp(GuestOp op) {
+  ++in_flight_;
+  in_flight_ops_.push_back(op);
+  const uint64_t start = NowNs(w_.loop);
+  std::vector<std::byte> data;
+  uint64_t write_id = 0, flush_id = 0;
+  bool verify = false;
+  Status s;
+  if (op.kind == GuestOp::kWrite) {
+    data = RandomData(prng_, op.length);
+    write_id = oracle_.WriteSubmitted(op.offset, data);
+    s = co_await image_->Write(op.offset, data);
+  } else if (op.kind == GuestOp::kRead) {
+    data.resize(op.length);
+    verify = oracle_.Quiet(op.offset / kSector, op.length / kSector);
+    s = co_await image_->Read(op.offset, data);
+  } else {
+    flush_id = oracle_.FlushSubmitted();
+    s = co_await image_->Flush();
+  }
+  const uint64_t now = NowNs(w_.loop);
+  const bool crashed = crash_pending_;
+  w_.trace.Add({now, id_, static_cast<uint64_t>(op.kind), op.offset, op.length,
+                static_cast<uint64_t>(s.code()),
+                op.kind == GuestOp::kRead && s.ok() ? SectorHash(data) : 0});
+  if (s.ok() && !crashed) {
+    if (op.kind == GuestOp::kWrite) {
+      oracle_.WriteCompleted(write_id);
+      ++stats_.writes;
+      stats_.bytes_written += op.length;
+      stats_.write_latency.Add(now - start);
+    } else if (op.kind == GuestOp::kRead) {
+      if (verify) oracle_.CheckRead(op.offset, data, w_.violations);
+      ++stats_.reads;
+      stats_.bytes_read += op.length;
+      stats_.read_latency.Add(now - start);
+    } else {
+      oracle_.FlushCompleted(flush_id);
+      ++stats_.flushes;
+      stats_.flush_latency.Add(now - start);
+    }
+  } else if (!crashed) {
+    ++stats_.failed_ops;  // an injected fault: the guest sees an error, the oracle keeps the write
+                          // possible
+  }
+  auto it = std::find_if(in_flight_ops_.begin(), in_flight_ops_.end(), [&](const GuestOp& o) {
+    return o.kind == op.kind && o.offset == op.offset && o.length == op.length;
+  });
+  if (it != in_flight_ops_.end()) in_flight_ops_.erase(it);
+  --in_flight_;
+  completions_.NotifyAll(w_.loop);
+}
+
+// Sets stopped_ when the image does not come back or a check fails.
+Task<void> Vm::Recover() {
+  running_ = false;  // no new crash while the image is down or being checked
+  co_await Drain();
+  co_await image_->WaitIdle();
+  image_.reset();
+  image_disk_.Revive();
+  ++stats_.crashes;
+  co_await OpenImage();
+  if (stopped_) co_return;
+  crash_pending_ = false;
+  co_await CheckAll(/*after_crash=*/true);
+  running_ = !stopped_;
+}
+
+Task<void> Vm::CheckAll(bool after_crash) {
+  const size_t before = w_.violations.size();
+  std::vector<std::byte> buf;
+  for (const auto& [first, count] : oracle_.WrittenRuns(2048)) {
+    buf.resize(count * kSector);
+    const Status s = co_await image_->Read(first * kSector, buf);
+    if (!s.ok()) {
+      Violation("read-back failed: " + s.ToString());
+      break;
+    }
+    for (uint64_t i = 0; i < count; ++i) {
+      const uint64_t h = SectorHash(std::span<const std::byte>(buf).subspan(i * kSector, kSector));
+      if (after_crash) {
+        oracle_.Recovered(first + i, h, w_.violations);
+      } else {
+        oracle_.Final(first + i, h, w_.violations);
+      }
+    }
+  }
+  if (after_crash) oracle_.CrashDone();
+  // A sample of never-written sectors must read their original content.
+  std::vector<std::byte> sector(kSector);
+  for (int i = 0; i < 64; ++i) {
+    const uint64_t s = prng_.Below(disk_bytes_ / kSector);
+    if (oracle_.Written(s)) continue;
+    if (!(co_await image_->Read(s * kSector, sector)).ok()) break;
+    if (SectorHash(sector) != oracle_.Original(s)) {
+      Violation("never-written sector " + std::to_string(s) + " does not read the base (or zeros)");
+    }
+  }
+  const CheckReport report = image_->Check();
+  for (const std::string& c : report.corruptions) Violation("check: " + c);
+  if (w_.violations.size() > before) stopped_ = true;
+}
+
+}  // namespace fvd::sim

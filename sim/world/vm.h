@@ -1,0 +1,111 @@
+// One simulated VM: opens its FVD image, runs its workload phases at their queue depth, keeps
+// the truth image (oracle) up to date, and survives crashes of its host: when the host loses
+// power it waits for the engine to unwind, reopens the image (recovery runs) and checks every
+// sector against the oracle before resuming.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/image/image.h"
+#include "core/image/wait_list.h"
+#include "core/seam/virtual_loop.h"
+#include "sim/config/config.h"
+#include "sim/disk/sim_disk.h"
+#include "sim/oracle/truth_image.h"
+#include "sim/workload/generator.h"
+#include "sim/world/trace.h"
+
+namespace fvd::sim {
+
+// Latencies of one kind of operation, in virtual nanoseconds.
+class LatencyLog {
+ public:
+  void Add(uint64_t ns) { ns_.push_back(ns); }
+  uint64_t count() const { return ns_.size(); }
+  // The p-th percentile (0..100), nearest rank; 0 when empty.
+  uint64_t Percentile(double p) const;
+  uint64_t Max() const;
+
+ private:
+  std::vector<uint64_t> ns_;
+};
+
+struct VmStats {
+  uint64_t reads = 0, writes = 0, flushes = 0;
+  uint64_t bytes_read = 0, bytes_written = 0;
+  uint64_t failed_ops = 0;  // errors outside crashes (injected faults)
+  uint64_t crashes = 0;
+  uint64_t start_ns = 0, end_ns = 0;
+  LatencyLog read_latency, write_latency, flush_latency;
+};
+
+// What a VM runs on. The world owns all of it and outlives the VM.
+struct VmWorld {
+  VirtualLoop& loop;
+  RandomSource& random;  // the engine's random source (prefetch coin)
+  Trace& trace;
+  std::vector<std::string>& violations;
+};
+
+class Vm {
+ public:
+  // `image_disk` is the raw simulated disk (for crashes); `image_dev` the top of its decorator
+  // stack, which the engine uses. `base` may be null.
+  // `original(sector)` is the hash a never-written sector reads (base data or zeros).
+  Vm(VmWorld world, std::string name, uint64_t id, const VmConfig& config, SimDisk& image_disk,
+     BlockDevice& image_dev, BlockDevice* base, uint64_t disk_bytes, uint64_t seed,
+     std::function<uint64_t(uint64_t)> original);
+  ~Vm();
+
+  // Starts the VM's life (it waits for config.start_ns first).
+  void Start();
+  // The host loses power now. Ignored unless the VM is running its phases.
+  void Crash(Prng& rng);
+  // Ends the current phase and skips the rest (the run reached its time limit); the VM then
+  // drains, checks and closes its image as usual.
+  void Stop() { stop_requested_ = true; }
+
+  bool finished() const { return finished_; }
+  bool running() const { return running_; }
+  const std::string& name() const { return name_; }
+  const VmStats& stats() const { return stats_; }
+  const ImageStats* image_stats() const { return image_ ? &image_->stats() : nullptr; }
+
+ private:
+  Task<void> Main();
+  Task<void> OpenImage();  // sets stopped_ on failure
+  Task<void> RunPhase(const PhaseConfig& phase);
+  Task<void> DoOp(GuestOp op);
+  Task<void> Drain();
+  Task<void> Sleep(uint64_t ns);
+  Task<void> Recover();  // sets stopped_ on failure
+  Task<void> CheckAll(bool after_crash);
+  bool Overlaps(const GuestOp& op) const;
+  void Violation(const std::string& what);
+
+  VmWorld w_;
+  std::string name_;
+  uint64_t id_;
+  VmConfig config_;
+  SimDisk& image_disk_;
+  BlockDevice& image_dev_;
+  BlockDevice* base_;
+  uint64_t disk_bytes_;
+  Prng prng_;
+  TruthImage oracle_;
+  std::unique_ptr<Image> image_;
+  VmStats stats_;
+  uint32_t in_flight_ = 0;
+  std::vector<GuestOp> in_flight_ops_;
+  WaitList completions_;
+  bool crash_pending_ = false;
+  bool running_ = false;
+  bool finished_ = false;
+  bool stopped_ = false;  // a violation or an open failure ended the VM
+  bool stop_requested_ = false;
+};
+
+}  // namespace fvd::sim
