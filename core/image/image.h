@@ -25,6 +25,7 @@
 
 #include "core/check/check.h"
 #include "core/format/header.h"
+#include "core/image/test_bugs.h"
 #include "core/seam/block_device.h"
 #include "core/seam/clock.h"
 #include "core/seam/random.h"
@@ -42,6 +43,9 @@ enum class AccessMode { kReadOnly, kReadWrite };
 
 struct ImageOptions {
   AccessMode access = AccessMode::kReadWrite;
+#ifdef FVD_TEST_BUGS
+  TestBugs bugs;  // test builds only (core/image/test_bugs.h)
+#endif
   JournalMode journal_mode = JournalMode::kBuffered;
   uint64_t journal_buffer_bytes = 64 * 1024;
   Duration journal_flush_period = std::chrono::seconds(5);

@@ -57,7 +57,10 @@ struct Image::Core {
   bool read_only() const { return options.access == AccessMode::kReadOnly; }
   bool buffered() const { return options.journal_mode == JournalMode::kBuffered; }
   // Data writes are FUA in unbuffered (write-through) mode.
-  WriteMode data_write_mode() const { return buffered() ? WriteMode::kCached : WriteMode::kFua; }
+  WriteMode data_write_mode() const {
+    if (FVD_IF_TEST_BUG(skip_data_flush_before_journal)) return WriteMode::kCached;
+    return buffered() ? WriteMode::kCached : WriteMode::kFua;
+  }
 
   // Enters the metadata-error state (idempotent) and returns `s` with context.
   Status EnterMetadataError(const Status& s, const std::string& what);

@@ -190,7 +190,8 @@ Task<Status> Journal::WriteOut() {
   Status s;
   if (!updates.empty()) {
     // Durability order: the data these records describe must be durable before them.
-    s = co_await core_.FlushData();
+    [[maybe_unused]] const auto& options = core_.options;
+    if (!FVD_IF_TEST_BUG(skip_data_flush_before_journal)) s = co_await core_.FlushData();
     if (s.ok()) {
       const size_t n =
           EncodeUpdates(updates, format_, core_.header.journal_epoch, chunk_sectors_).size();

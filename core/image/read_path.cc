@@ -26,15 +26,20 @@ Task<void> CopyOnRead(Image::Core& c, std::shared_ptr<BaseCopy> copy) {
   const uint64_t end = copy->offset + copy->bytes.size();
   const Extent span = LockSpan(c, copy->offset, copy->bytes.size());
   RangeLock lock;
-  if (c.metadata_error ||
-      !c.locks.TryAcquire(lock, LockKind::kCopy, span.offset, span.offset + span.length)) {
+  [[maybe_unused]] const auto& options = c.options;
+  const bool locked =
+      c.locks.TryAcquire(lock, LockKind::kCopy, span.offset, span.offset + span.length);
+  if (c.metadata_error || (!locked && !FVD_IF_TEST_BUG(cor_ignores_write_lock))) {
+    if (locked) c.locks.Release(lock);
     ++c.stats.copy_on_read_skipped;
     c.outstanding_copy_on_read_bytes -= copy->bytes.size();
     co_return;
   }
   // Re-check under the lock: a guest write may have put some blocks in the image meanwhile,
   // and base data must never overwrite guest data. Copy only runs still in the base.
-  for (const SourceRun& run : SplitBySource(c.header, &c.fresh, copy->offset, copy->bytes.size())) {
+  std::vector<SourceRun> runs = SplitBySource(c.header, &c.fresh, copy->offset, copy->bytes.size());
+  if (FVD_IF_TEST_BUG(cor_skips_recheck)) runs = {{{copy->offset, copy->bytes.size()}, true}};
+  for (const SourceRun& run : runs) {
     if (!run.in_base) continue;
     const uint64_t run_end = run.extent.offset + run.extent.length;
     auto allocated = co_await AllocateChunks(c, run.extent.offset, run_end);
@@ -56,7 +61,7 @@ Task<void> CopyOnRead(Image::Core& c, std::shared_ptr<BaseCopy> copy) {
     ++c.stats.copy_on_read_copies;
     c.stats.copy_on_read_bytes += run.extent.length;
   }
-  c.locks.Release(lock);
+  if (lock.held()) c.locks.Release(lock);
   c.outstanding_copy_on_read_bytes -= copy->bytes.size();
   (void)end;
 }

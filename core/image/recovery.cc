@@ -50,9 +50,13 @@ Task<Result<ReplayCounts>> ReplayJournal(Image::Core& c) {
                                                          : format::JournalFormat::kV2;
   ReplayCounts counts;
   for (uint64_t off = 0; off + format::kSectorSize <= journal.size(); off += format::kSectorSize) {
-    const auto d = format::DecodeJournalSector(
-        std::span<const std::byte>(journal).subspan(off, format::kSectorSize), fmt,
-        c.header.journal_epoch);
+    const auto sector = std::span<const std::byte>(journal).subspan(off, format::kSectorSize);
+    auto d = format::DecodeJournalSector(sector, fmt, c.header.journal_epoch);
+    [[maybe_unused]] const auto& options = c.options;
+    if (FVD_IF_TEST_BUG(replay_stale_epoch) && d.verdict == format::SectorVerdict::kOtherEpoch &&
+        c.header.journal_epoch > 0) {
+      d = format::DecodeJournalSector(sector, fmt, c.header.journal_epoch - 1);
+    }
     if (d.verdict != format::SectorVerdict::kValid) {
       if (d.verdict != format::SectorVerdict::kNoMagic) ++counts.skipped;
       continue;

@@ -65,6 +65,8 @@ Task<Status> WriteWithMetadata(Image::Core& c, uint64_t offset, std::span<const 
   }
   // The record goes to the journal only now that the data is written (FUA in unbuffered mode;
   // a buffered write-out flushes the data file before writing records).
+  [[maybe_unused]] const auto& options = c.options;
+  if (FVD_IF_TEST_BUG(stale_before_journal)) CommitUpdate(c, whole.offset, end, /*bitmap=*/true);
   s = co_await c.journal->Append(MakeUpdate(c, whole.offset, end, /*bitmap=*/true));
   if (!s.ok()) co_return s;
   CommitUpdate(c, whole.offset, end, /*bitmap=*/true);

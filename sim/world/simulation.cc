@@ -35,6 +35,7 @@ uint64_t Now(const VirtualLoop& loop) {
 struct Simulation::World {
   WorkloadConfig config;
   uint64_t seed;
+  SimOptions options;
   VirtualLoop loop;
   PrngRandomSource engine_random;
   Prng crash_choices;
@@ -49,9 +50,10 @@ struct Simulation::World {
   std::vector<SimDisk*> vm_disks;
   uint64_t next_component = kFirstComponent;
 
-  World(const WorkloadConfig& c, uint64_t s)
+  World(const WorkloadConfig& c, uint64_t s, const SimOptions& o)
       : config(c),
         seed(s),
+        options(o),
         loop(DeriveSeed(s, kTieBreak)),
         engine_random(DeriveSeed(s, kEngineRandom)),
         crash_choices(DeriveSeed(s, kCrashChoices)) {}
@@ -155,7 +157,7 @@ struct Simulation::World {
           }
           return SectorHash(buf);
         };
-        VmWorld vw{loop, engine_random, trace, violations};
+        VmWorld vw{loop, engine_random, trace, violations, options};
         vms.push_back(std::make_unique<Vm>(vw, name, vms.size(), adjusted, *raw, *top, base, size,
                                            NextSeed(), original));
         vm_disks.push_back(raw);
@@ -189,8 +191,9 @@ struct Simulation::World {
 Simulation::Simulation(std::unique_ptr<World> world) : w_(std::move(world)) {}
 Simulation::~Simulation() = default;
 
-Result<std::unique_ptr<Simulation>> Simulation::Build(const WorkloadConfig& config, uint64_t seed) {
-  auto w = std::make_unique<World>(config, seed);
+Result<std::unique_ptr<Simulation>> Simulation::Build(const WorkloadConfig& config, uint64_t seed,
+                                                      const SimOptions& options) {
+  auto w = std::make_unique<World>(config, seed, options);
   FVD_RETURN_IF_ERROR(w->BuildBases());
   FVD_RETURN_IF_ERROR(w->BuildVms());
   return std::unique_ptr<Simulation>(new Simulation(std::move(w)));

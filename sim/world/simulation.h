@@ -40,8 +40,9 @@ struct SimResult {
 
 class Simulation {
  public:
-  // Checks references the loader cannot (preset names, sizes) and builds the world.
-  static Result<std::unique_ptr<Simulation>> Build(const WorkloadConfig& config, uint64_t seed);
+  // Builds the world. `options` carries the deliberate engine bugs in test builds.
+  static Result<std::unique_ptr<Simulation>> Build(const WorkloadConfig& config, uint64_t seed,
+                                                   const SimOptions& options = {});
   ~Simulation();
 
   // Runs to the end. `progress(fraction)` is called now and then with the share of virtual

@@ -92,6 +92,9 @@ Task<void> Vm::OpenImage() {
   options.journal_buffer_bytes = config_.image.journal_buffer_bytes;
   options.journal_flush_period =
       Duration(static_cast<int64_t>(config_.image.journal_flush_period_ns));
+#ifdef FVD_TEST_BUGS
+  options.bugs = w_.options.bugs;
+#endif
   ImageEnv env{w_.loop, w_.loop, w_.random};
   auto opened = co_await Image::Open(env, {&image_dev_, nullptr, base_}, options);
   if (!opened.ok()) {

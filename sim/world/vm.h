@@ -42,12 +42,20 @@ struct VmStats {
   LatencyLog read_latency, write_latency, flush_latency;
 };
 
+// Run-wide switches that are not part of a workload file.
+struct SimOptions {
+#ifdef FVD_TEST_BUGS
+  TestBugs bugs;  // deliberate engine bugs (core/image/test_bugs.h), test builds only
+#endif
+};
+
 // What a VM runs on. The world owns all of it and outlives the VM.
 struct VmWorld {
   VirtualLoop& loop;
   RandomSource& random;  // the engine's random source (prefetch coin)
   Trace& trace;
   std::vector<std::string>& violations;
+  const SimOptions& options;
 };
 
 class Vm {
