@@ -25,8 +25,8 @@ uint64_t SectorHash(std::span<const std::byte> sector) {
   return crc64_ecma_refl(0, reinterpret_cast<const uint8_t*>(sector.data()), sector.size());
 }
 
-TruthImage::TruthImage(uint64_t sectors, std::function<uint64_t(uint64_t)> original)
-    : sectors_(sectors), original_(std::move(original)) {}
+TruthImage::TruthImage(std::function<uint64_t(uint64_t)> original)
+    : original_(std::move(original)) {}
 
 TruthImage::Sector& TruthImage::At(uint64_t sector) {
   auto [it, inserted] = state_.try_emplace(sector);

@@ -23,7 +23,7 @@ uint64_t SectorHash(std::span<const std::byte> sector);
 class TruthImage {
  public:
   // `original(sector)` is the hash a never-written sector must read (base data or zeros).
-  TruthImage(uint64_t sectors, std::function<uint64_t(uint64_t)> original);
+  explicit TruthImage(std::function<uint64_t(uint64_t)> original);
 
   // A guest write of `data` at byte `offset` was submitted; returns its id.
   uint64_t WriteSubmitted(uint64_t offset, std::span<const std::byte> data);
@@ -76,7 +76,6 @@ class TruthImage {
   }
   Sector& At(uint64_t sector);
 
-  uint64_t sectors_;
   std::function<uint64_t(uint64_t)> original_;
   std::unordered_map<uint64_t, Sector>
       state_;  // written sectors; lookups only, except CheckAfterCrash (sorted first)

@@ -62,7 +62,7 @@ Vm::Vm(VmWorld world, std::string name, uint64_t id, const VmConfig& config, Sim
       base_(base),
       disk_bytes_(disk_bytes),
       prng_(seed),
-      oracle_(disk_bytes / kSector, std::move(original)) {}
+      oracle_(std::move(original)) {}
 
 Vm::~Vm() = default;
 
