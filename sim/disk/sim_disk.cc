@@ -17,8 +17,11 @@
 #include <cassert>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <utility>
+
+#include "sim/disk/initial_content.h"
 
 namespace fvd::sim {
 namespace {
@@ -79,13 +82,20 @@ class PageMap {
 
   // Writes `data` at `offset`. A new page starts as a copy of `base`'s page (or zeros), so an
   // overlay page always holds the whole current contents of its page.
-  void Write(uint64_t offset, std::span<const std::byte> data, const PageMap* base) {
+  // `init` fills a page that neither map holds yet (the disk's initial content).
+  void Write(uint64_t offset, std::span<const std::byte> data, const PageMap* base,
+             const std::function<void(uint64_t, Page&)>& init) {
     ForEachPage(offset, data.size(),
                 [&](uint64_t index, uint64_t in_page, uint64_t at, uint64_t n) {
                   auto& page = pages_[index];
                   if (!page) {
                     const Page* from = base ? base->Find(index) : nullptr;
-                    page = from ? std::make_unique<Page>(*from) : std::make_unique<Page>(Page{});
+                    if (from != nullptr) {
+                      page = std::make_unique<Page>(*from);
+                    } else {
+                      page = std::make_unique<Page>();
+                      init(index, *page);
+                    }
                   }
                   std::memcpy(page->data() + in_page, data.data() + at, n);
                 });
@@ -124,6 +134,11 @@ class PageMap {
 }  // namespace
 
 struct SimDisk::Impl {
+  // What a page nobody has written holds: zeros, or the seeded initial content.
+  std::function<void(uint64_t, PageMap::Page&)> init_page = [](uint64_t, PageMap::Page& page) {
+    page.fill(std::byte{0});
+  };
+
   // One accepted operation, from submission to completion.
   struct Op {
     uint64_t seq = 0;
@@ -303,7 +318,7 @@ struct SimDisk::Impl {
       MakeDurableNow(op.offset, op.write_buf);
       return Status::Ok();
     }
-    overlay.Write(op.offset, op.write_buf, &durable);
+    overlay.Write(op.offset, op.write_buf, &durable, init_page);
     PendingWrite& w = it->second;
     w.cached.assign(op.write_buf.begin(), op.write_buf.end());
     w.in_flight = {};
@@ -325,7 +340,7 @@ struct SimDisk::Impl {
       return a->second.completion < b->second.completion;
     });
     for (const auto& it : due) {
-      durable.Write(it->second.offset, it->second.cached, nullptr);
+      durable.Write(it->second.offset, it->second.cached, nullptr, init_page);
       DropCached(it);
     }
     DropOverlayIfClean();
@@ -372,7 +387,9 @@ struct SimDisk::Impl {
       const PageMap::Page* page = overlay.Find(index);
       if (page == nullptr) page = durable.Find(index);
       if (page == nullptr) {
-        std::memset(buf.data() + at, 0, n);
+        PageMap::Page fresh;
+        init_page(index, fresh);
+        std::memcpy(buf.data() + at, fresh.data() + in_page, n);
       } else {
         std::memcpy(buf.data() + at, page->data() + in_page, n);
       }
@@ -381,7 +398,7 @@ struct SimDisk::Impl {
 
   // A FUA write, a write to a disk without cache, or set-up data: durable now, and newest.
   void MakeDurableNow(uint64_t offset, std::span<const std::byte> data) {
-    durable.Write(offset, data, nullptr);
+    durable.Write(offset, data, nullptr, init_page);
     overlay.WriteHeld(offset, data);
     // Older cached writes under these bytes must not undo them when a later flush (or a crash
     // that lets them survive) writes them to durable: give their copies the newer bytes.
@@ -426,7 +443,7 @@ struct SimDisk::Impl {
     const auto [offset, data] = Clip(d.write->offset, d.write->bytes(), 0, disk.size_);
     if (data.empty() || d.fate == Fate::kLost) return;
     if (d.fate == Fate::kSurvived) {
-      durable.Write(offset, data, nullptr);
+      durable.Write(offset, data, nullptr, init_page);
       return;
     }
     const uint64_t first = d.write->offset / kSectorSize;
@@ -434,7 +451,7 @@ struct SimDisk::Impl {
       if (!d.sector_is_new[i]) continue;
       const uint64_t lo = (first + i) * kSectorSize;
       const auto [at, part] = Clip(offset, data, lo, lo + kSectorSize);
-      if (!part.empty()) durable.Write(at, part, nullptr);
+      if (!part.empty()) durable.Write(at, part, nullptr, init_page);
     }
   }
 
@@ -588,6 +605,15 @@ void SimDisk::Revive() {
 void SimDisk::ReadNow(uint64_t offset, std::span<std::byte> buf) const {
   assert(offset <= size_ && buf.size() <= size_ - offset);
   impl_->ReadCurrent(offset, buf);
+}
+
+void SimDisk::SetInitialContent(uint64_t seed, uint64_t nonzero_bytes) {
+  impl_->init_page = [seed, nonzero_bytes](uint64_t index, PageMap::Page& page) {
+    for (uint64_t k = 0; k < kPageSize / 512; ++k) {
+      FillInitialSector(seed, nonzero_bytes, index * (kPageSize / 512) + k,
+                        std::span<std::byte>(page).subspan(k * 512, 512));
+    }
+  };
 }
 
 void SimDisk::WriteNowDurable(uint64_t offset, std::span<const std::byte> buf) {

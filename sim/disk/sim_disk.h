@@ -73,6 +73,10 @@ class SimDisk final : public BlockDevice {
   // Synchronous access to the current contents for set-up and checks (no timing, no trace).
   void ReadNow(uint64_t offset, std::span<std::byte> buf) const;
   void WriteNowDurable(uint64_t offset, std::span<const std::byte> buf);  // set-up: durable at once
+  // Bytes never written read seeded data below `nonzero_bytes` (zeros above) instead of zeros,
+  // computed on demand: a base image's content costs no memory and no set-up time. Use before
+  // any write; a resize does not reset it.
+  void SetInitialContent(uint64_t seed, uint64_t nonzero_bytes);
 
   const DiskStats& stats() const { return stats_; }
   const DiskConfig& model() const { return model_; }

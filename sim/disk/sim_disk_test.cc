@@ -577,3 +577,32 @@ TEST(PresetTest, NamedModels) {
 
 }  // namespace
 }  // namespace fvd::sim
+
+namespace fvd::sim {
+namespace {
+
+TEST_F(SimDiskTest, InitialContentIsSeededComputedAndKeptUnderPartialWrites) {
+  auto d = Make(Exact(), 1ull << 40);  // a 1 TiB base
+  d->SetInitialContent(/*seed=*/5, /*nonzero_bytes=*/10 * kMiB + 100);
+  const auto a = ReadNow(*d, 0, 8192);
+  EXPECT_NE(a, std::vector<std::byte>(8192));  // not zeros
+  auto e = Make(Exact(), 1ull << 40);
+  e->SetInitialContent(5, 10 * kMiB + 100);
+  EXPECT_EQ(ReadNow(*e, 0, 8192), a);  // same seed, same content
+  e->SetInitialContent(6, 10 * kMiB + 100);
+  EXPECT_NE(ReadNow(*e, 0, 8192), a);  // another seed, other content
+  // The tail past nonzero_bytes reads zeros, also inside the page holding the boundary.
+  const auto tail = ReadNow(*d, 10 * kMiB + 100, 3996);
+  EXPECT_EQ(tail, std::vector<std::byte>(3996));
+  EXPECT_EQ(d->allocated_bytes(), 0u);  // reading costs no memory
+  // A partial write keeps the initial content around it in its page.
+  const std::vector<std::byte> small(512, std::byte{0x5A});
+  ASSERT_TRUE(Write(*d, 1024, small, WriteMode::kFua).ok());
+  auto after = ReadNow(*d, 0, 8192);
+  EXPECT_TRUE(std::equal(after.begin(), after.begin() + 1024, a.begin()));
+  EXPECT_TRUE(std::equal(after.begin() + 1024, after.begin() + 1536, small.begin()));
+  EXPECT_TRUE(std::equal(after.begin() + 1536, after.end(), a.begin() + 1536));
+}
+
+}  // namespace
+}  // namespace fvd::sim

@@ -9,6 +9,7 @@
 #include "core/seam/random.h"
 #include "core/util/units.h"
 #include "sim/disk/error_device.h"
+#include "sim/disk/initial_content.h"
 #include "sim/disk/latency_spike.h"
 
 namespace fvd::sim {
@@ -46,6 +47,10 @@ struct Simulation::World {
   std::vector<std::unique_ptr<BlockDevice>> decorators;  // latency spikes, errors
   std::map<std::string, BlockDevice*> base_devices;      // base name -> top of its stack
   std::map<std::string, SimDisk*> base_disks;
+  struct Content {
+    uint64_t seed, nonzero;
+  };
+  std::map<std::string, Content> base_content;  // bases are never written: content is a function
   std::vector<std::unique_ptr<Vm>> vms;
   std::vector<SimDisk*> vm_disks;
   uint64_t next_component = kFirstComponent;
@@ -93,21 +98,13 @@ struct Simulation::World {
     for (const BaseImageConfig& b : config.bases) {
       SimDisk* raw = nullptr;
       FVD_ASSIGN_OR_RETURN(BlockDevice * top, NewDisk(b.disk, b.size_bytes, &raw));
-      Prng content(NextSeed());
       const uint64_t nonzero =
           b.nonzero_bytes == 0 ? b.size_bytes : std::min(b.nonzero_bytes, b.size_bytes);
-      std::vector<std::byte> chunk(1 << 20);
-      for (uint64_t off = 0; off < nonzero; off += chunk.size()) {
-        const uint64_t n = std::min<uint64_t>(chunk.size(), nonzero - off);
-        for (uint64_t i = 0; i < n; i += 8) {
-          const uint64_t v = content.NextU64();
-          for (uint64_t k = 0; k < 8 && i + k < n; ++k)
-            chunk[i + k] = static_cast<std::byte>(v >> (8 * k));
-        }
-        raw->WriteNowDurable(off, std::span<const std::byte>(chunk).subspan(0, n));
-      }
+      const uint64_t content_seed = NextSeed();
+      raw->SetInitialContent(content_seed, nonzero);
       base_devices[b.name] = top;
       base_disks[b.name] = raw;
+      base_content[b.name] = {content_seed, nonzero};
     }
     return Status::Ok();
   }
@@ -149,12 +146,11 @@ struct Simulation::World {
         VmConfig adjusted = vc;
         adjusted.image.size_bytes = size;
         FVD_RETURN_IF_ERROR(CreateImage(*top, adjusted, base_len).WithContext("vm " + name));
-        auto original = [base_raw, base_len](uint64_t sector) {
+        const Content content = vc.base.empty() ? Content{0, 0} : base_content.at(vc.base);
+        auto original = [content, base_len](uint64_t sector) {
           std::array<std::byte, kSector> buf{};
-          if (base_raw != nullptr && sector * kSector < base_len) {
-            const uint64_t n = std::min<uint64_t>(kSector, base_len - sector * kSector);
-            base_raw->ReadNow(sector * kSector, std::span<std::byte>(buf).subspan(0, n));
-          }
+          if (sector * kSector < base_len)
+            FillInitialSector(content.seed, content.nonzero, sector, buf);
           return SectorHash(buf);
         };
         VmWorld vw{loop, engine_random, trace, violations, options};
