@@ -18,6 +18,8 @@ PACKAGES=(
   libboost-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libisal-dev liburing-dev
   # peers and external clients the tests and benchmarks drive
   fio qemu-utils
+  # plots of the simulator reports
+  gnuplot-nox
 )
 
 say() { echo "setup: $*" >&2; }

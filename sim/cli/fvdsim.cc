@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "sim/config/yaml_loader.h"
+#include "sim/report/report.h"
 #include "sim/report/summary.h"
 #include "sim/world/simulation.h"
 
@@ -16,6 +17,7 @@ struct RunArgs {
   std::optional<uint64_t> seed;
   bool json = false;
   bool quiet = false;
+  std::string report_dir;  // "" = no report
 };
 
 // A one-line progress bar on stderr, only on a terminal.
@@ -50,10 +52,20 @@ int Run(const RunArgs& a) {
     std::cerr << "fvdsim: " << a.file << ": " << sim.status().ToString() << "\n";
     return 2;
   }
+  const fvd::sim::Recorder* recorder = nullptr;
+  if (!a.report_dir.empty()) recorder = &(*sim)->EnableRecording();
   Progress progress(!a.json && !a.quiet && isatty(STDERR_FILENO));
   const fvd::sim::SimResult r = (*sim)->Run([&](double f) { progress.Update(f); });
   progress.Done();
   const std::string name = config->name.empty() ? a.file : config->name;
+  if (recorder != nullptr) {
+    const std::string dir = a.report_dir + "/" + name + "-" + std::to_string(seed);
+    std::string warning;
+    const fvd::Status s = fvd::sim::WriteReport(dir, name, r, *recorder, warning);
+    if (!s.ok()) std::cerr << "fvdsim: report: " << s.ToString() << "\n";
+    if (!warning.empty()) std::cerr << "fvdsim: report: " << warning << "\n";
+    if (s.ok() && !a.json) std::cerr << "fvdsim: report written to " << dir << "/report.md\n";
+  }
   if (a.json) {
     std::cout << fvd::sim::ResultToJson(r, name).dump(2) << "\n";
   } else if (!a.quiet || !r.ok()) {
@@ -81,6 +93,8 @@ int main(int argc, char** argv) {
   run->add_option("--seed", args.seed, "Seed (default: the file's seed)");
   run->add_flag("--json", args.json, "Print one JSON object instead of the summary");
   run->add_flag("-q,--quiet", args.quiet, "Print nothing unless a check fails");
+  run->add_option("--report", args.report_dir,
+                  "Write a report (Markdown and plots) into DIR/<workload>-<seed>/");
   run->callback([&] { exit_code = Run(args); });
   try {
     app.parse(argc, argv);

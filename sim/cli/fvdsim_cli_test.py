@@ -51,6 +51,23 @@ class FvdsimTest(unittest.TestCase):
         self.assertEqual(a["seed"], 11)
         self.assertNotEqual(a["digest"], c["digest"])
 
+    def test_report_has_markdown_plots_and_leaves_the_digest_alone(self):
+        path = os.path.join(WORKLOADS, "boot.yaml")
+        plain = self.run_json(path)
+        with tempfile.TemporaryDirectory() as d:
+            with_report = self.run_json(path, "--report", d)
+            self.assertEqual(plain["digest"], with_report["digest"])
+            out = os.path.join(d, "boot-1")
+            with open(os.path.join(out, "report.md")) as f:
+                md = f.read()
+            self.assertIn("Throughput per phase", md)
+            self.assertIn("| vm | 0 |", md)
+            for png in ("latency.png", "phases.png", "base_load.png"):
+                with open(os.path.join(out, png), "rb") as f:
+                    self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", png)
+            with open(os.path.join(out, "result.json")) as f:
+                self.assertEqual(json.load(f)["digest"], plain["digest"])
+
     def test_malformed_yaml_names_file_line_column(self):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "bad.yaml")

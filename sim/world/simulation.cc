@@ -37,6 +37,7 @@ struct Simulation::World {
   WorkloadConfig config;
   uint64_t seed;
   SimOptions options;
+  std::unique_ptr<Recorder> recorder;
   VirtualLoop loop;
   PrngRandomSource engine_random;
   Prng crash_choices;
@@ -153,7 +154,7 @@ struct Simulation::World {
             FillInitialSector(content.seed, content.nonzero, sector, buf);
           return SectorHash(buf);
         };
-        VmWorld vw{loop, engine_random, trace, violations, options};
+        VmWorld vw{loop, engine_random, trace, violations, options, nullptr};
         vms.push_back(std::make_unique<Vm>(vw, name, vms.size(), adjusted, *raw, *top, base, size,
                                            NextSeed(), original));
         vm_disks.push_back(raw);
@@ -193,6 +194,17 @@ Result<std::unique_ptr<Simulation>> Simulation::Build(const WorkloadConfig& conf
   FVD_RETURN_IF_ERROR(w->BuildBases());
   FVD_RETURN_IF_ERROR(w->BuildVms());
   return std::unique_ptr<Simulation>(new Simulation(std::move(w)));
+}
+
+const Recorder& Simulation::EnableRecording() {
+  World& w = *w_;
+  w.recorder = std::make_unique<Recorder>([&w] {
+    uint64_t bytes = 0;
+    for (const auto& [name, disk] : w.base_disks) bytes += disk->stats().bytes_read;
+    return bytes;
+  });
+  for (auto& vm : w.vms) vm->SetRecorder(w.recorder.get());
+  return *w.recorder;
 }
 
 SimResult Simulation::Run(const std::function<void(double)>& progress) {

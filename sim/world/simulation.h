@@ -43,6 +43,8 @@ class Simulation {
   // Builds the world. `options` carries the deliberate engine bugs in test builds.
   static Result<std::unique_ptr<Simulation>> Build(const WorkloadConfig& config, uint64_t seed,
                                                    const SimOptions& options = {});
+  // Records a time series for a report (call before Run; it changes nothing in the run).
+  const Recorder& EnableRecording();
   ~Simulation();
 
   // Runs to the end. `progress(fraction)` is called now and then with the share of virtual

@@ -113,6 +113,7 @@ Task<void> Vm::Main() {
   running_ = true;
   for (const PhaseConfig& phase : config_.phases) {
     co_await RunPhase(phase);
+    ++phase_index_;
     if (stopped_ || stop_requested_) break;
   }
   co_await Drain();
@@ -200,6 +201,10 @@ Task<void> Vm::DoOp(GuestOp op) {
   w_.trace.Add({now, id_, static_cast<uint64_t>(op.kind), op.offset, op.length,
                 static_cast<uint64_t>(s.code()),
                 op.kind == GuestOp::kRead && s.ok() ? SectorHash(data) : 0});
+  if (s.ok() && !crashed && w_.recorder != nullptr) {
+    w_.recorder->Add(now, now - start, static_cast<uint32_t>(op.length), static_cast<uint16_t>(id_),
+                     static_cast<uint8_t>(op.kind), phase_index_);
+  }
   if (s.ok() && !crashed) {
     if (op.kind == GuestOp::kWrite) {
       oracle_.WriteCompleted(write_id);

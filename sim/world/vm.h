@@ -15,6 +15,7 @@
 #include "sim/config/config.h"
 #include "sim/disk/sim_disk.h"
 #include "sim/oracle/truth_image.h"
+#include "sim/report/recorder.h"
 #include "sim/workload/generator.h"
 #include "sim/world/trace.h"
 
@@ -56,6 +57,7 @@ struct VmWorld {
   Trace& trace;
   std::vector<std::string>& violations;
   const SimOptions& options;
+  Recorder* recorder;  // null unless a report was asked for
 };
 
 class Vm {
@@ -68,6 +70,7 @@ class Vm {
      std::function<uint64_t(uint64_t)> original);
   ~Vm();
 
+  void SetRecorder(Recorder* r) { w_.recorder = r; }
   // Starts the VM's life (it waits for config.start_ns first).
   void Start();
   // The host loses power now. Ignored unless the VM is running its phases.
@@ -107,6 +110,7 @@ class Vm {
   std::unique_ptr<Image> image_;
   VmStats stats_;
   uint32_t in_flight_ = 0;
+  uint8_t phase_index_ = 0;
   std::vector<GuestOp> in_flight_ops_;
   WaitList completions_;
   bool crash_pending_ = false;
