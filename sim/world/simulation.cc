@@ -11,6 +11,7 @@
 #include "sim/disk/error_device.h"
 #include "sim/disk/initial_content.h"
 #include "sim/disk/latency_spike.h"
+#include "sim/disk/op_trigger.h"
 
 namespace fvd::sim {
 namespace {
@@ -26,6 +27,12 @@ enum SeedIndex : uint64_t {
   kCrashTimes = 3,
   kFirstComponent = 16,
 };
+
+// A crash's `vm` names one VM, a `count` group (its members are NAME-0, NAME-1, ...) or, empty,
+// every VM.
+bool CrashApplies(const std::string& pattern, const std::string& vm) {
+  return pattern.empty() || vm == pattern || vm.rfind(pattern + "-", 0) == 0;
+}
 
 uint64_t Now(const VirtualLoop& loop) {
   return static_cast<uint64_t>(loop.Now().time_since_epoch().count());
@@ -128,6 +135,25 @@ struct Simulation::World {
     return WriteNewImage(dev, nullptr, drive, h).WithContext("creating the image");
   }
 
+  // Crashes "after N operations of a kind" count the device operations of the VM's image disk.
+  Result<BlockDevice*> AddOpTriggers(BlockDevice& dev, const std::string& vm_name,
+                                     size_t vm_index) {
+    BlockDevice* top = &dev;
+    for (const CrashConfig& c : config.crashes) {
+      if (c.after_ops == 0 || !CrashApplies(c.vm, vm_name)) continue;
+      FVD_ASSIGN_OR_RETURN(const ErrorOp op, ParseErrorOp(c.op));
+      auto fired = std::make_shared<uint32_t>(0);
+      decorators.push_back(std::make_unique<OpTriggerDevice>(
+          *top, loop, op, c.after_ops, [this, vm_index, fired, max = c.max_crashes] {
+            if (*fired >= max || !vms[vm_index]->running()) return;
+            ++*fired;
+            vms[vm_index]->Crash(crash_choices);
+          }));
+      top = decorators.back().get();
+    }
+    return top;
+  }
+
   Status BuildVms() {
     for (const VmConfig& vc : config.vms) {
       for (uint32_t i = 0; i < vc.count; ++i) {
@@ -144,6 +170,7 @@ struct Simulation::World {
             vc.image.size_bytes != 0 ? vc.image.size_bytes : RoundUp(base_len, kSector);
         SimDisk* raw = nullptr;
         FVD_ASSIGN_OR_RETURN(BlockDevice * top, NewDisk(vc.disk, 0, &raw));
+        FVD_ASSIGN_OR_RETURN(top, AddOpTriggers(*top, name, vms.size()));
         VmConfig adjusted = vc;
         adjusted.image.size_bytes = size;
         FVD_RETURN_IF_ERROR(CreateImage(*top, adjusted, base_len).WithContext("vm " + name));
@@ -175,9 +202,7 @@ struct Simulation::World {
       for (uint64_t t : at) {
         loop.ScheduleAfter(Duration(static_cast<int64_t>(t)), [this, vm = c.vm] {
           for (auto& v : vms) {
-            if (vm.empty() || v->name() == vm || v->name().rfind(vm + "-", 0) == 0) {
-              v->Crash(crash_choices);
-            }
+            if (CrashApplies(vm, v->name())) v->Crash(crash_choices);
           }
         });
       }

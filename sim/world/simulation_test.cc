@@ -47,6 +47,22 @@ crashes:
   - {vm: db, at: [200ms, 700ms, 1500ms, 2600ms, 4000ms]}
 )";
 
+constexpr const char* kAfterOps = R"(
+name: after-ops
+seed: 5
+max_time: 30s
+disks:
+  - {name: ssd, preset: ssd}
+vms:
+  - name: db
+    disk: ssd
+    image: {size: 16MiB, compact: true, chunk_size: 64KiB, journal_size: 16KiB}
+    phases:
+      - {kind: database, ops: 6000, queue_depth: 4, read_percent: 30, flush_every_writes: 4}
+crashes:
+  - {vm: db, after_ops: 700, op: write, max_crashes: 3}
+)";
+
 SimResult RunText(const char* text, uint64_t seed) {
   auto config = LoadWorkloadText(text, "test.yaml");
   EXPECT_TRUE(config.ok()) << config.status().ToString();
@@ -75,6 +91,12 @@ TEST(SimulationTest, CrashesAreRecoveredAndChecked) {
   EXPECT_EQ(r.crashes, 5u);
   ASSERT_EQ(r.vms.size(), 1u);
   EXPECT_GT(r.vms[0].stats.writes, 100u);
+}
+
+TEST(SimulationTest, CrashAfterNWritesOfTheImageDisk) {
+  const SimResult r = RunText(kAfterOps, 5);
+  EXPECT_TRUE(r.ok()) << (r.violations.empty() ? "" : r.violations.front());
+  EXPECT_EQ(r.crashes, 3u);  // every 700 device writes, at most 3 times
 }
 
 }  // namespace
