@@ -4,6 +4,7 @@
 #include <cassert>
 
 #include "core/format/constants.h"
+#include "core/util/units.h"
 
 namespace fvd {
 namespace {
@@ -159,10 +160,31 @@ Task<Status> Journal::Recycle() {
   co_return s;
 }
 
+// Sectors `u` takes when encoded alone: an upper bound once updates share sectors.
+uint64_t Journal::SectorBound(const JournalUpdate& u) const {
+  if (u.entries.empty()) return u.num_sectors == 0 ? 0 : DivRoundUp(u.num_sectors, UINT32_MAX);
+  const uint64_t per_sector =
+      JournalSectorBuilder(format_, 0).TableEntriesThatFit(/*reserve_bitmap=*/u.num_sectors > 0);
+  return DivRoundUp(u.entries.size(), per_sector);
+}
+
+Task<Status> Journal::EncodeAndWrite(const std::vector<JournalUpdate>& updates, WriteMode mode) {
+  const uint64_t epoch = core_.header.journal_epoch;
+  auto sectors = EncodeUpdates(updates, format_, epoch, chunk_sectors_);
+  auto first = co_await Reserve(sectors.size());
+  if (!first.ok()) co_return first.status();
+  // Reserve may have recycled the journal: the records must carry the epoch now in force.
+  if (core_.header.journal_epoch != epoch) {
+    sectors = EncodeUpdates(updates, format_, core_.header.journal_epoch, chunk_sectors_);
+  }
+  Status s = co_await WriteSectors(*first, sectors, mode);
+  EndWrite();
+  co_return s;
+}
+
 Task<Status> Journal::Append(JournalUpdate u) {
   if (core_.buffered()) {
-    // An upper bound: updates written together may share sectors.
-    queued_sectors_ += EncodeUpdates({u}, format_, 0, chunk_sectors_).size();
+    queued_sectors_ += SectorBound(u);
     queue_.push_back(std::move(u));
     if (queued_sectors_ * format::kSectorSize >= core_.options.journal_buffer_bytes) {
       co_return co_await WriteOut();
@@ -170,15 +192,10 @@ Task<Status> Journal::Append(JournalUpdate u) {
     ArmTimer();
     co_return Status::Ok();
   }
-  const auto sectors = EncodeUpdates({u}, format_, core_.header.journal_epoch, chunk_sectors_);
-  auto first = co_await Reserve(sectors.size());
-  if (!first.ok()) co_return first.status();
-  // Reserve may have recycled: encode again with the epoch now in force.
-  const auto final_sectors =
-      EncodeUpdates({u}, format_, core_.header.journal_epoch, chunk_sectors_);
-  Status s = co_await WriteSectors(*first, final_sectors, WriteMode::kFua);
-  EndWrite();
-  co_return s;
+  // A named vector: GCC 12 rejects a braced temporary inside co_await.
+  std::vector<JournalUpdate> one;
+  one.push_back(std::move(u));
+  co_return co_await EncodeAndWrite(one, WriteMode::kFua);
 }
 
 Task<Status> Journal::WriteOut() {
@@ -193,17 +210,7 @@ Task<Status> Journal::WriteOut() {
     [[maybe_unused]] const auto& options = core_.options;
     if (!FVD_IF_TEST_BUG(skip_data_flush_before_journal)) s = co_await core_.FlushData();
     if (s.ok()) {
-      const size_t n =
-          EncodeUpdates(updates, format_, core_.header.journal_epoch, chunk_sectors_).size();
-      auto first = co_await Reserve(n);
-      if (first.ok()) {
-        const auto sectors =
-            EncodeUpdates(updates, format_, core_.header.journal_epoch, chunk_sectors_);
-        s = co_await WriteSectors(*first, sectors, WriteMode::kCached);
-        EndWrite();
-      } else {
-        s = first.status();
-      }
+      s = co_await EncodeAndWrite(updates, WriteMode::kCached);
     } else {
       s = core_.EnterMetadataError(s, "data flush before a journal write");
     }

@@ -54,6 +54,9 @@ class Journal {
   uint64_t capacity_sectors() const { return capacity_; }
 
  private:
+  uint64_t SectorBound(const JournalUpdate& u) const;
+  // Encodes `updates` with the epoch in force, reserves their sectors and writes them.
+  Task<Status> EncodeAndWrite(const std::vector<JournalUpdate>& updates, WriteMode mode);
   Task<Result<uint64_t>> Reserve(uint64_t sectors);
   void EndWrite();
   Task<Status> Recycle();

@@ -23,7 +23,6 @@ struct BaseCopy {
 // compact image a newly allocated chunk is journaled, since later writes would rely on it.
 Task<void> CopyOnRead(Image::Core& c, std::shared_ptr<BaseCopy> copy) {
   InFlightGuard guard(c);
-  const uint64_t end = copy->offset + copy->bytes.size();
   const Extent span = LockSpan(c, copy->offset, copy->bytes.size());
   RangeLock lock;
   [[maybe_unused]] const auto& options = c.options;
@@ -63,7 +62,6 @@ Task<void> CopyOnRead(Image::Core& c, std::shared_ptr<BaseCopy> copy) {
   }
   if (lock.held()) c.locks.Release(lock);
   c.outstanding_copy_on_read_bytes -= copy->bytes.size();
-  (void)end;
 }
 
 bool CopyOnReadEnabled(const Image::Core& c) {

@@ -53,8 +53,6 @@ class TruthImage {
   // At the end, with nothing in flight: `sector` must read its latest value.
   void Final(uint64_t sector, uint64_t hash, std::vector<std::string>& out) const;
 
-  uint64_t sectors_written() const { return state_.size(); }
-
  private:
   struct Pending {
     uint64_t hash;
