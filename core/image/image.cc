@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/format/chunk_table.h"
+#include "core/image/direct_metadata.h"
 #include "core/image/extents.h"
 #include "core/image/image_core.h"
 #include "core/image/journal.h"
@@ -41,11 +42,11 @@ Status CheckDevices(const Image::Core& c, const ImageDevices& d) {
   if (h.version == format::kVersion1) {
     return Status::Unsupported("version 1 images open read-only (this build writes version 2)");
   }
-  if ((h.has_bitmap() || h.compact_image) && !h.has_journal()) {
-    return Status::Unsupported("writing images without a journal is not supported yet");
-  }
   if (!h.clean_shutdown && !h.has_journal() && (h.has_bitmap() || h.compact_image)) {
-    return Status::Corruption("image was not shut down cleanly and has no journal to recover from");
+    return Status::Corruption(
+        "image was not shut down cleanly and has no journal to recover from; its metadata may "
+        "miss the last writes (open it read-only, or accept it with `fvd-img update "
+        "clean_shutdown=true`)");
   }
   return Status::Ok();
 }
@@ -120,7 +121,11 @@ Task<Result<std::unique_ptr<Image>>> Image::Open(ImageEnv env, ImageDevices devi
   c.stats.leaked_chunks = recover ? c.allocator.reusable() : 0;
   if (!c.read_only()) {
     FVD_CO_RETURN_IF_ERROR(co_await StartSession(c, recover));
-    if (c.header.has_journal()) c.journal = std::make_unique<Journal>(c);
+    if (c.header.has_journal()) {
+      c.journal = std::make_unique<Journal>(c);
+    } else {
+      c.direct = std::make_unique<DirectMetadata>(c);
+    }
   }
   co_return std::unique_ptr<Image>(new Image(std::move(core)));
 }
@@ -131,6 +136,10 @@ Task<Status> Image::Flush() {
   InFlightGuard guard(c);
   ++c.stats.guest_flushes;
   if (c.journal != nullptr) co_return co_await c.journal->Commit();
+  if (c.direct != nullptr && c.direct->pending()) {
+    FVD_CO_RETURN_IF_ERROR(co_await c.direct->WriteBack());
+    co_return co_await c.FlushImage();
+  }
   Status s = co_await c.FlushData();
   if (s.ok() && &c.data_dev != &c.image_dev) s = co_await c.FlushImage();
   co_return s;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/format/chunk_table.h"
+#include "core/image/direct_metadata.h"
 #include "core/image/extents.h"
 #include "core/image/journal.h"
 

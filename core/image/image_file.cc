@@ -5,11 +5,12 @@
 
 #include "core/format/chunk_table.h"
 #include "core/format/layout.h"
+#include "core/util/units.h"
 
 namespace fvd {
 
 Status WriteNewImage(BlockDevice& image, BlockDevice* data, const LoopDriver& drive,
-                     const format::Header& h) {
+                     const format::Header& h, const format::Bitmap* initial_bitmap) {
   FVD_ASSIGN_OR_RETURN(const auto header_bytes, format::EncodeHeader(h));
   if (!h.data_file.empty() && data == nullptr) {
     return Status::InvalidArgument("the header names data file '" + h.data_file +
@@ -28,6 +29,11 @@ Status WriteNewImage(BlockDevice& image, BlockDevice* data, const LoopDriver& dr
     format::EncodeChunkTable(empty, table);
     FVD_RETURN_IF_ERROR(SyncWrite(image, drive, h.table_offset, table).WithContext("chunk table"));
   }
+  if (initial_bitmap != nullptr && h.has_bitmap()) {
+    std::vector<std::byte> bitmap(h.bitmap_size);
+    initial_bitmap->Encode(bitmap);
+    FVD_RETURN_IF_ERROR(SyncWrite(image, drive, h.bitmap_offset, bitmap).WithContext("bitmap"));
+  }
   // The header goes last: until it is written the file is not an FVD image, so a failure
   // half-way leaves nothing that could be opened as one.
   if (data != nullptr) FVD_RETURN_IF_ERROR(SyncFlush(*data, drive).WithContext("data file"));
@@ -43,6 +49,29 @@ Result<format::Header> ReadImageHeader(BlockDevice& image, const LoopDriver& dri
   FVD_ASSIGN_OR_RETURN(format::Header h, format::DecodeHeader(buf));
   FVD_RETURN_IF_ERROR(format::ValidateHeader(h, size));
   return h;
+}
+
+Result<format::Bitmap> FindZeroBlocks(BlockDevice& base, const LoopDriver& drive,
+                                      const format::Header& h) {
+  format::Bitmap bitmap(h.bitmap_bits());
+  const uint64_t bs = h.block_size;
+  const uint64_t piece = std::max<uint64_t>(bs, (uint64_t{1} << 20) / bs * bs);
+  const uint64_t end = std::min(base.size(), h.base_img_size);
+  std::vector<std::byte> buf;
+  for (uint64_t at = 0; at < end; at += piece) {
+    buf.resize(std::min(piece, end - at));
+    FVD_RETURN_IF_ERROR(SyncRead(base, drive, at, buf).WithContext("base image"));
+    for (uint64_t b = 0; b < buf.size(); b += bs) {
+      const auto first = buf.begin() + static_cast<ptrdiff_t>(b);
+      const auto last = buf.begin() + static_cast<ptrdiff_t>(std::min<uint64_t>(b + bs, buf.size()));
+      if (std::all_of(first, last, [](std::byte x) { return x == std::byte{0}; })) {
+        bitmap.Set((at + b) / bs);
+      }
+    }
+  }
+  // Blocks past the base device's end (a base shorter than its recorded size) read as zeros.
+  for (uint64_t b = DivRoundUp(end, bs); b < bitmap.bits(); ++b) bitmap.Set(b);
+  return bitmap;
 }
 
 }  // namespace fvd

@@ -300,6 +300,29 @@ TEST_F(ImageTest, FailedJournalWriteEntersMetadataErrorState) {
   ASSERT_TRUE(world.Run(img->Close()).ok());
 }
 
+TEST_F(ImageTest, WithoutJournalMetadataGoesInPlaceAndCrashNeedsOverride) {
+  auto o = BaseOptions(true);
+  o.journal_size = 0;
+  ASSERT_TRUE(world.Create(o).ok());
+  auto img = OpenOrDie({.journal_mode = JournalMode::kUnbuffered});
+  const auto data = Pattern(4096, 9);
+  ASSERT_TRUE(world.Run(img->Write(512 * 1024 + 512, data)).ok());
+  EXPECT_EQ(img->stats().journal_sector_writes, 0u);
+  img.reset();  // crash: nothing to replay
+  auto refused = world.Open();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(refused.status().message().find("clean_shutdown=true"), std::string::npos)
+      << refused.status().message();
+  ASSERT_TRUE(world.MarkClean().ok());
+  img = OpenOrDie();
+  auto truth = Expected(0, 4 * kMiB);
+  std::copy(data.begin(), data.end(), truth.begin() + 512 * 1024 + 512);
+  EXPECT_EQ(ReadAll(*img, 0, 4 * kMiB), truth);  // the unbuffered write's metadata was durable
+  EXPECT_EQ(img->Check().exit_code(), 0);
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+}
+
 TEST_F(ImageTest, CopyOnReadPullsBaseBlocksIntoTheImage) {
   auto o = BaseOptions();
   o.copy_on_read = true;

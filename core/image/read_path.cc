@@ -51,9 +51,8 @@ Task<void> CopyOnRead(Image::Core& c, std::shared_ptr<BaseCopy> copy) {
       break;
     }
     if (!allocated->empty()) {
-      s = co_await c.journal->Append(MakeUpdate(c, run.extent.offset, run_end, /*bitmap=*/false));
+      s = co_await RecordUpdate(c, run.extent.offset, run_end, /*bitmap=*/false);
       if (!s.ok()) break;
-      CommitUpdate(c, run.extent.offset, run_end, /*bitmap=*/false);
     }
     const BlockSpan b = BlocksOf(c.header, run.extent.offset, run.extent.length);
     c.fresh.SetRange(b.first, b.end - b.first);
@@ -65,7 +64,8 @@ Task<void> CopyOnRead(Image::Core& c, std::shared_ptr<BaseCopy> copy) {
 }
 
 bool CopyOnReadEnabled(const Image::Core& c) {
-  return c.header.copy_on_read && !c.read_only() && !c.metadata_error && c.journal != nullptr;
+  return c.header.copy_on_read && !c.read_only() && !c.metadata_error &&
+         (c.journal != nullptr || c.direct != nullptr);
 }
 
 // Reads one base run into `out`; with copy-on-read, reads its whole blocks and schedules

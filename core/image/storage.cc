@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/format/chunk_table.h"
+#include "core/image/direct_metadata.h"
 #include "core/image/extents.h"
 #include "core/util/units.h"
 
@@ -151,6 +152,24 @@ void CommitUpdate(Image::Core& c, uint64_t begin, uint64_t end, bool bitmap) {
       if (format::IsDirtyChunk(c.table[i])) c.table[i] = format::ChunkId(c.table[i]);
     }
   }
+}
+
+Task<Status> RecordUpdate(Image::Core& c, uint64_t begin, uint64_t end, bool bitmap) {
+  if (c.journal != nullptr) {
+    FVD_CO_RETURN_IF_ERROR(co_await c.journal->Append(MakeUpdate(c, begin, end, bitmap)));
+    CommitUpdate(c, begin, end, bitmap);
+    co_return Status::Ok();
+  }
+  if (c.direct == nullptr) co_return Status::Internal("metadata change without a journal writer");
+  CommitUpdate(c, begin, end, bitmap);
+  const BlockSpan blocks =
+      bitmap && c.use_bitmap ? BlocksOf(c.header, begin, end - begin) : BlockSpan{};
+  uint64_t first_chunk = 0, end_chunk = 0;
+  if (c.compact()) {
+    first_chunk = begin / c.header.chunk_size;
+    end_chunk = (end - 1) / c.header.chunk_size + 1;
+  }
+  co_return co_await c.direct->Record(blocks, first_chunk, end_chunk);
 }
 
 }  // namespace fvd

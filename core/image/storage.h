@@ -42,4 +42,9 @@ JournalUpdate MakeUpdate(const Image::Core& c, uint64_t begin, uint64_t end, boo
 // After the update is journaled: stale bits set (if `bitmap`), dirty entries clean.
 void CommitUpdate(Image::Core& c, uint64_t begin, uint64_t end, bool bitmap);
 
+// Makes the metadata change of a completed data write of [begin, end) durable as the journal
+// mode promises, then commits it: through the journal, or straight into the metadata regions
+// when the image has none (direct_metadata.h).
+Task<Status> RecordUpdate(Image::Core& c, uint64_t begin, uint64_t end, bool bitmap);
+
 }  // namespace fvd

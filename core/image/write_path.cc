@@ -67,9 +67,7 @@ Task<Status> WriteWithMetadata(Image::Core& c, uint64_t offset, std::span<const 
   // a buffered write-out flushes the data file before writing records).
   [[maybe_unused]] const auto& options = c.options;
   if (FVD_IF_TEST_BUG(stale_before_journal)) CommitUpdate(c, whole.offset, end, /*bitmap=*/true);
-  s = co_await c.journal->Append(MakeUpdate(c, whole.offset, end, /*bitmap=*/true));
-  if (!s.ok()) co_return s;
-  CommitUpdate(c, whole.offset, end, /*bitmap=*/true);
+  FVD_CO_RETURN_IF_ERROR(co_await RecordUpdate(c, whole.offset, end, /*bitmap=*/true));
   ++c.stats.allocating_writes;
   co_return Status::Ok();
 }

@@ -53,6 +53,16 @@ class ImageWorld {
     return WriteNewImage(image_mem, nullptr, drive, header);
   }
 
+  // What `fvd-img update clean_shutdown=true` does: marks the image on disk clean.
+  Status MarkClean() {
+    const LoopDriver drive = [this](const std::function<bool()>& done) { loop.RunUntil(done); };
+    FVD_ASSIGN_OR_RETURN(format::Header h, ReadImageHeader(image_mem, drive));
+    h.clean_shutdown = true;
+    FVD_ASSIGN_OR_RETURN(auto bytes, format::EncodeHeader(h));
+    image_mem.WriteNow(0, bytes);
+    return Status::Ok();
+  }
+
   Result<std::unique_ptr<Image>> Open(ImageOptions options = {}) {
     ImageEnv env{loop, loop, random};
     ImageDevices devices{&image_dev, nullptr, header.has_base() ? &base_dev : nullptr};

@@ -1,5 +1,6 @@
 // fvd-img create [-f fvd] [-b base [-F fmt]] [-o key=value,...] [-q] FILE [SIZE]
 #include <iostream>
+#include <optional>
 
 #include "core/format/layout.h"
 #include "core/image/image_file.h"
@@ -21,9 +22,14 @@ struct CreateArgs {
   std::string size;
 };
 
+struct Planned {
+  format::CreateOptions options;
+  format::Header header;
+};
+
 // Everything that can be checked without writing: options, size, base image length. Nothing
 // is created or truncated before this succeeds.
-Result<format::Header> Plan(const CreateArgs& a, PosixFiles& files) {
+Result<Planned> Plan(const CreateArgs& a, PosixFiles& files) {
   if (a.format != "fvd") {
     return Status::InvalidArgument("format '" + a.format + "' is not supported (only fvd)");
   }
@@ -34,9 +40,6 @@ Result<format::Header> Plan(const CreateArgs& a, PosixFiles& files) {
   } else if (a.base.empty()) {
     return Status::InvalidArgument("image size is required without a base image (-b)");
   }
-  if (o.detect_sparse_hole) {
-    return Status::Unsupported("option detect_sparse_hole is not implemented yet");
-  }
   if (!a.base.empty()) {
     const std::string base_path = ResolveRelativeTo(a.filename, a.base);
     auto base = files.Open(base_path, OpenMode::kReadOnly);
@@ -45,19 +48,28 @@ Result<format::Header> Plan(const CreateArgs& a, PosixFiles& files) {
     o.base_img_fmt = a.base_format;
     o.base_img_length = (*base)->size();
   }
-  return format::PlanImage(o);
+  FVD_ASSIGN_OR_RETURN(format::Header h, format::PlanImage(o));
+  return Planned{std::move(o), std::move(h)};
 }
 
 Status Create(const CreateArgs& a) {
   FVD_ASSIGN_OR_RETURN(PosixFiles files, PosixFiles::Create());
-  FVD_ASSIGN_OR_RETURN(format::Header h, Plan(a, files));
+  FVD_ASSIGN_OR_RETURN(const Planned plan, Plan(a, files));
+  const format::Header& h = plan.header;
   FVD_ASSIGN_OR_RETURN(auto image, files.Open(a.filename, OpenMode::kReadWrite, /*create=*/true));
   std::unique_ptr<FileDevice> data;
   if (!h.data_file.empty()) {
     FVD_ASSIGN_OR_RETURN(data, files.Open(ResolveRelativeTo(a.filename, h.data_file),
                                           OpenMode::kReadWrite, /*create=*/true));
   }
-  FVD_RETURN_IF_ERROR(WriteNewImage(*image, data.get(), files.drive(), h));
+  std::optional<format::Bitmap> zero_blocks;
+  if (plan.options.detect_sparse_hole) {
+    FVD_ASSIGN_OR_RETURN(auto base, files.Open(ResolveRelativeTo(a.filename, a.base),
+                                               OpenMode::kReadOnly));
+    FVD_ASSIGN_OR_RETURN(zero_blocks, FindZeroBlocks(*base, files.drive(), h));
+  }
+  FVD_RETURN_IF_ERROR(WriteNewImage(*image, data.get(), files.drive(), h,
+                                    zero_blocks ? &*zero_blocks : nullptr));
   if (!a.quiet) {
     std::cout << "Formatting '" << a.filename << "', fmt=fvd size=" << h.virtual_disk_size;
     if (h.has_base()) std::cout << " backing_file=" << h.base_img;

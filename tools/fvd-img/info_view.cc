@@ -62,6 +62,8 @@ std::string InfoToText(const ImageFacts& f) {
   if (h.has_journal()) {
     out << "    journal: offset " << h.journal_offset << ", size " << h.journal_size << ", epoch "
         << h.journal_epoch << "\n";
+  } else {
+    out << "    journal: none (metadata written in place)\n";
   }
   if (!h.data_file.empty()) out << "    data file: " << h.data_file << "\n";
   out << "    data offset: " << h.data_offset() << "\n"

@@ -141,6 +141,34 @@ def read_cmd(w):
     return f"read -P {w[0]} {w[1]} {w[2]}"
 
 
+class DetectSparseHoleTest(IoTestBase):
+    def test_zero_blocks_of_the_base_start_in_the_image(self):
+        # A base with all-zero stretches: 1 MiB of data, 2 MiB of zeros, one 4 KiB block of
+        # data, zeros to the end.
+        data = bytearray(self.base_bytes[:MIB]) + bytes(2 * MIB)
+        data += self.base_bytes[MIB:MIB + 4 * KIB] + bytes(self.BASE_SIZE - len(data) - 4 * KIB)
+        with open(self.base, "wb") as f:
+            f.write(data)
+        disk = self.create("s.fvd", self.BASE_SIZE, "detect_sparse_hole=on,block_size=4k")
+        extents, end = self.map_json(disk)
+        self.assertEqual(end, self.BASE_SIZE)
+        in_base = [(e["start"], e["start"] + e["length"]) for e in extents if e["depth"] == 1]
+        self.assertEqual(in_base, [(0, MIB), (3 * MIB, 3 * MIB + 4 * KIB)])
+        # The guest still reads the base's bytes everywhere.
+        for offset, length in [(0, 8 * KIB), (MIB - 4 * KIB, 8 * KIB), (3 * MIB, 8 * KIB),
+                               (self.BASE_SIZE - 8 * KIB, 8 * KIB)]:
+            r = io(disk, f"read -v {offset} {length}", flags=["-r"])
+            self.assert_ok(r)
+            self.assertEqual(parse_dump(r.stdout), bytes(data[offset:offset + length]))
+
+    def test_refused_with_compact_image(self):
+        r = run("create", "-b", "base.raw", "-o", "detect_sparse_hole=on,compact_image=on",
+                self.path("x.fvd"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("detect_sparse_hole cannot be used with compact_image", r.stderr)
+        self.assertFalse(os.path.exists(self.path("x.fvd")))
+
+
 class IoRoundTripTest(IoTestBase):
     DISK_SIZE = 32 * MIB
 
@@ -191,6 +219,29 @@ class IoRoundTripTest(IoTestBase):
         self.assertEqual((last["zero"], last["present"], last["data"]), (True, False, False))
         self.assertNotIn("offset", last)
         self.assert_ok(io(disk, f"read -P 0 {self.DISK_SIZE - MIB} 1M", flags=["-r"]))
+
+    def test_no_journal_round_trip(self):
+        for flags in ([], ["--cache=writethrough"]):
+            disk = self.create(f"nj{len(flags)}.fvd", self.DISK_SIZE,
+                               "journal_size=0,compact_image=on,chunk_size=64k")
+            self.round_trip(disk, flags=flags)
+            r = run("info", disk)
+            self.assertIn("journal: none", r.stdout)
+            self.assertEqual(run("check", disk).returncode, 0)
+
+    def test_separate_data_file_round_trip(self):
+        for options in ["data_file=d.raw", "data_file=dc.raw,compact_image=on,chunk_size=64k"]:
+            name = options.split(",")[0].split("=")[1]
+            disk = self.create(name + ".fvd", self.DISK_SIZE, options)
+            self.round_trip(disk)
+            data = self.path(name)
+            self.assertTrue(os.path.exists(data))
+            # Guest bytes live in the data file: the pattern of a write is there.
+            with open(data, "rb") as f:
+                self.assertIn(bytes([0x55]) * (64 * KIB), f.read())
+            self.assertEqual(run("check", disk).returncode, 0)
+            os.rename(data, data + ".gone")
+            self.assert_one_line_error(io(disk, "read 0 4k", flags=["-r"]), name)
 
     def test_zero_write(self):
         disk = self.create("z.fvd", self.DISK_SIZE)
