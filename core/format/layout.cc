@@ -123,4 +123,8 @@ uint64_t InitialFileSize(const Header& h) {
   return h.metadata_size + h.virtual_disk_size;
 }
 
+bool NeedsZeroInitializedStorage(const Header& h) {
+  return h.need_zero_init || (!h.compact_image && h.virtual_disk_size > h.base_img_size);
+}
+
 }  // namespace fvd::format

@@ -42,6 +42,11 @@ uint64_t MinJournalSize(uint64_t table_entries);
 // long, detect_sparse_hole with compact_image, ...).
 Result<Header> PlanImage(const CreateOptions& options);
 
+// True if the image reads storage it never wrote and needs it to be zeros: need_zero_init, or a
+// non-compact image whose disk extends past its base (those sectors read the data area). Such
+// an image cannot live on storage that is not zero-initialized (a block device).
+bool NeedsZeroInitializedStorage(const Header& h);
+
 // Length of the image file right after creation: the metadata area, plus the (sparse) data
 // area of a non-compact image whose data lives in this file.
 uint64_t InitialFileSize(const Header& h);

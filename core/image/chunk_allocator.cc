@@ -30,7 +30,7 @@ std::optional<ChunkAllocator::Chunk> ChunkAllocator::Take() {
     return Chunk{id, true};
   }
   if (next_ >= capacity_) return std::nullopt;
-  return Chunk{static_cast<uint32_t>(next_++), false};
+  return Chunk{static_cast<uint32_t>(next_++), fresh_hold_garbage_};
 }
 
 void ChunkAllocator::Return(uint32_t id) {

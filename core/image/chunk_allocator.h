@@ -25,6 +25,8 @@ class ChunkAllocator {
   std::optional<Chunk> Take();
   // Returns a chunk taken but not used (its write failed): it may hold garbage now.
   void Return(uint32_t id);
+  // Storage that is not zero-initialized (a block device): fresh chunks hold garbage too.
+  void set_fresh_chunks_hold_garbage(bool v) { fresh_hold_garbage_ = v; }
   // The data file grew to hold `capacity_chunks`.
   void SetCapacity(uint64_t capacity_chunks) { capacity_ = capacity_chunks; }
 
@@ -36,6 +38,7 @@ class ChunkAllocator {
  private:
   uint64_t next_ = 0;  // fresh ids start here
   uint64_t capacity_ = 0;
+  bool fresh_hold_garbage_ = false;
   std::vector<uint32_t> reusable_;  // descending, so back() is the lowest id
 };
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/format/chunk_table.h"
+#include "core/format/layout.h"
 #include "core/image/direct_metadata.h"
 #include "core/image/extents.h"
 #include "core/image/image_core.h"
@@ -39,6 +40,13 @@ Status CheckDevices(const Image::Core& c, const ImageDevices& d) {
                                    "', which was not given");
   }
   if (c.read_only()) return Status::Ok();
+  const BlockDevice& data = d.data != nullptr ? *d.data : *d.image;
+  if (!data.zero_initialized() && format::NeedsZeroInitializedStorage(h)) {
+    return Status::InvalidArgument(
+        "image reads storage it never wrote as zeros (need_zero_init, or a non-compact disk "
+        "larger than its base), but its data lives on a block device that is not "
+        "zero-initialized");
+  }
   if (h.version == format::kVersion1) {
     return Status::Unsupported("version 1 images open read-only (this build writes version 2)");
   }
@@ -118,6 +126,7 @@ Task<Result<std::unique_ptr<Image>>> Image::Open(ImageEnv env, ImageDevices devi
     c.stats.skipped_sectors = counts->skipped;
   }
   c.allocator = ChunkAllocator(c.table, DataCapacityChunks(c));
+  c.allocator.set_fresh_chunks_hold_garbage(!c.data_dev.zero_initialized());
   c.stats.leaked_chunks = recover ? c.allocator.reusable() : 0;
   if (!c.read_only()) {
     FVD_CO_RETURN_IF_ERROR(co_await StartSession(c, recover));

@@ -16,12 +16,29 @@ Status WriteNewImage(BlockDevice& image, BlockDevice* data, const LoopDriver& dr
     return Status::InvalidArgument("the header names data file '" + h.data_file +
                                    "' but no data device was given");
   }
+  const BlockDevice& data_dev = data != nullptr ? *data : image;
+  if (!data_dev.zero_initialized() && format::NeedsZeroInitializedStorage(h)) {
+    return Status::InvalidArgument(
+        "this image needs zero-initialized storage (need_zero_init, or a non-compact disk "
+        "larger than its base) and its data would live on a block device; use "
+        "compact_image=on");
+  }
   // Zero-length first so that every byte of the new layout reads as zero.
   FVD_RETURN_IF_ERROR(SyncResize(image, drive, 0));
   FVD_RETURN_IF_ERROR(SyncResize(image, drive, format::InitialFileSize(h)));
   if (data != nullptr) {
     FVD_RETURN_IF_ERROR(SyncResize(*data, drive, 0));
     FVD_RETURN_IF_ERROR(SyncResize(*data, drive, h.compact_image ? 0 : h.virtual_disk_size));
+  }
+  if (!image.zero_initialized()) {
+    // A block device keeps its old bytes: zero the metadata area (the journal and bitmap rely
+    // on reading zeros where nothing was written).
+    std::vector<std::byte> zeros(std::min<uint64_t>(h.metadata_size, 1 << 20));
+    for (uint64_t at = 0; at < h.metadata_size; at += zeros.size()) {
+      const uint64_t n = std::min<uint64_t>(zeros.size(), h.metadata_size - at);
+      FVD_RETURN_IF_ERROR(SyncWrite(image, drive, at, std::span(zeros).subspan(0, n))
+                              .WithContext("zeroing the metadata area"));
+    }
   }
   if (h.compact_image) {
     std::vector<uint32_t> empty(h.table_entries(), format::kEmptyChunk);

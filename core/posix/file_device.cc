@@ -22,6 +22,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/posix/grow_command.h"
+
 namespace fvd {
 namespace {
 
@@ -394,6 +396,22 @@ struct FileDevice::Impl {
     return Status::Ok();
   }
 
+  // Runs the grow command, then reads the device's new size into `size_after`.
+  Status GrowBlockDevice(uint64_t new_size, uint64_t& size_after) {
+    FVD_RETURN_IF_ERROR(RunGrowCommand(grow_command, path, new_size));
+    uint64_t now = 0;
+    if (::ioctl(fd, BLKGETSIZE64, &now) != 0) {
+      return Status::IoError("BLKGETSIZE64 on '" + path + "' after growing: " + ErrnoText(errno));
+    }
+    if (now < new_size) {
+      return Status::NoSpace("add_storage_cmd '" + grow_command + "' succeeded but '" + path +
+                             "' is " + std::to_string(now) + " bytes, short of " +
+                             std::to_string(new_size));
+    }
+    size_after = now;
+    return Status::Ok();
+  }
+
   Status Start(std::unique_ptr<Op> op) {
     if (!op->callback) return Status::InvalidArgument("I/O submitted without a callback");
     if (op->kind != OpKind::kFlush && op->length() == 0) {
@@ -411,6 +429,7 @@ struct FileDevice::Impl {
   int fd = -1;
   bool block_device = false;
   uint64_t size = 0;  // cached; only Resize changes it
+  std::string grow_command;
   uint32_t alignment = 1;
   std::unique_ptr<Backend> backend;
 };
@@ -426,6 +445,7 @@ Result<std::unique_ptr<FileDevice>> FileDevice::Open(PosixEventLoop& loop, const
   dev->impl_ = std::make_unique<Impl>(loop, path);
   Impl& impl = *dev->impl_;
   impl.mode = options.mode;
+  impl.grow_command = options.grow_command;
   impl.fd = ::open(path.c_str(), flags, 0644);
   if (impl.fd < 0) return OpenError(path, errno, options);
   FVD_RETURN_IF_ERROR(impl.Inspect(options.cache == CacheMode::kDirect));
@@ -446,6 +466,12 @@ const char* FileDevice::backend_name() const {
 }
 const std::string& FileDevice::path() const {
   return impl_->path;
+}
+bool FileDevice::zero_initialized() const {
+  return !impl_->block_device;
+}
+void FileDevice::set_grow_command(std::string command) {
+  impl_->grow_command = std::move(command);
 }
 
 Status FileDevice::SubmitRead(uint64_t offset, std::span<std::byte> buf, IoCallback done) {
@@ -490,15 +516,17 @@ Status FileDevice::SubmitResize(uint64_t new_size, IoCallback done) {
                                    std::to_string(new_size) + " bytes exceeds off_t");
   }
   Status status;
+  uint64_t size_after = new_size;
   if (impl_->block_device) {
-    status = Status::Unsupported("cannot resize block device '" + impl_->path + "'");
+    size_after = impl_->size;
+    if (new_size > impl_->size) status = impl_->GrowBlockDevice(new_size, size_after);
   } else if (::ftruncate(impl_->fd, static_cast<off_t>(new_size)) != 0) {
     status = Status::IoError("resize (ftruncate) of '" + impl_->path + "' to " +
                              std::to_string(new_size) + " bytes failed: " + ErrnoText(errno));
   }
   // ftruncate is quick enough to run here; the completion still goes through the loop.
-  impl_->loop.Post([impl = impl_.get(), new_size, st = std::move(status), cb = std::move(done)] {
-    if (st.ok()) impl->size = new_size;
+  impl_->loop.Post([impl = impl_.get(), size_after, st = std::move(status), cb = std::move(done)] {
+    if (st.ok()) impl->size = size_after;
     cb(st);
   });
   return Status::Ok();

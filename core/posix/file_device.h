@@ -30,6 +30,9 @@ struct FileDeviceOptions {
   bool create = false;         // create the file if missing (mode 0644)
   unsigned queue_depth = 128;  // io_uring entries / max operations in flight
   unsigned pool_threads = 4;   // thread-pool size when it is used
+  // Block devices: the add_storage_cmd run when a resize must grow the device (grow_command.h).
+  // Regular files grow by ftruncate and ignore it.
+  std::string grow_command;
 };
 
 class FileDevice final : public BlockDevice {
@@ -46,9 +49,14 @@ class FileDevice final : public BlockDevice {
   Status SubmitWrite(uint64_t offset, std::span<const std::byte> buf, WriteMode mode,
                      IoCallback done) override;
   Status SubmitFlush(IoCallback done) override;
-  // Regular files: ftruncate. Block devices cannot resize here (kUnsupported); growing them is
-  // the image layer's add_storage_cmd.
+  // Regular files: ftruncate. Block devices: a size at or below the current one is a no-op;
+  // growing runs the grow command (blocking the loop while it runs) and re-reads the size,
+  // which must then be at least `new_size` (else kNoSpace).
   Status SubmitResize(uint64_t new_size, IoCallback done) override;
+  // False for block devices: their bytes are what they were.
+  bool zero_initialized() const override;
+  // Sets the grow command after open (the image header that names it is read from the device).
+  void set_grow_command(std::string command);
 
   // Which backend is in use ("io_uring" or "thread pool"), for logs and tests.
   const char* backend_name() const;

@@ -42,6 +42,11 @@ class BlockDevice {
   // Required alignment of offsets, lengths and buffer addresses, in bytes (1 = none).
   virtual uint32_t alignment() const { return 1; }
 
+  // True if bytes never written, and bytes added by a resize, read as zeros (files, memory).
+  // False for storage that keeps whatever it held before (a block device): the reads-as-zeros
+  // promises of this contract then do not hold, and the image layer zeroes what it relies on.
+  virtual bool zero_initialized() const { return true; }
+
   [[nodiscard]] virtual Status SubmitRead(uint64_t offset, std::span<std::byte> buf,
                                           IoCallback done) = 0;
   [[nodiscard]] virtual Status SubmitWrite(uint64_t offset, std::span<const std::byte> buf,

@@ -57,10 +57,12 @@ Status Create(const CreateArgs& a) {
   FVD_ASSIGN_OR_RETURN(const Planned plan, Plan(a, files));
   const format::Header& h = plan.header;
   FVD_ASSIGN_OR_RETURN(auto image, files.Open(a.filename, OpenMode::kReadWrite, /*create=*/true));
+  image->set_grow_command(h.add_storage_cmd);
   std::unique_ptr<FileDevice> data;
   if (!h.data_file.empty()) {
     FVD_ASSIGN_OR_RETURN(data, files.Open(ResolveRelativeTo(a.filename, h.data_file),
                                           OpenMode::kReadWrite, /*create=*/true));
+    data->set_grow_command(h.add_storage_cmd);
   }
   std::optional<format::Bitmap> zero_blocks;
   if (plan.options.detect_sparse_hole) {

@@ -80,7 +80,8 @@ std::map<std::string, OptionSpec> Specs() {
        {"size: how much a compact image grows at a time (default 100M)",
         SizeSetter(&format::CreateOptions::storage_grow_unit, UINT64_MAX)}},
       {"add_storage_cmd",
-       {"command run to grow a block device holding a compact image",
+       {"shell command that grows a block device holding a compact image; it gets "
+        "FVD_DEVICE and FVD_NEW_SIZE (bytes) in its environment; builtin:lvextend runs lvextend",
         StringSetter(&format::CreateOptions::add_storage_cmd)}},
       {"data_file",
        {"path: keep the data in this separate file",

@@ -169,6 +169,67 @@ class DetectSparseHoleTest(IoTestBase):
         self.assertFalse(os.path.exists(self.path("x.fvd")))
 
 
+def loop_device(backing):
+    """A loop device over `backing`, or None when this machine cannot make one."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        r = subprocess.run(["losetup", "-f", "--show", backing], capture_output=True, text=True,
+                           timeout=30)
+    except FileNotFoundError:
+        return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+class BlockDeviceTest(IoTestBase):
+    """A compact image on a block device grows through add_storage_cmd."""
+
+    def setUp(self):
+        super().setUp()
+        self.backing = self.path("backing.img")
+        with open(self.backing, "wb") as f:
+            f.write(os.urandom(2 * MIB))  # old garbage the image must never show
+        self.dev = loop_device(self.backing)
+        if self.dev is None:
+            self.skipTest("no loop device here (needs root and /dev/loop-control)")
+
+    def tearDown(self):
+        subprocess.run(["losetup", "-d", self.dev], timeout=30)
+        super().tearDown()
+
+    def make(self, command):
+        options = "compact_image=on,chunk_size=64k,storage_grow_unit=1M,journal_size=64k"
+        if command:
+            options += ",add_storage_cmd=" + command.replace(",", ",,")
+        r = run("create", "-q", "-o", options, self.dev, str(16 * MIB))
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_grows_with_add_storage_cmd_and_never_shows_old_bytes(self):
+        # The device grows with random bytes, as a reused volume would.
+        self.make(f'have=$(stat -c %s {self.backing}) && '
+                  f'head -c $((FVD_NEW_SIZE - have)) /dev/urandom >> {self.backing} && '
+                  f'losetup -c "$FVD_DEVICE"')
+        r = io(self.dev, "write -P 0xab 100k 5M", "flush", "read -P 0xab 100k 5M",
+               "read -P 0 0 100k", f"read -P 0 {5 * MIB + 100 * KIB} 28k", "read -P 0 6M 1M")
+        self.assert_ok(r)
+        self.assertGreaterEqual(os.path.getsize(self.backing), 5 * MIB)
+        self.assertEqual(run("check", self.dev).returncode, 0)
+
+    def test_failing_command_is_a_clear_error(self):
+        self.make("exit 7")
+        r = io(self.dev, "write -P 0xab 0 4M")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("add_storage_cmd 'exit 7'", r.stdout + r.stderr)
+        self.assertIn("exit code 7", r.stdout + r.stderr)
+        self.assertEqual(run("check", self.dev).returncode, 0)
+
+    def test_no_command_is_a_clear_error(self):
+        self.make("")
+        r = io(self.dev, "write -P 0xab 0 4M")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no add_storage_cmd", r.stdout + r.stderr)
+
+
 class IoRoundTripTest(IoTestBase):
     DISK_SIZE = 32 * MIB
 

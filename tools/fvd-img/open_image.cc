@@ -11,6 +11,7 @@ Result<OpenedImage> OpenImage(PosixFiles& files, const std::string& path,
   OpenedImage out;
   FVD_ASSIGN_OR_RETURN(out.image_file, files.Open(path, mode));
   FVD_ASSIGN_OR_RETURN(const format::Header h, ReadImageHeader(*out.image_file, files.drive()));
+  out.image_file->set_grow_command(h.add_storage_cmd);
   if (h.has_base() && !h.all_data_in_fvd_img) {
     auto base = files.Open(ResolveRelativeTo(path, h.base_img), OpenMode::kReadOnly);
     if (!base.ok()) return base.status().WithContext("base image");
@@ -20,6 +21,7 @@ Result<OpenedImage> OpenImage(PosixFiles& files, const std::string& path,
     auto data = files.Open(ResolveRelativeTo(path, h.data_file), mode);
     if (!data.ok()) return data.status().WithContext("data file");
     out.data_file = std::move(*data);
+    out.data_file->set_grow_command(h.add_storage_cmd);
   }
   ImageEnv env{files.loop(), files.loop(), files.random()};
   ImageDevices devices{out.image_file.get(), out.data_file.get(), out.base_file.get()};
