@@ -68,8 +68,7 @@ Task<Status> DirectMetadata::WriteSectors(SectorRange bitmap, SectorRange table,
                              mode);
   }
   if (s.ok() && !table.empty()) {
-    s = co_await WriteRegion(core_.header.table_offset + table.begin * kSector, table_bytes,
-                             mode);
+    s = co_await WriteRegion(core_.header.table_offset + table.begin * kSector, table_bytes, mode);
   }
   writing_ = false;
   write_done_.NotifyAll(core_.env.scheduler);

@@ -48,8 +48,7 @@ class DirectMetadata {
   SectorRange TableSectors(uint64_t first_chunk, uint64_t end_chunk) const;
   // Encodes the sectors from the in-memory metadata, flushes the data file if `flush_data`
   // (after encoding: everything encoded then has its data written), writes them.
-  Task<Status> WriteSectors(SectorRange bitmap, SectorRange table, bool flush_data,
-                            WriteMode mode);
+  Task<Status> WriteSectors(SectorRange bitmap, SectorRange table, bool flush_data, WriteMode mode);
   std::vector<std::byte> EncodeBitmap(SectorRange r) const;
   std::vector<std::byte> EncodeTable(SectorRange r) const;
   Task<Status> WriteRegion(uint64_t at, const std::vector<std::byte>& bytes, WriteMode mode);

@@ -68,4 +68,14 @@ std::vector<PhysicalRun> MapToData(const format::Header& h, const std::vector<ui
   return runs;
 }
 
+uint64_t SinglePhysicalRun(const format::Header& h, const std::vector<uint32_t>& table,
+                           uint64_t offset, uint64_t length) {
+  if (!h.compact_image) return h.data_offset() + offset;
+  const uint64_t chunk = offset / h.chunk_size;
+  if (length == 0 || (offset + length - 1) / h.chunk_size != chunk) return kUnallocated;
+  const uint32_t entry = table[chunk];
+  if (format::IsEmptyChunk(entry) || format::IsDirtyChunk(entry)) return kUnallocated;
+  return h.data_offset() + uint64_t{format::ChunkId(entry)} * h.chunk_size + offset % h.chunk_size;
+}
+
 }  // namespace fvd

@@ -54,4 +54,10 @@ struct PhysicalRun {
 std::vector<PhysicalRun> MapToData(const format::Header& h, const std::vector<uint32_t>& table,
                                    uint64_t offset, uint64_t length);
 
+// The fast paths' question: does [offset, offset + length) map to one contiguous run of
+// allocated, journaled storage? Then returns its data-file offset; else kUnallocated (the
+// caller takes the general path). Allocates nothing.
+uint64_t SinglePhysicalRun(const format::Header& h, const std::vector<uint32_t>& table,
+                           uint64_t offset, uint64_t length);
+
 }  // namespace fvd

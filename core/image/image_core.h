@@ -44,8 +44,8 @@ struct Image::Core {
   WaitList grow_done;
 
   RangeLocks locks;
-  std::unique_ptr<Journal> journal;         // when the image has a journal
-  std::unique_ptr<DirectMetadata> direct;   // read-write without a journal
+  std::unique_ptr<Journal> journal;        // when the image has a journal
+  std::unique_ptr<DirectMetadata> direct;  // read-write without a journal
 
   bool metadata_error = false;
   std::string metadata_error_what;

@@ -1,7 +1,8 @@
 // Randomized differential test: thousands of concurrent reads, writes and flushes against an
 // image and against a plain truth buffer, for every combination of base / no base, compact or
-// not, copy-on-read on or off, buffered or unbuffered journal, and no journal at all. Seeded: the loop's tie-break
-// seed picks the interleaving, so each seed explores another one and repeats it exactly.
+// not, copy-on-read on or off, buffered or unbuffered journal, and no journal at all. Seeded: the
+// loop's tie-break seed picks the interleaving, so each seed explores another one and repeats it
+// exactly.
 #include <gtest/gtest.h>
 
 #include <string>

@@ -80,7 +80,8 @@ Result<format::Bitmap> FindZeroBlocks(BlockDevice& base, const LoopDriver& drive
     FVD_RETURN_IF_ERROR(SyncRead(base, drive, at, buf).WithContext("base image"));
     for (uint64_t b = 0; b < buf.size(); b += bs) {
       const auto first = buf.begin() + static_cast<ptrdiff_t>(b);
-      const auto last = buf.begin() + static_cast<ptrdiff_t>(std::min<uint64_t>(b + bs, buf.size()));
+      const auto last =
+          buf.begin() + static_cast<ptrdiff_t>(std::min<uint64_t>(b + bs, buf.size()));
       if (std::all_of(first, last, [](std::byte x) { return x == std::byte{0}; })) {
         bitmap.Set((at + b) / bs);
       }

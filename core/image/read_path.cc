@@ -63,6 +63,12 @@ Task<void> CopyOnRead(Image::Core& c, std::shared_ptr<BaseCopy> copy) {
   c.outstanding_copy_on_read_bytes -= copy->bytes.size();
 }
 
+// True if every block of the range is in the image (fresh bitmap), so nothing comes from the base.
+bool AllInImage(const Image::Core& c, uint64_t offset, uint64_t length) {
+  const BlockSpan b = BlocksOf(c.header, offset, length);
+  return b.empty() || c.fresh.AllSet(b.first, b.end - b.first);
+}
+
 bool CopyOnReadEnabled(const Image::Core& c) {
   return c.header.copy_on_read && !c.read_only() && !c.metadata_error &&
          (c.journal != nullptr || c.direct != nullptr);
@@ -95,15 +101,9 @@ Task<Status> ReadFromBase(Image::Core& c, Extent run, std::span<std::byte> out) 
   co_return Status::Ok();
 }
 
-}  // namespace
-
-Task<Status> Image::Read(uint64_t offset, std::span<std::byte> buf) {
-  Core& c = *core_;
-  FVD_CO_RETURN_IF_ERROR(c.CheckRange(offset, buf.size()));
-  InFlightGuard guard(c);
-  ++c.stats.guest_reads;
-  if (!c.use_bitmap) co_return co_await c.ReadData(offset, buf);
-  // The split is the bitmap snapshot: later changes do not affect this read.
+// A read some of whose blocks are still in the base: split against a snapshot of the fresh
+// bitmap (later changes do not affect this read), each run from where it is.
+Task<Status> ReadMixed(Image::Core& c, uint64_t offset, std::span<std::byte> buf) {
   const auto runs = SplitBySource(c.header, &c.fresh, offset, buf.size());
   for (const SourceRun& run : runs) {
     auto part = buf.subspan(run.extent.offset - offset, run.extent.length);
@@ -117,6 +117,22 @@ Task<Status> Image::Read(uint64_t offset, std::span<std::byte> buf) {
     if (!s.ok()) co_return s;
   }
   co_return Status::Ok();
+}
+
+}  // namespace
+
+Task<Status> Image::Read(uint64_t offset, std::span<std::byte> buf) {
+  Core& c = *core_;
+  FVD_CO_RETURN_IF_ERROR(c.CheckRange(offset, buf.size()));
+  InFlightGuard guard(c);
+  ++c.stats.guest_reads;
+  if (c.use_bitmap && !AllInImage(c, offset, buf.size()))
+    co_return co_await ReadMixed(c, offset, buf);
+  // The fast path: one contiguous run of the data file; this frame is all it allocates.
+  const uint64_t physical = SinglePhysicalRun(c.header, c.table, offset, buf.size());
+  if (physical == kUnallocated) co_return co_await c.ReadData(offset, buf);
+  co_return co_await AwaitIo(
+      [&](IoCallback cb) { return c.data_dev.SubmitRead(physical, buf, std::move(cb)); });
 }
 
 }  // namespace fvd

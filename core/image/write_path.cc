@@ -84,7 +84,14 @@ Task<Status> Image::Write(uint64_t offset, std::span<const std::byte> buf) {
   for (;;) {
     if (!NeedsMetadata(c, offset, buf.size())) {
       ++c.stats.in_place_writes;
-      co_return co_await WriteData(c, offset, buf, c.data_write_mode());
+      const uint64_t physical = SinglePhysicalRun(c.header, c.table, offset, buf.size());
+      if (physical == kUnallocated)
+        co_return co_await WriteData(c, offset, buf, c.data_write_mode());
+      const WriteMode mode = c.data_write_mode();
+      Status s = co_await AwaitIo([&](IoCallback cb) {
+        return c.data_dev.SubmitWrite(physical, buf, mode, std::move(cb));
+      });
+      co_return s.WithContext("data write");
     }
     const Extent span = LockSpan(c, offset, buf.size());
     if (RangeLock* other = c.locks.FindOverlap(span.offset, span.offset + span.length)) {
