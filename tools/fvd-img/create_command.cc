@@ -1,15 +1,17 @@
 // fvd-img create [-f fvd] [-b base [-F fmt]] [-o key=value,...] [-q] FILE [SIZE]
 #include <iostream>
-#include <optional>
 
 #include "core/format/layout.h"
-#include "core/image/image_file.h"
 #include "core/util/units.h"
 #include "tools/fvd-img/commands.h"
 #include "tools/fvd-img/create_options.h"
-#include "tools/fvd-img/posix_files.h"
+#include "tools/host/create_image.h"
+#include "tools/host/posix_files.h"
 
 namespace fvd::img {
+
+using host::PosixFiles;
+using host::ResolveRelativeTo;
 namespace {
 
 struct CreateArgs {
@@ -22,14 +24,8 @@ struct CreateArgs {
   std::string size;
 };
 
-struct Planned {
-  format::CreateOptions options;
-  format::Header header;
-};
-
-// Everything that can be checked without writing: options, size, base image length. Nothing
-// is created or truncated before this succeeds.
-Result<Planned> Plan(const CreateArgs& a, PosixFiles& files) {
+// The options from the command line. Nothing is created before they all check out.
+Result<format::CreateOptions> Options(const CreateArgs& a) {
   if (a.format != "fvd") {
     return Status::InvalidArgument("format '" + a.format + "' is not supported (only fvd)");
   }
@@ -40,38 +36,15 @@ Result<Planned> Plan(const CreateArgs& a, PosixFiles& files) {
   } else if (a.base.empty()) {
     return Status::InvalidArgument("image size is required without a base image (-b)");
   }
-  if (!a.base.empty()) {
-    const std::string base_path = ResolveRelativeTo(a.filename, a.base);
-    auto base = files.Open(base_path, OpenMode::kReadOnly);
-    if (!base.ok()) return base.status().WithContext("base image");
-    o.base_img = a.base;
-    o.base_img_fmt = a.base_format;
-    o.base_img_length = (*base)->size();
-  }
-  FVD_ASSIGN_OR_RETURN(format::Header h, format::PlanImage(o));
-  return Planned{std::move(o), std::move(h)};
+  o.base_img = a.base;
+  o.base_img_fmt = a.base_format;
+  return o;
 }
 
 Status Create(const CreateArgs& a) {
   FVD_ASSIGN_OR_RETURN(PosixFiles files, PosixFiles::Create());
-  FVD_ASSIGN_OR_RETURN(const Planned plan, Plan(a, files));
-  const format::Header& h = plan.header;
-  FVD_ASSIGN_OR_RETURN(auto image, files.Open(a.filename, OpenMode::kReadWrite, /*create=*/true));
-  image->set_grow_command(h.add_storage_cmd);
-  std::unique_ptr<FileDevice> data;
-  if (!h.data_file.empty()) {
-    FVD_ASSIGN_OR_RETURN(data, files.Open(ResolveRelativeTo(a.filename, h.data_file),
-                                          OpenMode::kReadWrite, /*create=*/true));
-    data->set_grow_command(h.add_storage_cmd);
-  }
-  std::optional<format::Bitmap> zero_blocks;
-  if (plan.options.detect_sparse_hole) {
-    FVD_ASSIGN_OR_RETURN(auto base, files.Open(ResolveRelativeTo(a.filename, a.base),
-                                               OpenMode::kReadOnly));
-    FVD_ASSIGN_OR_RETURN(zero_blocks, FindZeroBlocks(*base, files.drive(), h));
-  }
-  FVD_RETURN_IF_ERROR(WriteNewImage(*image, data.get(), files.drive(), h,
-                                    zero_blocks ? &*zero_blocks : nullptr));
+  FVD_ASSIGN_OR_RETURN(const format::CreateOptions options, Options(a));
+  FVD_ASSIGN_OR_RETURN(const format::Header h, host::CreateImage(files, a.filename, options));
   if (!a.quiet) {
     std::cout << "Formatting '" << a.filename << "', fmt=fvd size=" << h.virtual_disk_size;
     if (h.has_base()) std::cout << " backing_file=" << h.base_img;

@@ -6,9 +6,11 @@
 #include "core/image/image_file.h"
 #include "tools/fvd-img/commands.h"
 #include "tools/fvd-img/info_view.h"
-#include "tools/fvd-img/posix_files.h"
+#include "tools/host/posix_files.h"
 
 namespace fvd::img {
+
+using host::PosixFiles;
 namespace {
 
 struct InfoArgs {

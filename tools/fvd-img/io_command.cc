@@ -7,9 +7,13 @@
 #include "core/image/image_file.h"
 #include "tools/fvd-img/commands.h"
 #include "tools/fvd-img/io_script.h"
-#include "tools/fvd-img/open_image.h"
+#include "tools/host/open_image.h"
 
 namespace fvd::img {
+
+using host::OpenImage;
+using host::PosixFiles;
+using host::RunTask;
 namespace {
 
 struct IoArgs {

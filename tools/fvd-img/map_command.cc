@@ -6,9 +6,13 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/fvd-img/commands.h"
-#include "tools/fvd-img/open_image.h"
+#include "tools/host/open_image.h"
 
 namespace fvd::img {
+
+using host::OpenImage;
+using host::PosixFiles;
+using host::ResolveRelativeTo;
 namespace {
 
 struct MapArgs {

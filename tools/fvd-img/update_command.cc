@@ -4,10 +4,13 @@
 #include "core/format/layout.h"
 #include "core/image/image_file.h"
 #include "tools/fvd-img/commands.h"
-#include "tools/fvd-img/posix_files.h"
 #include "tools/fvd-img/update_options.h"
+#include "tools/host/posix_files.h"
 
 namespace fvd::img {
+
+using host::PosixFiles;
+using host::ResolveRelativeTo;
 namespace {
 
 struct UpdateArgs {

@@ -1,8 +1,8 @@
-#include "tools/fvd-img/open_image.h"
+#include "tools/host/open_image.h"
 
 #include "core/image/image_file.h"
 
-namespace fvd::img {
+namespace fvd::host {
 
 Result<OpenedImage> OpenImage(PosixFiles& files, const std::string& path,
                               const ImageOptions& options) {
@@ -29,4 +29,4 @@ Result<OpenedImage> OpenImage(PosixFiles& files, const std::string& path,
   return out;
 }
 
-}  // namespace fvd::img
+}  // namespace fvd::host

@@ -7,9 +7,9 @@
 
 #include "core/image/image.h"
 #include "core/posix/file_device.h"
-#include "tools/fvd-img/posix_files.h"
+#include "tools/host/posix_files.h"
 
-namespace fvd::img {
+namespace fvd::host {
 
 struct OpenedImage {
   std::unique_ptr<FileDevice> image_file;
@@ -33,4 +33,4 @@ T RunTask(PosixFiles& files, Task<T> task) {
   return std::move(*out);
 }
 
-}  // namespace fvd::img
+}  // namespace fvd::host

@@ -1,8 +1,8 @@
-#include "tools/fvd-img/posix_files.h"
+#include "tools/host/posix_files.h"
 
 #include <filesystem>
 
-namespace fvd::img {
+namespace fvd::host {
 
 Result<PosixFiles> PosixFiles::Create() {
   PosixFiles files;
@@ -28,4 +28,4 @@ std::string ResolveRelativeTo(const std::string& image, const std::string& path)
   return (std::filesystem::path(image).parent_path() / p).lexically_normal().string();
 }
 
-}  // namespace fvd::img
+}  // namespace fvd::host

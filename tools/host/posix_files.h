@@ -9,7 +9,7 @@
 #include "core/seam/random.h"
 #include "core/seam/sync_io.h"
 
-namespace fvd::img {
+namespace fvd::host {
 
 class PosixFiles {
  public:
@@ -32,4 +32,4 @@ class PosixFiles {
 // `path` resolved the way qemu resolves a backing file: relative to the directory of `image`.
 std::string ResolveRelativeTo(const std::string& image, const std::string& path);
 
-}  // namespace fvd::img
+}  // namespace fvd::host
