@@ -59,8 +59,8 @@ Task<Status> DirectMetadata::WriteSectors(SectorRange bitmap, SectorRange table,
                                           WriteMode mode) {
   while (writing_) co_await write_done_.Wait();
   writing_ = true;
-  const std::vector<std::byte> bitmap_bytes = EncodeBitmap(bitmap);
-  const std::vector<std::byte> table_bytes = EncodeTable(table);
+  const IoBuffer bitmap_bytes = EncodeBitmap(bitmap);
+  const IoBuffer table_bytes = EncodeTable(table);
   Status s;
   if (flush_data) s = co_await core_.FlushData();
   if (s.ok() && !bitmap.empty()) {
@@ -76,26 +76,26 @@ Task<Status> DirectMetadata::WriteSectors(SectorRange bitmap, SectorRange table,
   co_return Status::Ok();
 }
 
-std::vector<std::byte> DirectMetadata::EncodeBitmap(SectorRange r) const {
+IoBuffer DirectMetadata::EncodeBitmap(SectorRange r) const {
   if (r.empty()) return {};
   const auto bytes = core_.stale.bytes();
-  std::vector<std::byte> out((r.end - r.begin) * kSector, std::byte{0});
+  IoBuffer out((r.end - r.begin) * kSector, std::byte{0});
   const uint64_t from = r.begin * kSector;
   const uint64_t n = std::min<uint64_t>(out.size(), bytes.size() - from);
   std::memcpy(out.data(), bytes.data() + from, n);
   return out;
 }
 
-std::vector<std::byte> DirectMetadata::EncodeTable(SectorRange r) const {
+IoBuffer DirectMetadata::EncodeTable(SectorRange r) const {
   if (r.empty()) return {};
-  std::vector<std::byte> out((r.end - r.begin) * kSector);
+  IoBuffer out((r.end - r.begin) * kSector);
   const uint64_t first = r.begin * kEntriesPerSector;
   const uint64_t count = std::min<uint64_t>(r.end * kEntriesPerSector, core_.table.size()) - first;
   format::EncodeChunkTable(std::span<const uint32_t>(core_.table).subspan(first, count), out);
   return out;
 }
 
-Task<Status> DirectMetadata::WriteRegion(uint64_t at, const std::vector<std::byte>& bytes,
+Task<Status> DirectMetadata::WriteRegion(uint64_t at, const IoBuffer& bytes,
                                          WriteMode mode) {
   co_return co_await AwaitIo(
       [&](IoCallback cb) { return core_.image_dev.SubmitWrite(at, bytes, mode, std::move(cb)); });

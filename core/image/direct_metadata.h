@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/util/io_buffer.h"
 #include "core/image/extents.h"
 #include "core/image/image_core.h"
 
@@ -49,9 +50,9 @@ class DirectMetadata {
   // Encodes the sectors from the in-memory metadata, flushes the data file if `flush_data`
   // (after encoding: everything encoded then has its data written), writes them.
   Task<Status> WriteSectors(SectorRange bitmap, SectorRange table, bool flush_data, WriteMode mode);
-  std::vector<std::byte> EncodeBitmap(SectorRange r) const;
-  std::vector<std::byte> EncodeTable(SectorRange r) const;
-  Task<Status> WriteRegion(uint64_t at, const std::vector<std::byte>& bytes, WriteMode mode);
+  IoBuffer EncodeBitmap(SectorRange r) const;
+  IoBuffer EncodeTable(SectorRange r) const;
+  Task<Status> WriteRegion(uint64_t at, const IoBuffer& bytes, WriteMode mode);
 
   Image::Core& core_;
   SectorRange bitmap_;  // buffered mode: recorded, not yet written

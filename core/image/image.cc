@@ -14,14 +14,14 @@
 namespace fvd {
 namespace {
 
-Task<Status> ReadRegion(Image::Core& c, uint64_t offset, std::vector<std::byte>& out) {
+Task<Status> ReadRegion(Image::Core& c, uint64_t offset, IoBuffer& out) {
   co_return co_await AwaitIo(
       [&](IoCallback cb) { return c.image_dev.SubmitRead(offset, out, std::move(cb)); });
 }
 
 Task<Status> LoadHeader(Image::Core& c) {
   const uint64_t size = c.image_dev.size();
-  std::vector<std::byte> buf(std::min<uint64_t>(size, format::kHeaderRegionSize));
+  IoBuffer buf(std::min<uint64_t>(size, format::kHeaderRegionSize));
   FVD_CO_RETURN_IF_ERROR(co_await ReadRegion(c, 0, buf));
   auto h = format::DecodeHeader(buf);
   if (!h.ok()) co_return h.status();
@@ -63,7 +63,7 @@ Task<Status> LoadMetadata(Image::Core& c) {
   const format::Header& h = c.header;
   c.use_bitmap = h.has_base() && !h.all_data_in_fvd_img;
   if (c.use_bitmap) {
-    std::vector<std::byte> bytes(h.bitmap_size);
+    IoBuffer bytes(h.bitmap_size);
     FVD_CO_RETURN_IF_ERROR(
         (co_await ReadRegion(c, h.bitmap_offset, bytes)).WithContext("bitmap read"));
     auto bm = format::Bitmap::Decode(bytes, h.bitmap_bits());
@@ -72,7 +72,7 @@ Task<Status> LoadMetadata(Image::Core& c) {
     c.fresh = std::move(*bm);
   }
   if (h.compact_image) {
-    std::vector<std::byte> bytes(h.table_entries() * 4);
+    IoBuffer bytes(h.table_region_size());  // whole sectors: O_DIRECT reads nothing less
     FVD_CO_RETURN_IF_ERROR(
         (co_await ReadRegion(c, h.table_offset, bytes)).WithContext("table read"));
     auto table = format::DecodeChunkTable(bytes, h.table_entries());
@@ -86,8 +86,8 @@ Task<Status> LoadMetadata(Image::Core& c) {
 // (including any that described leaked chunks) are never applied again.
 Task<Status> StartSession(Image::Core& c, bool recovered) {
   if (recovered) {
-    const auto bitmap = c.use_bitmap ? c.EncodeBitmapRegion(c.stale) : std::vector<std::byte>{};
-    const auto table = c.compact() ? c.EncodeTableRegion() : std::vector<std::byte>{};
+    const auto bitmap = c.use_bitmap ? c.EncodeBitmapRegion(c.stale) : IoBuffer{};
+    const auto table = c.compact() ? c.EncodeTableRegion() : IoBuffer{};
     FVD_CO_RETURN_IF_ERROR(co_await c.WriteRegions(bitmap, table));
     FVD_CO_RETURN_IF_ERROR(co_await c.FlushImage());
   }
@@ -165,8 +165,8 @@ Task<Status> Image::Close() {
   // Data first: the bitmap written next points at it. Fresh bits are safe to keep now that
   // their copies are flushed.
   FVD_CO_RETURN_IF_ERROR(co_await c.FlushData());
-  const auto bitmap = c.use_bitmap ? c.EncodeBitmapRegion(c.fresh) : std::vector<std::byte>{};
-  const auto table = c.compact() ? c.EncodeTableRegion() : std::vector<std::byte>{};
+  const auto bitmap = c.use_bitmap ? c.EncodeBitmapRegion(c.fresh) : IoBuffer{};
+  const auto table = c.compact() ? c.EncodeTableRegion() : IoBuffer{};
   FVD_CO_RETURN_IF_ERROR(co_await c.WriteRegions(bitmap, table));
   FVD_CO_RETURN_IF_ERROR(co_await c.FlushImage());
   c.header.clean_shutdown = true;

@@ -59,10 +59,11 @@ Task<Status> Image::Core::FlushImage() {
 }
 
 Task<Status> Image::Core::WriteHeader() {
-  auto bytes = format::EncodeHeader(header);
-  if (!bytes.ok()) co_return bytes.status();
+  auto encoded = format::EncodeHeader(header);
+  if (!encoded.ok()) co_return encoded.status();
+  const IoBuffer bytes(encoded->begin(), encoded->end());
   Status s = co_await AwaitIo([&](IoCallback cb) {
-    return image_dev.SubmitWrite(0, *bytes, WriteMode::kFua, std::move(cb));
+    return image_dev.SubmitWrite(0, bytes, WriteMode::kFua, std::move(cb));
   });
   co_return s.WithContext("header write");
 }
@@ -97,20 +98,20 @@ Task<Status> Image::Core::ReadData(uint64_t offset, std::span<std::byte> buf) {
   co_return Status::Ok();
 }
 
-std::vector<std::byte> Image::Core::EncodeBitmapRegion(const format::Bitmap& bm) const {
-  std::vector<std::byte> out(header.bitmap_size);
+IoBuffer Image::Core::EncodeBitmapRegion(const format::Bitmap& bm) const {
+  IoBuffer out(header.bitmap_size);
   bm.Encode(out);
   return out;
 }
 
-std::vector<std::byte> Image::Core::EncodeTableRegion() const {
-  std::vector<std::byte> out(header.table_region_size());
+IoBuffer Image::Core::EncodeTableRegion() const {
+  IoBuffer out(header.table_region_size());
   format::EncodeChunkTable(table, out);
   return out;
 }
 
-Task<Status> Image::Core::WriteRegions(const std::vector<std::byte>& bitmap_bytes,
-                                       const std::vector<std::byte>& table_bytes) {
+Task<Status> Image::Core::WriteRegions(const IoBuffer& bitmap_bytes,
+                                       const IoBuffer& table_bytes) {
   if (!bitmap_bytes.empty()) {
     Status s = co_await AwaitIo([&](IoCallback cb) {
       return image_dev.SubmitWrite(header.bitmap_offset, bitmap_bytes, WriteMode::kCached,

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/util/io_buffer.h"
 #include "core/format/bitmap.h"
 #include "core/format/header.h"
 #include "core/image/chunk_allocator.h"
@@ -79,11 +80,11 @@ struct Image::Core {
   // Reads guest bytes that are in the FVD image (unallocated chunks read as zeros).
   Task<Status> ReadData(uint64_t offset, std::span<std::byte> buf);
   // Encodes the bitmap `bm` and the table (DIRTY entries as empty) into their regions' bytes.
-  std::vector<std::byte> EncodeBitmapRegion(const format::Bitmap& bm) const;
-  std::vector<std::byte> EncodeTableRegion() const;
+  IoBuffer EncodeBitmapRegion(const format::Bitmap& bm) const;
+  IoBuffer EncodeTableRegion() const;
   // Writes the given region images (either may be empty) at their offsets.
-  Task<Status> WriteRegions(const std::vector<std::byte>& bitmap_bytes,
-                            const std::vector<std::byte>& table_bytes);
+  Task<Status> WriteRegions(const IoBuffer& bitmap_bytes,
+                            const IoBuffer& table_bytes);
 };
 
 // Counts a request in flight for the lifetime of the guard; wakes Close when the last ends.

@@ -5,13 +5,15 @@
 
 #include "core/format/chunk_table.h"
 #include "core/format/layout.h"
+#include "core/util/io_buffer.h"
 #include "core/util/units.h"
 
 namespace fvd {
 
 Status WriteNewImage(BlockDevice& image, BlockDevice* data, const LoopDriver& drive,
                      const format::Header& h, const format::Bitmap* initial_bitmap) {
-  FVD_ASSIGN_OR_RETURN(const auto header_bytes, format::EncodeHeader(h));
+  FVD_ASSIGN_OR_RETURN(const auto encoded_header, format::EncodeHeader(h));
+  const IoBuffer header_bytes(encoded_header.begin(), encoded_header.end());
   if (!h.data_file.empty() && data == nullptr) {
     return Status::InvalidArgument("the header names data file '" + h.data_file +
                                    "' but no data device was given");
@@ -33,7 +35,7 @@ Status WriteNewImage(BlockDevice& image, BlockDevice* data, const LoopDriver& dr
   if (!image.zero_initialized()) {
     // A block device keeps its old bytes: zero the metadata area (the journal and bitmap rely
     // on reading zeros where nothing was written).
-    std::vector<std::byte> zeros(std::min<uint64_t>(h.metadata_size, 1 << 20));
+    IoBuffer zeros(std::min<uint64_t>(h.metadata_size, 1 << 20));
     for (uint64_t at = 0; at < h.metadata_size; at += zeros.size()) {
       const uint64_t n = std::min<uint64_t>(zeros.size(), h.metadata_size - at);
       FVD_RETURN_IF_ERROR(SyncWrite(image, drive, at, std::span(zeros).subspan(0, n))
@@ -42,12 +44,12 @@ Status WriteNewImage(BlockDevice& image, BlockDevice* data, const LoopDriver& dr
   }
   if (h.compact_image) {
     std::vector<uint32_t> empty(h.table_entries(), format::kEmptyChunk);
-    std::vector<std::byte> table(h.table_region_size());
+    IoBuffer table(h.table_region_size());
     format::EncodeChunkTable(empty, table);
     FVD_RETURN_IF_ERROR(SyncWrite(image, drive, h.table_offset, table).WithContext("chunk table"));
   }
   if (initial_bitmap != nullptr && h.has_bitmap()) {
-    std::vector<std::byte> bitmap(h.bitmap_size);
+    IoBuffer bitmap(h.bitmap_size);
     initial_bitmap->Encode(bitmap);
     FVD_RETURN_IF_ERROR(SyncWrite(image, drive, h.bitmap_offset, bitmap).WithContext("bitmap"));
   }
@@ -61,7 +63,7 @@ Status WriteNewImage(BlockDevice& image, BlockDevice* data, const LoopDriver& dr
 
 Result<format::Header> ReadImageHeader(BlockDevice& image, const LoopDriver& drive) {
   const uint64_t size = image.size();
-  std::vector<std::byte> buf(std::min<uint64_t>(size, format::kHeaderRegionSize));
+  IoBuffer buf(std::min<uint64_t>(size, format::kHeaderRegionSize));
   FVD_RETURN_IF_ERROR(SyncRead(image, drive, 0, buf));
   FVD_ASSIGN_OR_RETURN(format::Header h, format::DecodeHeader(buf));
   FVD_RETURN_IF_ERROR(format::ValidateHeader(h, size));
@@ -74,7 +76,7 @@ Result<format::Bitmap> FindZeroBlocks(BlockDevice& base, const LoopDriver& drive
   const uint64_t bs = h.block_size;
   const uint64_t piece = std::max<uint64_t>(bs, (uint64_t{1} << 20) / bs * bs);
   const uint64_t end = std::min(base.size(), h.base_img_size);
-  std::vector<std::byte> buf;
+  IoBuffer buf;
   for (uint64_t at = 0; at < end; at += piece) {
     buf.resize(std::min(piece, end - at));
     FVD_RETURN_IF_ERROR(SyncRead(base, drive, at, buf).WithContext("base image"));

@@ -118,7 +118,7 @@ void Journal::EndWrite() {
 
 Task<Status> Journal::WriteSectors(uint64_t first, const std::vector<JournalSectorBytes>& s,
                                    WriteMode mode) {
-  std::vector<std::byte> buf(s.size() * format::kSectorSize);
+  IoBuffer buf(s.size() * format::kSectorSize);
   for (size_t i = 0; i < s.size(); ++i) {
     std::copy(s[i].begin(), s[i].end(),
               buf.begin() + static_cast<ptrdiff_t>(i * format::kSectorSize));
@@ -141,8 +141,8 @@ Task<Status> Journal::Recycle() {
   // whose data completed before it, so the flush makes that data durable before the metadata
   // that points at it.
   const auto bitmap_bytes =
-      core_.use_bitmap ? core_.EncodeBitmapRegion(core_.stale) : std::vector<std::byte>{};
-  const auto table_bytes = core_.compact() ? core_.EncodeTableRegion() : std::vector<std::byte>{};
+      core_.use_bitmap ? core_.EncodeBitmapRegion(core_.stale) : IoBuffer{};
+  const auto table_bytes = core_.compact() ? core_.EncodeTableRegion() : IoBuffer{};
   Status s = co_await core_.FlushData();
   if (s.ok()) s = co_await core_.WriteRegions(bitmap_bytes, table_bytes);
   if (s.ok()) s = co_await core_.FlushImage();

@@ -15,7 +15,7 @@ namespace {
 // Whole blocks read from the base, to be copied into the image in the background.
 struct BaseCopy {
   uint64_t offset = 0;
-  std::vector<std::byte> bytes;
+  IoBuffer bytes;
 };
 
 // Copies `copy` into the image unless the range is locked or already there. Updates only the

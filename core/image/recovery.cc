@@ -41,7 +41,7 @@ Status ApplyTable(Image::Core& c, const format::TableRecord& r) {
 }  // namespace
 
 Task<Result<ReplayCounts>> ReplayJournal(Image::Core& c) {
-  std::vector<std::byte> journal(c.header.journal_size);
+  IoBuffer journal(c.header.journal_size);
   Status s = co_await AwaitIo([&](IoCallback cb) {
     return c.image_dev.SubmitRead(c.header.journal_offset, journal, std::move(cb));
   });
@@ -74,7 +74,7 @@ Task<Result<ReplayCounts>> ReplayJournal(Image::Core& c) {
   }
   if (c.compact()) {
     // The replayed table must still map every chunk at most once.
-    std::vector<std::byte> bytes(c.table.size() * 4);
+    IoBuffer bytes(c.table.size() * 4);
     format::EncodeChunkTable(c.table, bytes);
     auto check = format::DecodeChunkTable(bytes, c.table.size());
     if (!check.ok()) co_return check.status().WithContext("table after journal replay");

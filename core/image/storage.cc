@@ -48,7 +48,7 @@ Task<Result<ChunkAllocator::Chunk>> TakeChunk(Image::Core& c) {
 }
 
 Task<Status> ZeroChunk(Image::Core& c, uint32_t id) {
-  std::vector<std::byte> zeros(c.header.chunk_size);
+  IoBuffer zeros(c.header.chunk_size);
   const uint64_t at = c.header.data_offset() + uint64_t{id} * c.header.chunk_size;
   co_return co_await AwaitIo([&](IoCallback cb) {
     return c.data_dev.SubmitWrite(at, zeros, c.data_write_mode(), std::move(cb));

@@ -28,7 +28,7 @@ Extent CopyOnWriteExtent(const Image::Core& c, uint64_t offset, uint64_t length)
 
 // head (from the base) + guest data + tail (from the base), as one buffer.
 Task<Status> MergeWithBase(Image::Core& c, Extent whole, uint64_t offset,
-                           std::span<const std::byte> data, std::vector<std::byte>& out) {
+                           std::span<const std::byte> data, IoBuffer& out) {
   out.resize(whole.length);
   const uint64_t head = offset - whole.offset;
   const uint64_t tail_at = head + data.size();
@@ -45,7 +45,7 @@ Task<Status> MergeWithBase(Image::Core& c, Extent whole, uint64_t offset,
 // The slow path, under a write lock over LockSpan(offset, length).
 Task<Status> WriteWithMetadata(Image::Core& c, uint64_t offset, std::span<const std::byte> buf) {
   const Extent whole = CopyOnWriteExtent(c, offset, buf.size());
-  std::vector<std::byte> merged;
+  IoBuffer merged;
   std::span<const std::byte> data = buf;
   if (whole.offset != offset || whole.length != buf.size()) {
     FVD_CO_RETURN_IF_ERROR(co_await MergeWithBase(c, whole, offset, buf, merged));

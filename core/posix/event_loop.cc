@@ -48,6 +48,9 @@ struct PosixEventLoop::Impl {
   // Cross-thread work, the only state touched off the loop thread.
   std::mutex posted_mu;
   std::vector<std::function<void()>> posted;
+  std::vector<std::function<void()>> running;  // loop thread only: the batch being run
+  static constexpr unsigned kPollEvery = 16;
+  unsigned busy_passes = 0;  // passes in a row that skipped polling the fds
   // Lets posters skip the eventfd write when a wakeup is already on its way.
   std::atomic<bool> wake_pending{false};
 
@@ -118,15 +121,17 @@ struct PosixEventLoop::Impl {
   }
 
   size_t RunPosted() {
-    std::vector<std::function<void()>> batch;
+    // `running` keeps its capacity across passes, so posting allocates nothing when busy.
     {
       std::lock_guard lock(posted_mu);
-      batch.swap(posted);
+      running.swap(posted);
       // Cleared under the lock: a poster that sees it false after this writes the eventfd.
       wake_pending.store(false, std::memory_order_relaxed);
     }
-    for (auto& fn : batch) fn();
-    return batch.size();
+    for (auto& fn : running) fn();
+    const size_t n = running.size();
+    running.clear();
+    return n;
   }
 
   // Runs timers that were due when the pass started. Timers a callback schedules get a
@@ -149,7 +154,18 @@ struct PosixEventLoop::Impl {
     return ran;
   }
 
+  // A pass in RunUntil that found posted work or due timers returns without asking epoll
+  // (the caller re-checks its condition); every kPollEvery-th busy pass still polls the fds,
+  // so I/O completions are never starved by a stream of posted work.
   size_t RunOnePass(bool may_block) {
+    if (may_block && busy_passes < kPollEvery) {
+      const size_t ran = RunPosted() + RunDueTimers();
+      if (ran > 0) {
+        ++busy_passes;
+        return ran;
+      }
+    }
+    busy_passes = 0;
     size_t ran = PollFds(WaitTimeoutMs(may_block));
     ran += RunPosted();
     ran += RunDueTimers();

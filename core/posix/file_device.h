@@ -30,6 +30,14 @@ struct FileDeviceOptions {
   bool create = false;         // create the file if missing (mode 0644)
   unsigned queue_depth = 128;  // io_uring entries / max operations in flight
   unsigned pool_threads = 4;   // thread-pool size when it is used
+  // Page-cache reads and writes are first tried in place with RWF_NOWAIT; only what would
+  // block goes to the backend (the completion still comes from the loop).
+  bool try_without_blocking = true;
+  // Where the filesystem cannot write the page cache without blocking (ext4), do cached
+  // writes right here, blocking the loop for the copy, as a synchronous engine would: far
+  // cheaper than a kernel worker thread per write, but the loop waits if the kernel throttles
+  // dirty pages. For single-purpose loops (the fio plugin); off by default.
+  bool inline_cached_writes = false;
   // Block devices: the add_storage_cmd run when a resize must grow the device (grow_command.h).
   // Regular files grow by ftruncate and ignore it.
   std::string grow_command;

@@ -19,6 +19,8 @@ Result<std::unique_ptr<FileDevice>> PosixFiles::Open(const std::string& path, Op
   FileDeviceOptions opts;
   opts.mode = mode;
   opts.create = create;
+  if (direct_) opts.cache = CacheMode::kDirect;
+  opts.inline_cached_writes = inline_cached_writes_;
   return FileDevice::Open(*loop_, path, opts);
 }
 

@@ -18,6 +18,10 @@ class PosixFiles {
   // Opens (or with `create`, creates) a file through the loop. Errors name the path.
   Result<std::unique_ptr<FileDevice>> Open(const std::string& path, OpenMode mode,
                                            bool create = false);
+  // Files opened from now on use O_DIRECT (cache=none) when `direct`.
+  void set_direct(bool direct) { direct_ = direct; }
+  // Files opened from now on write the page cache inline (FileDeviceOptions).
+  void set_inline_cached_writes(bool v) { inline_cached_writes_ = v; }
   const LoopDriver& drive() const { return drive_; }
   PosixEventLoop& loop() { return *loop_; }
   // Seeded from the monotonic clock: the real world need not repeat itself.
@@ -27,6 +31,8 @@ class PosixFiles {
   std::unique_ptr<PosixEventLoop> loop_;
   std::unique_ptr<RandomSource> random_;
   LoopDriver drive_;
+  bool direct_ = false;
+  bool inline_cached_writes_ = false;
 };
 
 // `path` resolved the way qemu resolves a backing file: relative to the directory of `image`.

@@ -1,0 +1,36 @@
+// IoBuffer: a byte vector whose storage is aligned for any device, O_DIRECT included.
+//
+// Every buffer the core allocates and hands to a BlockDevice is an IoBuffer, so an image runs
+// on files opened with O_DIRECT (their devices demand aligned addresses; the core's offsets and
+// lengths are whole sectors already). 4096 covers every logical block size Linux uses.
+#pragma once
+
+#include <cstddef>
+#include <new>
+#include <vector>
+
+namespace fvd {
+
+inline constexpr std::size_t kIoBufferAlignment = 4096;
+
+template <typename T>
+struct IoAllocator {
+  using value_type = T;
+  IoAllocator() = default;
+  template <typename U>
+  IoAllocator(const IoAllocator<U>&) noexcept {}  // NOLINT: rebinding is implicit
+  T* allocate(std::size_t n) {
+    return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{kIoBufferAlignment}));
+  }
+  void deallocate(T* p, std::size_t n) noexcept {
+    ::operator delete (p, n * sizeof(T), std::align_val_t{kIoBufferAlignment});
+  }
+  template <typename U>
+  bool operator==(const IoAllocator<U>&) const noexcept {
+    return true;
+  }
+};
+
+using IoBuffer = std::vector<std::byte, IoAllocator<std::byte>>;
+
+}  // namespace fvd
