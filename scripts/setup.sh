@@ -17,7 +17,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libbenchmark-tools librapidcheck-dev
   libboost-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libisal-dev liburing-dev
   # peers and external clients the tests and benchmarks drive
-  fio qemu-utils
+  fio qemu-utils nbdkit nbdkit-plugin-dev libnbd-bin
   # plots of the simulator reports
   gnuplot-nox
 )

@@ -1,0 +1,149 @@
+#include "tools/nbdkit/image_server.h"
+
+#include <sys/stat.h>
+
+#include <future>
+#include <optional>
+#include <thread>
+
+#include "core/image/image_file.h"
+#include "tools/host/create_image.h"
+#include "tools/host/open_image.h"
+#include "tools/host/posix_files.h"
+
+namespace fvd::nbd {
+
+struct ImageServer::State {
+  ServerOptions options;
+  std::optional<host::PosixFiles> files;  // created and used on the loop thread only
+  std::optional<host::OpenedImage> opened;
+  PosixEventLoop* loop = nullptr;  // set once open; PostFromAnyThread is thread-safe
+  std::thread thread;
+  bool stop = false;  // loop thread only
+  Status close_status;
+  uint64_t size = 0;
+  bool stopped = false;  // caller side: Stop ran
+
+  // Runs on the loop thread: create if asked, open; then serve until Stop.
+  void Main(std::promise<Status>& opened_promise) {
+    Status s = OpenOrCreate();
+    opened_promise.set_value(s);
+    if (!s.ok()) return;
+    loop->RunUntil([this] { return stop; });
+  }
+
+  Status OpenOrCreate() {
+    FVD_ASSIGN_OR_RETURN(host::PosixFiles f, host::PosixFiles::Create());
+    files.emplace(std::move(f));
+    struct stat st {};
+    if (::stat(options.file.c_str(), &st) != 0) {
+      if (!options.create) {
+        return Status::NotFound("image '" + options.file +
+                                "' does not exist (give size= or base= to create it)");
+      }
+      auto h = host::CreateImage(*files, options.file, options.create_options);
+      if (!h.ok()) return h.status().WithContext("creating '" + options.file + "'");
+    }
+    files->set_direct(options.direct);
+    ImageOptions io;
+    io.access = options.read_only ? AccessMode::kReadOnly : AccessMode::kReadWrite;
+    io.journal_mode = options.journal;
+    FVD_ASSIGN_OR_RETURN(host::OpenedImage o, host::OpenImage(*files, options.file, io));
+    opened.emplace(std::move(o));
+    size = opened->image->size();
+    loop = &files->loop();
+    return Status::Ok();
+  }
+
+  // Posts `make()` (a Task<Status> factory run on the loop thread) and waits for its result.
+  template <typename MakeTask>
+  Status Call(MakeTask make) {
+    std::promise<Status> done;
+    auto result = done.get_future();
+    loop->PostFromAnyThread(
+        [&] { Detach(make(), [&done](Status s) { done.set_value(std::move(s)); }); });
+    return result.get();
+  }
+};
+
+Status PrepareImage(const ServerOptions& options) {
+  FVD_ASSIGN_OR_RETURN(host::PosixFiles files, host::PosixFiles::Create());
+  struct stat st {};
+  if (::stat(options.file.c_str(), &st) != 0) {
+    if (!options.create) {
+      return Status::NotFound("image '" + options.file +
+                              "' does not exist (give size= or base= to create it)");
+    }
+    auto h = host::CreateImage(files, options.file, options.create_options);
+    return h.ok() ? Status::Ok() : h.status().WithContext("creating '" + options.file + "'");
+  }
+  FVD_ASSIGN_OR_RETURN(auto file, files.Open(options.file, OpenMode::kReadOnly));
+  auto h = ReadImageHeader(*file, files.drive());
+  return h.ok() ? Status::Ok() : h.status().WithContext(options.file);
+}
+
+namespace {
+
+// On the loop thread: a clean close, then the loop thread leaves its loop.
+Task<Status> CloseAndStop(ImageServer::State& s) {
+  Status st = co_await s.opened->image->Close();
+  s.stop = true;
+  co_return st;
+}
+
+}  // namespace
+
+ImageServer::ImageServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+ImageServer::~ImageServer() {
+  (void)Stop();
+}
+
+Result<std::unique_ptr<ImageServer>> ImageServer::Start(const ServerOptions& options) {
+  auto state = std::make_unique<State>();
+  state->options = options;
+  std::promise<Status> opened;
+  auto result = opened.get_future();
+  State* s = state.get();
+  s->thread = std::thread([s, &opened] { s->Main(opened); });
+  const Status st = result.get();
+  if (!st.ok()) {
+    s->thread.join();
+    return st;
+  }
+  return std::unique_ptr<ImageServer>(new ImageServer(std::move(state)));
+}
+
+Status ImageServer::Read(uint64_t offset, std::span<std::byte> buf) {
+  return state_->Call([&] { return state_->opened->image->Read(offset, buf); });
+}
+
+Status ImageServer::Write(uint64_t offset, std::span<const std::byte> buf) {
+  return state_->Call([&] { return state_->opened->image->Write(offset, buf); });
+}
+
+Status ImageServer::Flush() {
+  return state_->Call([&] { return state_->opened->image->Flush(); });
+}
+
+Status ImageServer::Stop() {
+  State& s = *state_;
+  if (s.stopped) return s.close_status;
+  s.stopped = true;
+  // Close waits for requests in flight, then the loop thread leaves its loop.
+  s.close_status = s.Call([&s] { return CloseAndStop(s); });
+  s.thread.join();
+  s.opened.reset();
+  s.files.reset();
+  return s.close_status;
+}
+
+uint64_t ImageServer::size() const {
+  return state_->size;
+}
+
+bool ImageServer::read_only() const {
+  return state_->options.read_only;
+}
+
+}  // namespace fvd::nbd

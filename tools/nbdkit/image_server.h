@@ -1,0 +1,60 @@
+// ImageServer: one FVD image served to many threads. The core is single-threaded: it runs on
+// one event-loop thread of its own, and every request from another thread (nbdkit's worker
+// threads) travels to it as posted work and waits for its completion. No lock reaches the core.
+//
+// CONTRACT
+// - Start opens (or, when the file is missing and creation options are given, creates) the
+//   image on the loop thread and returns once it is open, or with the error.
+// - Read/Write/Flush may be called from any thread, concurrently; each blocks until its
+//   request completes. Offsets and lengths are multiples of 512 (the export advertises it).
+// - Stop (and the destructor) waits for requests in flight, closes the image cleanly and joins
+//   the loop thread. No request may be started after Stop.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "core/format/layout.h"
+#include "core/image/image.h"
+#include "core/util/status.h"
+
+namespace fvd::nbd {
+
+struct ServerOptions {
+  std::string file;
+  bool read_only = false;
+  bool direct = false;  // O_DIRECT (cache=none)
+  JournalMode journal = JournalMode::kBuffered;
+  // Used only when `file` does not exist: the image to create (virtual_size or base_img set).
+  bool create = false;
+  format::CreateOptions create_options;
+};
+
+// Before any thread exists (nbdkit's get_ready, before it forks): creates the image if it is
+// missing and creation was asked for, else checks that it exists and its header is valid, so a
+// bad file fails the server at startup with one message.
+Status PrepareImage(const ServerOptions& options);
+
+class ImageServer {
+ public:
+  static Result<std::unique_ptr<ImageServer>> Start(const ServerOptions& options);
+  ~ImageServer();
+
+  Status Read(uint64_t offset, std::span<std::byte> buf);
+  Status Write(uint64_t offset, std::span<const std::byte> buf);
+  Status Flush();
+  Status Stop();
+
+  uint64_t size() const;
+  bool read_only() const;
+
+  struct State;
+
+ private:
+  explicit ImageServer(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace fvd::nbd
