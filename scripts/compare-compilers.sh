@@ -4,8 +4,11 @@
 # Clang; expects build/default to be built already.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake --preset clang >/dev/null
-cmake --build --preset clang --target fvdsim >/dev/null
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# Quiet unless something fails; then the whole build log.
+cmake --preset clang >"$log" 2>&1 || { cat "$log"; exit 1; }
+cmake --build --preset clang --target fvdsim >"$log" 2>&1 || { cat "$log"; exit 1; }
 digest() {
   "$1" run "$2" --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["digest"])'
 }

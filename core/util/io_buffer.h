@@ -23,7 +23,8 @@ struct IoAllocator {
     return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{kIoBufferAlignment}));
   }
   void deallocate(T* p, std::size_t n) noexcept {
-    ::operator delete (p, n * sizeof(T), std::align_val_t{kIoBufferAlignment});
+    (void)n;  // unsized: Clang 14 does not declare sized deallocation by default
+    ::operator delete(p, std::align_val_t{kIoBufferAlignment});
   }
   template <typename U>
   bool operator==(const IoAllocator<U>&) const noexcept {
