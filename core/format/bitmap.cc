@@ -15,15 +15,18 @@ Result<Bitmap> Bitmap::Decode(std::span<const std::byte> bytes, uint64_t bits) {
                               std::to_string(bm.bytes_.size()) + " bytes, found " +
                               std::to_string(bytes.size()));
   }
-  std::memcpy(bm.bytes_.data(), bytes.data(), bm.bytes_.size());
+  // (std::copy, not memcpy: an empty bitmap has no storage, and memcpy of null is undefined.)
+  std::copy(bytes.begin(), bytes.begin() + static_cast<ptrdiff_t>(bm.bytes_.size()),
+            reinterpret_cast<std::byte*>(bm.bytes_.data()));
   if (bits % 8 != 0) bm.bytes_.back() &= static_cast<uint8_t>((1u << (bits % 8)) - 1);
   return bm;
 }
 
 void Bitmap::Encode(std::span<std::byte> out) const {
   assert(out.size() >= bytes_.size());
-  std::memcpy(out.data(), bytes_.data(), bytes_.size());
-  std::memset(out.data() + bytes_.size(), 0, out.size() - bytes_.size());
+  const auto* from = reinterpret_cast<const std::byte*>(bytes_.data());
+  std::copy(from, from + bytes_.size(), out.begin());
+  std::fill(out.begin() + static_cast<ptrdiff_t>(bytes_.size()), out.end(), std::byte{0});
 }
 
 void Bitmap::SetRange(uint64_t first, uint64_t count) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace fvd::format {
@@ -28,6 +29,21 @@ TEST(BitmapTest, DecodeReadsLsbFirstAndMasksTail) {
   EXPECT_TRUE(bm->Test(2));
   EXPECT_TRUE(bm->Test(11));
   EXPECT_EQ(bm->CountSet(), 2u + 4u);  // bits 12..15 of 0xFF are past the end: masked
+}
+
+// Found by metadata_fuzz: an empty bitmap has no storage, and copying into it was undefined
+// behaviour (memcpy of a null pointer), caught by UBSan.
+TEST(BitmapTest, EmptyBitmapDecodesAndEncodes) {
+  const std::vector<std::byte> none;
+  const std::vector<std::byte> some(16, std::byte{0xff});
+  for (const auto& bytes : {none, some}) {
+    auto bm = Bitmap::Decode(bytes, 0);
+    ASSERT_TRUE(bm.ok());
+    EXPECT_EQ(bm->bits(), 0u);
+    std::vector<std::byte> out(bytes.size(), std::byte{0x11});
+    bm->Encode(out);
+    EXPECT_TRUE(std::all_of(out.begin(), out.end(), [](std::byte b) { return b == std::byte{0}; }));
+  }
 }
 
 TEST(BitmapTest, DecodeTooShort) {

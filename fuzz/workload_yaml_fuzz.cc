@@ -1,0 +1,10 @@
+// The workload YAML loader on arbitrary text: a config or an error, never a crash or a hang.
+#include <string>
+
+#include "sim/config/yaml_loader.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  (void)fvd::sim::LoadWorkloadText(text, "fuzz.yaml");
+  return 0;
+}
