@@ -17,3 +17,21 @@ function(fvd_test name)
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300)
 endfunction()
+
+# fvd_plugin_test(name SCRIPT module ENV var=value ...): a Python unittest module run by CTest
+# against a plugin loaded into a program we did not build (fio, nbdkit). Under the asan preset
+# that program is not instrumented, so the ASan runtime must be loaded first: the test gets
+# FVD_ASAN_PRELOAD=<libasan.so> and sets LD_PRELOAD for the host program only.
+function(fvd_plugin_test name)
+  cmake_parse_arguments(T "" "SCRIPT" "ENV" ${ARGN})
+  find_package(Python3 REQUIRED COMPONENTS Interpreter)
+  add_test(NAME ${name} COMMAND ${Python3_EXECUTABLE} -m unittest -v ${T_SCRIPT}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
+  set(env ${T_ENV})
+  if(CMAKE_CXX_FLAGS MATCHES "sanitize=address")
+    execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libasan.so
+                    OUTPUT_VARIABLE libasan OUTPUT_STRIP_TRAILING_WHITESPACE)
+    list(APPEND env "FVD_ASAN_PRELOAD=${libasan}")
+  endif()
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${env}" TIMEOUT 900)
+endfunction()

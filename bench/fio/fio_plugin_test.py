@@ -21,9 +21,21 @@ MIB = 1 << 20
 MIXED_SIZES = "512/10:4k/40:16k/25:64k/20:128k/5"
 
 
+PRELOAD = os.environ.get("FVD_ASAN_PRELOAD", "")  # ASan runtime, under the asan preset
+
+
+def fio_env():
+    """fio's environment: under ASan, the runtime goes first so the plugin can load."""
+    e = dict(os.environ)
+    if PRELOAD:
+        e["LD_PRELOAD"] = PRELOAD
+        e["ASAN_OPTIONS"] = "detect_leaks=0"
+    return e
+
+
 def fio(*args, timeout=300):
     return subprocess.run([FIO, f"--ioengine=external:{PLUGIN}", *args], capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=fio_env())
 
 
 class FioPluginTest(unittest.TestCase):
@@ -115,7 +127,8 @@ class FioPluginTest(unittest.TestCase):
             [FIO, f"--ioengine=external:{PLUGIN}", *common, "--name=b", "--rw=randwrite",
              "--bs=4k", "--offset=16m", "--size=32m", "--iodepth=16", "--fsync=64",
              "--time_based", "--runtime=120", "--output=/dev/null"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            env=fio_env())
         deadline = time.monotonic() + 60
         while allocated() < size_before + 8 * MIB:
             self.assertIsNone(proc.poll(), "fio ended before it was killed")
@@ -163,7 +176,7 @@ class FioPluginTest(unittest.TestCase):
 
     def test_enghelp_lists_the_options(self):
         r = subprocess.run([FIO, f"--enghelp={PLUGIN}"], capture_output=True, text=True,
-                           timeout=60)
+                           timeout=60, env=fio_env())
         for name in ["fvd_create", "fvd_base", "fvd_size", "fvd_compact", "fvd_chunk_size",
                      "fvd_block_size", "fvd_journal_size", "fvd_copy_on_read",
                      "fvd_prefetch_delay", "fvd_journal", "fvd_cache"]:

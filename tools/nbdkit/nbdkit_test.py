@@ -16,7 +16,7 @@ import unittest
 
 PLUGIN = os.environ.get("FVD_NBDKIT_PLUGIN", "")
 FVD_IMG = os.environ.get("FVD_IMG", "fvd-img")
-PRELOAD = os.environ.get("FVD_NBDKIT_PRELOAD", "")  # ASan runtime, under the asan preset
+PRELOAD = os.environ.get("FVD_ASAN_PRELOAD", "")  # ASan runtime, under the asan preset
 MIB = 1 << 20
 
 
