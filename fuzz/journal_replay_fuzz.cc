@@ -26,8 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const LoopDriver drive = [&](const std::function<bool()>& done) { w.loop.RunUntil(done); };
   if (!WriteNewImage(w.image, nullptr, drive, *h).ok()) std::abort();
   const size_t n = std::min<size_t>(size, h->journal_size);
-  w.image.WriteNow(h->journal_offset,
-                   std::span(reinterpret_cast<const std::byte*>(data), n));
+  w.image.WriteNow(h->journal_offset, std::span(reinterpret_cast<const std::byte*>(data), n));
   // Room for the chunks the records may name.
   w.image.ResizeNow(h->metadata_size + 16 * o.chunk_size);
   format::Header unclean = *h;

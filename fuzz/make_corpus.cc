@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 void Save(const fs::path& dir, const std::string& name, std::span<const std::byte> bytes) {
   fs::create_directories(dir);
   std::ofstream(dir / name, std::ios::binary)
-      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
 }
 
 std::vector<std::byte> ReadAll(MemoryDevice& dev, uint64_t offset, uint64_t length) {
@@ -79,8 +80,7 @@ void Make(const fs::path& out, const Layout& l) {
   const auto crashed = ReadAll(w.image, 0, w.image.size());
   Save(out / "open_image", n + "-crashed", crashed);
   if (h->has_journal()) {
-    Save(out / "journal_replay", n,
-         std::span(crashed).subspan(h->journal_offset, h->journal_size));
+    Save(out / "journal_replay", n, std::span(crashed).subspan(h->journal_offset, h->journal_size));
   }
   // Metadata regions with their counts in front, as metadata_fuzz reads them.
   auto with_counts = [&](uint32_t bits, uint32_t entries, std::span<const std::byte> region) {
@@ -111,12 +111,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   using fvd::fuzz::Layout;
-  for (const Layout& l : {Layout{"overlay", true, false, 8192, 4096},
-                          Layout{"overlay-compact", true, true, 8192, 4096},
-                          Layout{"overlay-compact-512", true, true, 4096, 512},
-                          Layout{"compact", false, true, 8192, 0},
-                          Layout{"overlay-nojournal", true, false, 0, 512},
-                          Layout{"plain", false, false, 4096, 0}}) {
+  for (const Layout& l :
+       {Layout{"overlay", true, false, 8192, 4096},
+        Layout{"overlay-compact", true, true, 8192, 4096},
+        Layout{"overlay-compact-512", true, true, 4096, 512},
+        Layout{"compact", false, true, 8192, 0}, Layout{"overlay-nojournal", true, false, 0, 512},
+        Layout{"plain", false, false, 4096, 0}}) {
     fvd::fuzz::Make(argv[1], l);
   }
   return 0;

@@ -95,8 +95,7 @@ IoBuffer DirectMetadata::EncodeTable(SectorRange r) const {
   return out;
 }
 
-Task<Status> DirectMetadata::WriteRegion(uint64_t at, const IoBuffer& bytes,
-                                         WriteMode mode) {
+Task<Status> DirectMetadata::WriteRegion(uint64_t at, const IoBuffer& bytes, WriteMode mode) {
   co_return co_await AwaitIo(
       [&](IoCallback cb) { return core_.image_dev.SubmitWrite(at, bytes, mode, std::move(cb)); });
 }

@@ -19,9 +19,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/util/io_buffer.h"
 #include "core/image/extents.h"
 #include "core/image/image_core.h"
+#include "core/util/io_buffer.h"
 
 namespace fvd {
 

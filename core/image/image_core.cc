@@ -110,8 +110,7 @@ IoBuffer Image::Core::EncodeTableRegion() const {
   return out;
 }
 
-Task<Status> Image::Core::WriteRegions(const IoBuffer& bitmap_bytes,
-                                       const IoBuffer& table_bytes) {
+Task<Status> Image::Core::WriteRegions(const IoBuffer& bitmap_bytes, const IoBuffer& table_bytes) {
   if (!bitmap_bytes.empty()) {
     Status s = co_await AwaitIo([&](IoCallback cb) {
       return image_dev.SubmitWrite(header.bitmap_offset, bitmap_bytes, WriteMode::kCached,

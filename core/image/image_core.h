@@ -7,13 +7,13 @@
 #include <string>
 #include <vector>
 
-#include "core/util/io_buffer.h"
 #include "core/format/bitmap.h"
 #include "core/format/header.h"
 #include "core/image/chunk_allocator.h"
 #include "core/image/image.h"
 #include "core/image/range_locks.h"
 #include "core/image/wait_list.h"
+#include "core/util/io_buffer.h"
 
 namespace fvd {
 
@@ -83,8 +83,7 @@ struct Image::Core {
   IoBuffer EncodeBitmapRegion(const format::Bitmap& bm) const;
   IoBuffer EncodeTableRegion() const;
   // Writes the given region images (either may be empty) at their offsets.
-  Task<Status> WriteRegions(const IoBuffer& bitmap_bytes,
-                            const IoBuffer& table_bytes);
+  Task<Status> WriteRegions(const IoBuffer& bitmap_bytes, const IoBuffer& table_bytes);
 };
 
 // Counts a request in flight for the lifetime of the guard; wakes Close when the last ends.

@@ -140,8 +140,7 @@ Task<Status> Journal::Recycle() {
   // Snapshot before the data flush: every bit and entry in the snapshot belongs to a write
   // whose data completed before it, so the flush makes that data durable before the metadata
   // that points at it.
-  const auto bitmap_bytes =
-      core_.use_bitmap ? core_.EncodeBitmapRegion(core_.stale) : IoBuffer{};
+  const auto bitmap_bytes = core_.use_bitmap ? core_.EncodeBitmapRegion(core_.stale) : IoBuffer{};
   const auto table_bytes = core_.compact() ? core_.EncodeTableRegion() : IoBuffer{};
   Status s = co_await core_.FlushData();
   if (s.ok()) s = co_await core_.WriteRegions(bitmap_bytes, table_bytes);

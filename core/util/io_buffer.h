@@ -24,7 +24,7 @@ struct IoAllocator {
   }
   void deallocate(T* p, std::size_t n) noexcept {
     (void)n;  // unsized: Clang 14 does not declare sized deallocation by default
-    ::operator delete(p, std::align_val_t{kIoBufferAlignment});
+    ::operator delete (p, std::align_val_t{kIoBufferAlignment});
   }
   template <typename U>
   bool operator==(const IoAllocator<U>&) const noexcept {
