@@ -15,8 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::memcpy(&entries, data + 4, 4);
   bits %= 1 << 20;
   entries %= 1 << 16;
-  const std::span<const std::byte> region(reinterpret_cast<const std::byte*>(data + 8),
-                                          size - 8);
+  const std::span<const std::byte> region(reinterpret_cast<const std::byte*>(data + 8), size - 8);
   if (auto bm = Bitmap::Decode(region, bits); bm.ok()) {
     std::vector<std::byte> out(region.size());
     if (out.size() >= bm->byte_size()) {

@@ -455,7 +455,7 @@ struct FileDevice::Impl {
   // synchronous engine would, and hand the backend only what would block (EAGAIN) or the
   // rest of a short transfer. Saves a ring round trip or a thread handoff per request. Not for
   // O_DIRECT (it always goes to the device) or FUA writes (they wait for the device).
-  bool TryWithoutBlocking(Op& op) const {
+  bool TryWithoutBlocking(Op& op) {
     if (!try_without_blocking || direct_io || op.kind == OpKind::kFlush || op.fua) return false;
     const bool nowait = op.kind == OpKind::kRead ? nowait_reads : nowait_writes;
     const bool blocking_write = op.kind == OpKind::kWrite && !nowait && inline_cached_writes;
@@ -488,8 +488,8 @@ struct FileDevice::Impl {
   bool direct_io = false;  // O_DIRECT
   bool try_without_blocking = true;
   bool inline_cached_writes = false;
-  mutable bool nowait_reads = true;  // false once the filesystem said EOPNOTSUPP
-  mutable bool nowait_writes = true;
+  bool nowait_reads = true;  // false once the filesystem said EOPNOTSUPP
+  bool nowait_writes = true;
   uint64_t size = 0;  // cached; only Resize changes it
   std::string grow_command;
   uint32_t alignment = 1;

@@ -60,10 +60,9 @@ int FailWith(const fvd::Status& s) {
   return Fail("fvd: " + s.ToString(), ErrnoFor(s));
 }
 
-int ParseBool(const char* key, const char* value, bool& out) {
+int ParseBool(const char* value, bool& out) {
   const int r = nbdkit_parse_bool(value);
   if (r < 0) return -1;  // nbdkit already said what is wrong
-  (void)key;
   out = r == 1;
   return 0;
 }
@@ -85,7 +84,7 @@ extern "C" int FvdConfig(const char* key, const char* value) {
     o.file = value;
     return 0;
   }
-  if (k == "readonly") return ParseBool(key, value, o.read_only);
+  if (k == "readonly") return ParseBool(value, o.read_only);
   if (k == "cache") {
     const std::string v = value;
     if (v != "writeback" && v != "none") {
@@ -111,7 +110,7 @@ extern "C" int FvdConfig(const char* key, const char* value) {
     o.create_options.base_img = value;
     return 0;
   }
-  if (k == "compact") return ParseBool(key, value, o.create_options.compact_image);
+  if (k == "compact") return ParseBool(value, o.create_options.compact_image);
   return Fail("unknown parameter '" + k + "' (nbdkit <plugin> --help lists them)", EINVAL);
 }
 
@@ -183,8 +182,7 @@ extern "C" int FvdBlockSize(void* /*handle*/, uint32_t* minimum, uint32_t* prefe
 
 int CheckAligned(uint32_t count, uint64_t offset) {
   if (count % 512 == 0 && offset % 512 == 0) return 0;
-  return Fail("request at offset " + std::to_string(offset) + " length " +
-                  std::to_string(count) +
+  return Fail("request at offset " + std::to_string(offset) + " length " + std::to_string(count) +
                   " is not 512-byte aligned (the export's minimum block size; use "
                   "--filter=blocksize for clients that ignore it)",
               EINVAL);
@@ -193,8 +191,7 @@ int CheckAligned(uint32_t count, uint64_t offset) {
 extern "C" int FvdPread(void* handle, void* buf, uint32_t count, uint64_t offset,
                         uint32_t /*flags*/) {
   if (CheckAligned(count, offset) != 0) return -1;
-  const fvd::Status s =
-      Server(handle).Read(offset, std::span(static_cast<std::byte*>(buf), count));
+  const fvd::Status s = Server(handle).Read(offset, std::span(static_cast<std::byte*>(buf), count));
   return s.ok() ? 0 : FailWith(s);
 }
 
