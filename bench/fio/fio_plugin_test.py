@@ -34,7 +34,9 @@ def fio_env():
 
 
 def fio(*args, timeout=300):
-    return subprocess.run([FIO, f"--ioengine=external:{PLUGIN}", *args], capture_output=True,
+    # verify_state_save=0: fio would otherwise leave *-verify.state files in the working dir.
+    return subprocess.run([FIO, f"--ioengine=external:{PLUGIN}", "--verify_state_save=0", *args],
+                          capture_output=True,
                           text=True, timeout=timeout, env=fio_env())
 
 
@@ -124,7 +126,8 @@ class FioPluginTest(unittest.TestCase):
 
         size_before = allocated()
         proc = subprocess.Popen(
-            [FIO, f"--ioengine=external:{PLUGIN}", *common, "--name=b", "--rw=randwrite",
+            [FIO, f"--ioengine=external:{PLUGIN}", "--verify_state_save=0", *common, "--name=b",
+             "--rw=randwrite",
              "--bs=4k", "--offset=16m", "--size=32m", "--iodepth=16", "--fsync=64",
              "--time_based", "--runtime=120", "--output=/dev/null"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
