@@ -9,6 +9,7 @@
 #include "core/image/extents.h"
 #include "core/image/image_core.h"
 #include "core/image/journal.h"
+#include "core/image/prefetcher.h"
 #include "core/image/recovery.h"
 
 namespace fvd {
@@ -135,6 +136,10 @@ Task<Result<std::unique_ptr<Image>>> Image::Open(ImageEnv env, ImageDevices devi
     } else {
       c.direct = std::make_unique<DirectMetadata>(c);
     }
+    if (Prefetcher::Wanted(c)) {
+      c.prefetcher = std::make_unique<Prefetcher>(c);
+      c.prefetcher->Start();
+    }
   }
   co_return std::unique_ptr<Image>(new Image(std::move(core)));
 }
@@ -144,11 +149,8 @@ Task<Status> Image::Flush() {
   if (c.closed) co_return Status::InvalidArgument("image is closed");
   InFlightGuard guard(c);
   ++c.stats.guest_flushes;
-  if (c.journal != nullptr) co_return co_await c.journal->Commit();
-  if (c.direct != nullptr && c.direct->pending()) {
-    FVD_CO_RETURN_IF_ERROR(co_await c.direct->WriteBack());
-    co_return co_await c.FlushImage();
-  }
+  if (c.journal != nullptr || (c.direct != nullptr && c.direct->pending()))
+    co_return co_await c.CommitMetadata();
   Status s = co_await c.FlushData();
   if (s.ok() && &c.data_dev != &c.image_dev) s = co_await c.FlushImage();
   co_return s;
@@ -158,6 +160,7 @@ Task<Status> Image::Close() {
   Core& c = *core_;
   if (c.closed) co_return Status::Ok();
   c.closed = true;
+  if (c.prefetcher != nullptr) co_await c.prefetcher->Stop();
   while (c.in_flight > 0) co_await c.idle.Wait();
   if (c.read_only()) co_return Status::Ok();
   if (c.journal != nullptr) co_await c.journal->Quiesce();
@@ -210,6 +213,7 @@ std::vector<MapExtent> Image::Map(uint64_t offset, uint64_t length) const {
 
 Task<void> Image::WaitIdle() {
   Core& c = *core_;
+  if (c.prefetcher != nullptr) co_await c.prefetcher->Stop();
   while (c.in_flight > 0) co_await c.idle.Wait();
   if (c.journal != nullptr) co_await c.journal->Quiesce();
   while (c.in_flight > 0) co_await c.idle.Wait();

@@ -77,6 +77,16 @@ struct ImageStats {
   uint64_t data_flushes = 0, image_flushes = 0;
   uint64_t chunks_allocated = 0, chunks_reused = 0, storage_grows = 0;
   uint64_t lock_waits = 0;
+  // Whole-image prefetch (prefetcher.h). Its base reads also count in base_reads above.
+  bool prefetch_started = false, prefetch_finished = false, prefetch_failed = false;
+  int64_t prefetch_finished_at_ns = -1;  // the image's clock when it finished
+  std::string prefetch_error;            // why it stopped, when prefetch_failed
+  uint64_t prefetch_passes = 0, prefetch_copies = 0;
+  uint64_t prefetch_bytes_read = 0, prefetch_bytes_written = 0;
+  uint64_t prefetch_skipped_locked = 0;  // ranges left for a later pass: someone held a lock
+  uint64_t prefetch_pauses = 0;          // coin came up heads: paused
+  uint64_t prefetch_resets = 0;          // coin came up tails: average forgotten
+  uint64_t prefetch_cap_waits = 0;       // waits for a max-throughput cap
   // Recovery at open.
   bool recovered = false;
   uint64_t replayed_sectors = 0, skipped_sectors = 0, leaked_chunks = 0;

@@ -6,6 +6,7 @@
 #include "core/image/direct_metadata.h"
 #include "core/image/extents.h"
 #include "core/image/journal.h"
+#include "core/image/prefetcher.h"
 
 namespace fvd {
 
@@ -59,13 +60,31 @@ Task<Status> Image::Core::FlushImage() {
 }
 
 Task<Status> Image::Core::WriteHeader() {
+  while (header_writing) co_await header_written.Wait();
+  header_writing = true;
+  Status s;
   auto encoded = format::EncodeHeader(header);
-  if (!encoded.ok()) co_return encoded.status();
-  const IoBuffer bytes(encoded->begin(), encoded->end());
-  Status s = co_await AwaitIo([&](IoCallback cb) {
-    return image_dev.SubmitWrite(0, bytes, WriteMode::kFua, std::move(cb));
-  });
-  co_return s.WithContext("header write");
+  if (encoded.ok()) {
+    const IoBuffer bytes(encoded->begin(), encoded->end());
+    s = co_await AwaitIo([&](IoCallback cb) {
+      return image_dev.SubmitWrite(0, bytes, WriteMode::kFua, std::move(cb));
+    });
+    s = s.WithContext("header write");
+  } else {
+    s = encoded.status();
+  }
+  header_writing = false;
+  header_written.NotifyAll(env.scheduler);
+  co_return s;
+}
+
+Task<Status> Image::Core::CommitMetadata() {
+  if (journal != nullptr) co_return co_await journal->Commit();
+  if (direct != nullptr && direct->pending()) {
+    FVD_CO_RETURN_IF_ERROR(co_await direct->WriteBack());
+    co_return co_await FlushImage();
+  }
+  co_return co_await FlushData();
 }
 
 Task<Status> Image::Core::ReadBase(uint64_t offset, std::span<std::byte> buf) {

@@ -19,6 +19,7 @@ namespace fvd {
 
 class DirectMetadata;
 class Journal;
+class Prefetcher;
 
 struct Image::Core {
   Core(ImageEnv e, ImageDevices d, ImageOptions o);
@@ -47,6 +48,7 @@ struct Image::Core {
   RangeLocks locks;
   std::unique_ptr<Journal> journal;        // when the image has a journal
   std::unique_ptr<DirectMetadata> direct;  // read-write without a journal
+  std::unique_ptr<Prefetcher> prefetcher;  // when the image prefetches (Prefetcher::Wanted)
 
   bool metadata_error = false;
   std::string metadata_error_what;
@@ -54,6 +56,8 @@ struct Image::Core {
   uint64_t in_flight = 0;  // guest requests and background copies
   WaitList idle;           // notified when in_flight drops to 0
   bool closed = false;
+  bool header_writing = false;  // header writes go one at a time, each with the latest state
+  WaitList header_written;
   ImageStats stats;
 
   bool compact() const { return header.compact_image; }
@@ -73,7 +77,12 @@ struct Image::Core {
   // Device helpers (async). Count stats; never used for guest data of the fast paths.
   Task<Status> FlushData();
   Task<Status> FlushImage();
+  // Writes the header as it is in memory now (FUA). Serialized: a later call waits for an
+  // earlier one, so the last write to land carries the latest state.
   Task<Status> WriteHeader();
+  // Makes every metadata change so far durable: a buffered journal is written out, pending
+  // direct metadata written back (the data file is flushed first either way).
+  Task<Status> CommitMetadata();
   // Reads [offset, offset + buf.size()) of the base image; bytes past the base device's end
   // read as zeros.
   Task<Status> ReadBase(uint64_t offset, std::span<std::byte> buf);

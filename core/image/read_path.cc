@@ -4,6 +4,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/image/base_copy.h"
 #include "core/image/extents.h"
 #include "core/image/image_core.h"
 #include "core/image/storage.h"
@@ -18,9 +19,8 @@ struct BaseCopy {
   IoBuffer bytes;
 };
 
-// Copies `copy` into the image unless the range is locked or already there. Updates only the
-// fresh bitmap (the data equals the base, so losing it in a crash costs a re-read); in a
-// compact image a newly allocated chunk is journaled, since later writes would rely on it.
+// Copies `copy` into the image unless the range is locked (base_copy.h). Failures only cost
+// the copy: the guest's read already has its data.
 Task<void> CopyOnRead(Image::Core& c, std::shared_ptr<BaseCopy> copy) {
   InFlightGuard guard(c);
   const Extent span = LockSpan(c, copy->offset, copy->bytes.size());
@@ -34,30 +34,11 @@ Task<void> CopyOnRead(Image::Core& c, std::shared_ptr<BaseCopy> copy) {
     c.outstanding_copy_on_read_bytes -= copy->bytes.size();
     co_return;
   }
-  // Re-check under the lock: a guest write may have put some blocks in the image meanwhile,
-  // and base data must never overwrite guest data. Copy only runs still in the base.
-  std::vector<SourceRun> runs = SplitBySource(c.header, &c.fresh, copy->offset, copy->bytes.size());
-  if (FVD_IF_TEST_BUG(cor_skips_recheck)) runs = {{{copy->offset, copy->bytes.size()}, true}};
-  for (const SourceRun& run : runs) {
-    if (!run.in_base) continue;
-    const uint64_t run_end = run.extent.offset + run.extent.length;
-    auto allocated = co_await AllocateChunks(c, run.extent.offset, run_end);
-    if (!allocated.ok()) break;
-    auto part = std::span<const std::byte>(copy->bytes)
-                    .subspan(run.extent.offset - copy->offset, run.extent.length);
-    Status s = co_await WriteData(c, run.extent.offset, part, c.data_write_mode());
-    if (!s.ok()) {
-      UndoAllocation(c, *allocated);
-      break;
-    }
-    if (!allocated->empty()) {
-      s = co_await RecordUpdate(c, run.extent.offset, run_end, /*bitmap=*/false);
-      if (!s.ok()) break;
-    }
-    const BlockSpan b = BlocksOf(c.header, run.extent.offset, run.extent.length);
-    c.fresh.SetRange(b.first, b.end - b.first);
+  const bool recheck = !FVD_IF_TEST_BUG(cor_skips_recheck);
+  auto copied = co_await CopyBaseIntoImage(c, copy->offset, copy->bytes, recheck);
+  if (copied.ok() && *copied > 0) {
     ++c.stats.copy_on_read_copies;
-    c.stats.copy_on_read_bytes += run.extent.length;
+    c.stats.copy_on_read_bytes += *copied;
   }
   if (lock.held()) c.locks.Release(lock);
   c.outstanding_copy_on_read_bytes -= copy->bytes.size();

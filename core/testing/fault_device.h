@@ -1,5 +1,5 @@
-// A test decorator over a BlockDevice that fails chosen operations: a small stand-in for the
-// simulator's fault decorators, for core's own unit tests.
+// A test decorator over a BlockDevice that fails or delays chosen operations: a small stand-in
+// for the simulator's fault and latency decorators, for core's own unit tests.
 #pragma once
 
 #include <functional>
@@ -18,20 +18,24 @@ class FaultDevice final : public BlockDevice {
 
   FaultDevice(BlockDevice& inner, Scheduler& scheduler) : inner_(inner), scheduler_(scheduler) {}
   void set_fail(Predicate p) { fail_ = std::move(p); }
+  // `delay(op, offset, length)`: extra time before the operation's completion is delivered.
+  using DelayFn = std::function<Duration(Op, uint64_t, uint64_t)>;
+  void set_delay(DelayFn d) { delay_ = std::move(d); }
 
   uint64_t size() const override { return inner_.size(); }
   Status SubmitRead(uint64_t offset, std::span<std::byte> buf, IoCallback done) override {
     if (Fails(Op::kRead, offset, buf.size())) return PostError(std::move(done));
-    return inner_.SubmitRead(offset, buf, std::move(done));
+    return inner_.SubmitRead(offset, buf, Delayed(Op::kRead, offset, buf.size(), std::move(done)));
   }
   Status SubmitWrite(uint64_t offset, std::span<const std::byte> buf, WriteMode mode,
                      IoCallback done) override {
     if (Fails(Op::kWrite, offset, buf.size())) return PostError(std::move(done));
-    return inner_.SubmitWrite(offset, buf, mode, std::move(done));
+    return inner_.SubmitWrite(offset, buf, mode,
+                              Delayed(Op::kWrite, offset, buf.size(), std::move(done)));
   }
   Status SubmitFlush(IoCallback done) override {
     if (Fails(Op::kFlush, 0, 0)) return PostError(std::move(done));
-    return inner_.SubmitFlush(std::move(done));
+    return inner_.SubmitFlush(Delayed(Op::kFlush, 0, 0, std::move(done)));
   }
   Status SubmitResize(uint64_t new_size, IoCallback done) override {
     if (Fails(Op::kResize, new_size, 0)) return PostError(std::move(done));
@@ -39,6 +43,14 @@ class FaultDevice final : public BlockDevice {
   }
 
  private:
+  IoCallback Delayed(Op op, uint64_t offset, uint64_t length, IoCallback done) {
+    if (!delay_) return done;
+    const Duration d = delay_(op, offset, length);
+    if (d <= Duration::zero()) return done;
+    return [this, d, done = std::move(done)](Status s) mutable {
+      scheduler_.ScheduleAfter(d, [done = std::move(done), s = std::move(s)] { done(s); });
+    };
+  }
   bool Fails(Op op, uint64_t offset, uint64_t length) const {
     return fail_ && fail_(op, offset, length);
   }
@@ -50,6 +62,7 @@ class FaultDevice final : public BlockDevice {
   BlockDevice& inner_;
   Scheduler& scheduler_;
   Predicate fail_;
+  DelayFn delay_;
 };
 
 }  // namespace fvd::testing

@@ -35,6 +35,12 @@ class ImageWorld {
     return std::move(*out);
   }
 
+  void Run(Task<void> task) {
+    bool done = false;
+    Detach(std::move(task), [&] { done = true; });
+    loop.RunUntil([&] { return done; });
+  }
+
   // Fills the base with `size` bytes of seeded random data.
   std::vector<std::byte> MakeBase(uint64_t size, uint64_t seed) {
     std::vector<std::byte> bytes(size);
@@ -46,9 +52,13 @@ class ImageWorld {
   }
 
   // Creates a fresh image with `options` (base_img_length filled in from the base device).
-  Status Create(format::CreateOptions options) {
+  // `tweak` may change the planned header before it is written (fields create has no option
+  // for, such as the prefetcher's tuning).
+  Status Create(format::CreateOptions options,
+                const std::function<void(format::Header&)>& tweak = nullptr) {
     if (!options.base_img.empty()) options.base_img_length = base_mem.size();
     FVD_ASSIGN_OR_RETURN(header, format::PlanImage(options));
+    if (tweak) tweak(header);
     const LoopDriver drive = [this](const std::function<bool()>& done) { loop.RunUntil(done); };
     return WriteNewImage(image_mem, nullptr, drive, header);
   }
@@ -64,7 +74,10 @@ class ImageWorld {
   }
 
   Result<std::unique_ptr<Image>> Open(ImageOptions options = {}) {
-    ImageEnv env{loop, loop, random};
+    return Open(options, random);
+  }
+  Result<std::unique_ptr<Image>> Open(ImageOptions options, RandomSource& coin) {
+    ImageEnv env{loop, loop, coin};
     ImageDevices devices{&image_dev, nullptr, header.has_base() ? &base_dev : nullptr};
     return Run(Image::Open(env, devices, options));
   }

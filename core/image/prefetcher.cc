@@ -1,0 +1,290 @@
+#include "core/image/prefetcher.h"
+
+#include <algorithm>
+
+#include "core/image/base_copy.h"
+#include "core/image/storage.h"
+#include "core/util/units.h"
+
+namespace fvd {
+namespace {
+
+using std::chrono::milliseconds;
+
+// How long a pass that found only locked blocks waits before the next one.
+constexpr Duration kLockedRetry = milliseconds(10);
+
+uint64_t SlotBlocks(const format::Header& h) {
+  const uint64_t bytes = h.bytes_per_prefetch > 0 ? uint64_t(h.bytes_per_prefetch) : 1;
+  return std::max<uint64_t>(1, DivRoundUp(bytes, h.block_size));
+}
+
+}  // namespace
+
+class Prefetcher::SleepAwaiter {
+ public:
+  SleepAwaiter(Prefetcher& p, Duration d) : p_(p), d_(d) {}
+  bool await_ready() const noexcept { return p_.ShouldStop(); }
+  void await_suspend(std::coroutine_handle<> h) {
+    node_.handle = h;
+    node_.timer = p_.c_.env.scheduler.ScheduleAfter(d_, [this] {
+      std::erase(p_.sleepers_, &node_);
+      node_.handle.resume();
+    });
+    p_.sleepers_.push_back(&node_);
+  }
+  void await_resume() const noexcept {}
+
+ private:
+  Prefetcher& p_;
+  Duration d_;
+  Sleeper node_;
+};
+
+Prefetcher::Prefetcher(Image::Core& core)
+    : c_(core),
+      max_blocks_(SlotBlocks(core.header)),
+      slots_(std::max<int32_t>(1, core.header.num_prefetch_slots)),
+      read_meter_(milliseconds(core.header.prefetch_read_throughput_measure_time),
+                  core.header.prefetch_perf_calc_alpha),
+      write_meter_(milliseconds(core.header.prefetch_write_throughput_measure_time),
+                   core.header.prefetch_perf_calc_alpha),
+      read_cap_(KiBpsToBytesPerSecond(core.header.prefetch_max_read_throughput)),
+      write_cap_(KiBpsToBytesPerSecond(core.header.prefetch_max_write_throughput)) {}
+
+Prefetcher::~Prefetcher() {
+  if (start_timer_ != 0) c_.env.scheduler.Cancel(start_timer_);
+  for (Sleeper* s : sleepers_) c_.env.scheduler.Cancel(s->timer);
+}
+
+bool Prefetcher::Wanted(const Image::Core& c) {
+  return !c.read_only() && c.use_bitmap && c.base_dev != nullptr &&
+         c.header.prefetch_start_delay > 0 && (c.journal != nullptr || c.direct != nullptr);
+}
+
+void Prefetcher::Start() {
+  if (stop_requested_ || running_ || start_timer_ != 0) return;
+  start_timer_ = c_.env.scheduler.ScheduleAfter(
+      std::chrono::seconds(c_.header.prefetch_start_delay), [this] {
+        start_timer_ = 0;
+        if (!ShouldStop()) Detach(Run(), [] {});
+      });
+}
+
+Task<void> Prefetcher::Stop() {
+  stop_requested_ = true;
+  if (start_timer_ != 0) {
+    c_.env.scheduler.Cancel(start_timer_);
+    start_timer_ = 0;
+  }
+  WakeSleepers();
+  ring_changed_.NotifyAll(c_.env.scheduler);
+  while (running_) co_await stopped_.Wait();
+}
+
+bool Prefetcher::ShouldStop() const {
+  return stop_requested_ || failed_ || c_.closed || c_.metadata_error;
+}
+
+void Prefetcher::Fail(const Status& s, const char* what) {
+  if (!failed_) {
+    failed_ = true;
+    c_.stats.prefetch_failed = true;
+    c_.stats.prefetch_error = s.WithContext(what).ToString();
+  }
+  WakeSleepers();
+  ring_changed_.NotifyAll(c_.env.scheduler);
+}
+
+Prefetcher::SleepAwaiter Prefetcher::Sleep(Duration d) {
+  return SleepAwaiter(*this, d);
+}
+
+void Prefetcher::WakeSleepers() {
+  for (Sleeper* s : sleepers_) {
+    if (c_.env.scheduler.Cancel(s->timer)) c_.env.scheduler.Post([h = s->handle] { h.resume(); });
+  }
+  sleepers_.clear();
+}
+
+Task<void> Prefetcher::Run() {
+  running_ = true;
+  c_.stats.prefetch_started = true;
+  const uint64_t bits = c_.fresh.bits();
+  while (!ShouldStop()) {
+    ++c_.stats.prefetch_passes;
+    co_await Pass();
+    if (ShouldStop()) break;
+    if (c_.fresh.AllSet(0, bits)) {
+      Status s = co_await Complete();
+      if (!s.ok()) Fail(s, "prefetch completion");
+      break;
+    }
+    // Only locked blocks were left: give their owners time before looking again.
+    if (!progress_) co_await Sleep(kLockedRetry);
+  }
+  running_ = false;
+  stopped_.NotifyAll(c_.env.scheduler);
+}
+
+Task<void> Prefetcher::Pass() {
+  cursor_ = 0;
+  head_ = tail_ = 0;
+  progress_ = false;
+  reader_done_ = false;
+  Detach(Reader(), [this] {
+    reader_done_ = true;
+    ring_changed_.NotifyAll(c_.env.scheduler);
+  });
+  co_await Writer();
+  while (!reader_done_) co_await ring_changed_.Wait();
+}
+
+std::optional<Extent> Prefetcher::NextRange() {
+  const format::Bitmap& fresh = c_.fresh;
+  const uint64_t bits = fresh.bits(), bs = c_.header.block_size;
+  while (cursor_ < bits) {
+    if (cursor_ % 8 == 0 && cursor_ + 8 <= bits && fresh.bytes()[cursor_ / 8] == 0xff) {
+      cursor_ += 8;
+      continue;
+    }
+    if (fresh.Test(cursor_)) {
+      ++cursor_;
+      continue;
+    }
+    uint64_t end = cursor_ + 1;
+    while (end < bits && end - cursor_ < max_blocks_ && !fresh.Test(end)) ++end;
+    const uint64_t begin_byte = cursor_ * bs;
+    if (RangeLock* l = c_.locks.FindOverlap(begin_byte, end * bs)) {
+      if (l->begin() < begin_byte + bs) {  // the first block is locked: skip past the lock
+        ++c_.stats.prefetch_skipped_locked;
+        cursor_ = std::max(cursor_ + 1, DivRoundUp(l->end(), bs));
+        continue;
+      }
+      end = l->begin() / bs;  // read up to the lock
+    }
+    const uint64_t end_byte = std::min(end * bs, c_.header.base_img_size);
+    cursor_ = end;
+    return Extent{begin_byte, end_byte - begin_byte};
+  }
+  return std::nullopt;
+}
+
+Task<void> Prefetcher::Reader() {
+  while (!ShouldStop()) {
+    const std::optional<Extent> next = NextRange();
+    if (!next.has_value()) break;
+    progress_ = true;
+    while (head_ - tail_ == slots_.size() && !ShouldStop()) co_await ring_changed_.Wait();
+    if (ShouldStop()) break;
+    co_await Pace(read_meter_, read_cap_, next->length, c_.header.prefetch_min_read_throughput);
+    if (ShouldStop()) break;
+    Slot& slot = slots_[head_ % slots_.size()];
+    slot.offset = next->offset;
+    slot.bytes.resize(next->length);
+    const TimePoint t0 = c_.env.clock.Now();
+    Status s = co_await c_.ReadBase(slot.offset, slot.bytes);
+    if (!s.ok()) {
+      Fail(s, "prefetch base read");
+      break;
+    }
+    read_meter_.Add(next->length, c_.env.clock.Now() - t0);
+    c_.stats.prefetch_bytes_read += next->length;
+    ++head_;
+    ring_changed_.NotifyAll(c_.env.scheduler);
+  }
+}
+
+Task<void> Prefetcher::Writer() {
+  for (;;) {
+    while (head_ == tail_ && !reader_done_ && !ShouldStop()) co_await ring_changed_.Wait();
+    if (ShouldStop() || head_ == tail_) break;
+    const Slot& slot = slots_[tail_ % slots_.size()];
+    co_await Pace(write_meter_, write_cap_, slot.bytes.size(),
+                  c_.header.prefetch_min_write_throughput);
+    if (ShouldStop()) break;
+    co_await CopySlot(slot);
+    ++tail_;
+    ring_changed_.NotifyAll(c_.env.scheduler);
+  }
+}
+
+Task<void> Prefetcher::Pace(ThroughputMeter& meter, RateCap& cap, uint64_t bytes,
+                            int32_t min_kibps) {
+  const int32_t throttle_ms = c_.header.prefetch_throttle_time;
+  if (throttle_ms > 0 && meter.Below(static_cast<double>(KiBpsToBytesPerSecond(min_kibps)))) {
+    meter.Reset();
+    RandomSource& random = c_.env.random;
+    if (random.UnitDouble() < 0.5) {
+      ++c_.stats.prefetch_pauses;
+      const double ms = 1 + random.UnitDouble() * throttle_ms;
+      co_await Sleep(std::chrono::duration_cast<Duration>(
+          std::chrono::duration<double, std::milli>(ms)));
+    } else {
+      ++c_.stats.prefetch_resets;
+    }
+  }
+  if (!cap.enabled() || ShouldStop()) co_return;
+  const TimePoint now = c_.env.clock.Now();
+  const TimePoint start = cap.Admit(now, bytes);
+  if (start > now) {
+    ++c_.stats.prefetch_cap_waits;
+    co_await Sleep(start - now);
+  }
+}
+
+Task<void> Prefetcher::CopySlot(const Slot& slot) {
+  const Extent span = LockSpan(c_, slot.offset, slot.bytes.size());
+  RangeLock lock;
+  if (!c_.locks.TryAcquire(lock, LockKind::kCopy, span.offset, span.offset + span.length)) {
+    ++c_.stats.prefetch_skipped_locked;  // a later pass copies what is still missing
+    co_return;
+  }
+  const TimePoint t0 = c_.env.clock.Now();
+  auto copied = co_await CopyBaseIntoImage(c_, slot.offset, slot.bytes, /*recheck=*/true);
+  c_.locks.Release(lock);
+  if (!copied.ok()) {
+    Fail(copied.status(), "prefetch copy");
+    co_return;
+  }
+  if (*copied == 0) co_return;
+  write_meter_.Add(*copied, c_.env.clock.Now() - t0);
+  c_.stats.prefetch_bytes_written += *copied;
+  ++c_.stats.prefetch_copies;
+}
+
+Task<Status> Prefetcher::Complete() {
+  // A lock over the whole disk: no write is between setting its fresh and stale bits, and no
+  // copy or allocation is in flight, while the bitmap and table are written.
+  RangeLock lock;
+  while (!c_.locks.TryAcquire(lock, LockKind::kCopy, 0, c_.header.virtual_disk_size)) {
+    if (ShouldStop()) co_return Status::Ok();
+    co_await Sleep(milliseconds(1));
+  }
+  Status s = co_await MarkSelfContained();
+  c_.locks.Release(lock);
+  // Whatever failed, the metadata on disk may now be part written: refuse writes until reopened.
+  if (!s.ok()) s = c_.EnterMetadataError(s, "prefetch completion");
+  co_return s;
+}
+
+Task<Status> Prefetcher::MarkSelfContained() {
+  // Queued journal records first (they clean the table's dirty entries), then the data: the
+  // bitmap and table written next point at it.
+  FVD_CO_RETURN_IF_ERROR(co_await c_.CommitMetadata());
+  FVD_CO_RETURN_IF_ERROR(co_await c_.FlushData());
+  const IoBuffer bitmap = c_.EncodeBitmapRegion(c_.fresh);
+  const IoBuffer table = c_.compact() ? c_.EncodeTableRegion() : IoBuffer{};
+  FVD_CO_RETURN_IF_ERROR(co_await c_.WriteRegions(bitmap, table));
+  FVD_CO_RETURN_IF_ERROR(co_await c_.FlushImage());
+  c_.stale = c_.fresh;
+  c_.header.all_data_in_fvd_img = true;
+  FVD_CO_RETURN_IF_ERROR(co_await c_.WriteHeader());
+  FVD_CO_RETURN_IF_ERROR(co_await c_.FlushImage());
+  c_.use_bitmap = false;
+  c_.stats.prefetch_finished = true;
+  c_.stats.prefetch_finished_at_ns = c_.env.clock.Now().time_since_epoch().count();
+  co_return Status::Ok();
+}
+
+}  // namespace fvd

@@ -1,0 +1,100 @@
+// Whole-image prefetch (FVD-FORMAT.md, "Whole-image prefetch (adaptive)"): after
+// prefetch_start_delay seconds, copy every block still in the base into the image in the
+// background, then mark the image self-contained (all_data_in_fvd_img) so the base is never
+// read again.
+//
+// CONTRACT
+// - A pipeline of two coroutines over a ring of num_prefetch_slots buffers of
+//   bytes_per_prefetch: the reader fills slots from the base, one read in flight; the writer
+//   empties them into the image, one write in flight.
+// - Blocks already in the image (fresh bitmap) are never read. A range some request holds
+//   locked is skipped and picked up by a later pass; the writer copies under a copy lock and
+//   re-checks the fresh bitmap there (base_copy.h), so base data never overwrites guest data.
+//   Copies are soft: only the fresh bitmap changes, a crash costs re-copying.
+// - Pacing: read and write throughput are measured separately (prefetch_pacing.h); when an
+//   average falls below its minimum, a coin from the seam's random source decides: heads,
+//   pause 1 + U[0,1) * prefetch_throttle_time ms; tails, forget the average and go on
+//   (prefetch_throttle_time <= 0 disables this). prefetch_max_read_throughput and
+//   prefetch_max_write_throughput, when positive, cap each stream's rate.
+// - Completion: under a lock over the whole disk (so no write is between its fresh and stale
+//   bits), flush the data, write the all-set bitmap and the table, flush, set
+//   all_data_in_fvd_img in the header, flush.
+// - An I/O error stops the prefetcher (stats say why); guest requests carry on. A later open
+//   starts it again.
+// - All timing comes from the image's Clock and Scheduler, the coin from its RandomSource.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "core/image/extents.h"
+#include "core/image/image_core.h"
+#include "core/image/prefetch_pacing.h"
+
+namespace fvd {
+
+class Prefetcher {
+ public:
+  explicit Prefetcher(Image::Core& core);
+  ~Prefetcher();  // cancels its timers. REQUIRES: !running() (Stop first)
+  Prefetcher(const Prefetcher&) = delete;
+  Prefetcher& operator=(const Prefetcher&) = delete;
+
+  // True if this image should prefetch: open read-write with metadata to update, a base image
+  // still needed, and prefetch_start_delay > 0.
+  static bool Wanted(const Image::Core& c);
+
+  // Arms the start timer: prefetching begins prefetch_start_delay seconds from now.
+  void Start();
+  // Cancels the start timer and any pause, and finishes once no step of the prefetcher is in
+  // flight. Idempotent; a stopped prefetcher never runs again.
+  Task<void> Stop();
+  bool running() const { return running_; }
+
+ private:
+  struct Slot {
+    uint64_t offset = 0;
+    IoBuffer bytes;
+  };
+  struct Sleeper {
+    TimerId timer = 0;
+    std::coroutine_handle<> handle;
+  };
+  class SleepAwaiter;
+
+  bool ShouldStop() const;
+  void Fail(const Status& s, const char* what);
+  SleepAwaiter Sleep(Duration d);
+  void WakeSleepers();
+
+  Task<void> Run();
+  Task<void> Pass();
+  Task<void> Reader();
+  Task<void> Writer();
+  // Waits out a throttle pause (coin) and the rate cap before an I/O of `bytes`.
+  Task<void> Pace(ThroughputMeter& meter, RateCap& cap, uint64_t bytes, int32_t min_kibps);
+  Task<void> CopySlot(const Slot& slot);
+  Task<Status> Complete();
+  Task<Status> MarkSelfContained();
+  // The next run of blocks to read from the cursor on, or nothing at the end of the pass.
+  std::optional<Extent> NextRange();
+
+  Image::Core& c_;
+  const uint64_t max_blocks_;  // blocks per slot
+  std::vector<Slot> slots_;
+  uint64_t head_ = 0, tail_ = 0;  // slots filled so far / emptied so far, this pass
+  ThroughputMeter read_meter_, write_meter_;
+  RateCap read_cap_, write_cap_;
+  uint64_t cursor_ = 0;    // next block to consider this pass
+  bool progress_ = false;  // this pass copied or found something
+  bool reader_done_ = false;
+  bool running_ = false, stop_requested_ = false, failed_ = false;
+  TimerId start_timer_ = 0;
+  std::vector<Sleeper*> sleepers_;
+  WaitList ring_changed_;  // a slot was filled or emptied, the reader ended, or a stop
+  WaitList stopped_;       // running_ became false
+};
+
+}  // namespace fvd
