@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -49,6 +50,9 @@ struct ImageOptions {
   JournalMode journal_mode = JournalMode::kBuffered;
   uint64_t journal_buffer_bytes = 64 * 1024;
   Duration journal_flush_period = std::chrono::seconds(5);
+  // Called after each prefetch copy with the bytes the prefetcher has copied since open (for
+  // progress reports; it must not touch the image).
+  std::function<void(uint64_t)> on_prefetch_progress = nullptr;
 };
 
 // The world an image runs in: time, timers and randomness come only from here.
@@ -72,6 +76,8 @@ struct ImageStats {
   uint64_t guest_reads = 0, guest_writes = 0, guest_flushes = 0;
   uint64_t in_place_writes = 0, allocating_writes = 0;
   uint64_t base_reads = 0, base_bytes_read = 0;
+  uint64_t guest_base_bytes = 0;          // base bytes that guest reads waited for
+  int64_t last_guest_base_read_ns = -1;  // the image's clock at the last such read
   uint64_t copy_on_read_copies = 0, copy_on_read_bytes = 0, copy_on_read_skipped = 0;
   uint64_t journal_sector_writes = 0, journal_writes = 0, journal_recycles = 0;
   uint64_t data_flushes = 0, image_flushes = 0;
@@ -79,7 +85,8 @@ struct ImageStats {
   uint64_t lock_waits = 0;
   // Whole-image prefetch (prefetcher.h). Its base reads also count in base_reads above.
   bool prefetch_started = false, prefetch_finished = false, prefetch_failed = false;
-  int64_t prefetch_finished_at_ns = -1;  // the image's clock when it finished
+  int64_t prefetch_started_at_ns = -1;   // the image's clock when it started
+  int64_t prefetch_finished_at_ns = -1;  // and when it finished
   std::string prefetch_error;            // why it stopped, when prefetch_failed
   uint64_t prefetch_passes = 0, prefetch_copies = 0;
   uint64_t prefetch_bytes_read = 0, prefetch_bytes_written = 0;

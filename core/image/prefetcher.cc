@@ -110,6 +110,7 @@ void Prefetcher::WakeSleepers() {
 Task<void> Prefetcher::Run() {
   running_ = true;
   c_.stats.prefetch_started = true;
+  c_.stats.prefetch_started_at_ns = c_.env.clock.Now().time_since_epoch().count();
   const uint64_t bits = c_.fresh.bits();
   while (!ShouldStop()) {
     ++c_.stats.prefetch_passes;
@@ -251,6 +252,7 @@ Task<void> Prefetcher::CopySlot(const Slot& slot) {
   write_meter_.Add(*copied, c_.env.clock.Now() - t0);
   c_.stats.prefetch_bytes_written += *copied;
   ++c_.stats.prefetch_copies;
+  if (c_.options.on_prefetch_progress) c_.options.on_prefetch_progress(c_.stats.prefetch_bytes_written);
 }
 
 Task<Status> Prefetcher::Complete() {

@@ -62,6 +62,8 @@ Task<Status> ReadFromBase(Image::Core& c, Extent run, std::span<std::byte> out) 
   const uint64_t begin = run.offset / bs * bs;
   const uint64_t end = std::min(RoundUp(run.offset + run.length, bs), c.header.base_img_size);
   const uint64_t len = end - begin;
+  c.stats.guest_base_bytes += run.length;
+  c.stats.last_guest_base_read_ns = c.env.clock.Now().time_since_epoch().count();
   if (!CopyOnReadEnabled(c) ||
       c.outstanding_copy_on_read_bytes + len > c.header.max_outstanding_copy_on_read_data) {
     if (CopyOnReadEnabled(c)) ++c.stats.copy_on_read_skipped;

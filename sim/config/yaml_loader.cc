@@ -115,6 +115,9 @@ constexpr Limits kAny = {};
 constexpr Limits kPositive = {.min = 1};
 constexpr Limits kSectors = {.multiple_of = kSector};
 constexpr Limits kPositiveSectors = {.min = kSector, .multiple_of = kSector};
+// The image header keeps prefetch rates in KiB/s and prefetch times in ms, as int32.
+constexpr Limits kKiBps = {.max = uint64_t{INT32_MAX} * 1024};
+constexpr Limits kMillis = {.multiple_of = 1'000'000, .max = uint64_t{INT32_MAX} * 1'000'000};
 
 Result<uint64_t> ParseValue(const Context& ctx, const YAML::Node& node, const std::string& path,
                             const Kind& kind, const Limits& limits) {
@@ -485,6 +488,16 @@ const Fields<ImageConfig>& ImageFields() {
       Number("journal_size", &I::journal_size_bytes, kSize, kSectors),
       Bool("copy_on_read", &I::copy_on_read),
       {"prefetch_start_delay", ParsePrefetchDelay},
+      Number("prefetch_slots", &I::prefetch_slots, kCount, {.min = 1, .max = 1024}),
+      Number("prefetch_slot_size", &I::prefetch_slot_bytes, kSize,
+             {.min = kSector, .multiple_of = kSector, .max = 1u << 30}),
+      Number("prefetch_min_read", &I::prefetch_min_read_bytes_per_s, kBandwidth, kKiBps),
+      Number("prefetch_min_write", &I::prefetch_min_write_bytes_per_s, kBandwidth, kKiBps),
+      Number("prefetch_max_read", &I::prefetch_max_read_bytes_per_s, kBandwidth, kKiBps),
+      Number("prefetch_max_write", &I::prefetch_max_write_bytes_per_s, kBandwidth, kKiBps),
+      Number("prefetch_throttle", &I::prefetch_throttle_ns, kDuration, kMillis),
+      Number("prefetch_measure_time", &I::prefetch_measure_ns, kDuration, kMillis),
+      Number("prefetch_alpha", &I::prefetch_alpha_percent, kPercent),
       Choice("journal_mode", &I::journal_mode, "journal mode", {"buffered", "unbuffered"}),
       Number("journal_buffer", &I::journal_buffer_bytes, kSize, kSectors),
       Number("journal_flush_period", &I::journal_flush_period_ns, kDuration, kPositive),

@@ -426,8 +426,10 @@ vms:
     image: 4GiB
 )"),
             "w.yaml:5:12: vms[0].image: expects a map with the keys size, compact, block_size, "
-            "chunk_size, journal_size, copy_on_read, prefetch_start_delay, journal_mode, "
-            "journal_buffer, journal_flush_period");
+            "chunk_size, journal_size, copy_on_read, prefetch_start_delay, prefetch_slots, "
+            "prefetch_slot_size, prefetch_min_read, prefetch_min_write, prefetch_max_read, "
+            "prefetch_max_write, prefetch_throttle, prefetch_measure_time, prefetch_alpha, "
+            "journal_mode, journal_buffer, journal_flush_period");
   EXPECT_EQ(LoadError("disks: [{name: d, volatile_cache: maybe}]\n"),
             "w.yaml:1:35: disks[0].volatile_cache: maybe is not true or false");
   EXPECT_EQ(LoadError("- a\n- b\n"),
@@ -485,6 +487,52 @@ vms:
   EXPECT_EQ(LoadError(std::string(kMinimal) + "bases: [{name: b, disk: d, size: 1MiB, "
                                               "nonzero: 2MiB}]\n"),
             "w.yaml:8:49: bases[0].nonzero: 2MiB is larger than the base's size 1048576");
+}
+
+TEST(LoadWorkload, PrefetchTuningInPeoplesUnits) {
+  const WorkloadConfig w = Load(R"(disks: [{name: d}]
+vms:
+  - name: vm
+    disk: d
+    image:
+      prefetch_start_delay: 1s
+      prefetch_slots: 4
+      prefetch_slot_size: 256KiB
+      prefetch_min_read: 8MiB/s
+      prefetch_min_write: 80Mbit/s
+      prefetch_max_read: 0MiB/s
+      prefetch_max_write: 100MB/s
+      prefetch_throttle: 2s
+      prefetch_measure_time: 50ms
+      prefetch_alpha: 50%
+    phases: [{kind: idle, duration: 1s}]
+)");
+  ASSERT_EQ(w.vms.size(), 1u);
+  const ImageConfig& i = w.vms[0].image;
+  EXPECT_EQ(i.prefetch_slots, 4u);
+  EXPECT_EQ(i.prefetch_slot_bytes, 256u * 1024);
+  EXPECT_EQ(i.prefetch_min_read_bytes_per_s, 8u << 20);
+  EXPECT_EQ(i.prefetch_min_write_bytes_per_s, 10'000'000u);
+  EXPECT_EQ(i.prefetch_max_read_bytes_per_s, 0u);
+  EXPECT_EQ(i.prefetch_max_write_bytes_per_s, 100'000'000u);
+  EXPECT_EQ(i.prefetch_throttle_ns, 2'000'000'000u);
+  EXPECT_EQ(i.prefetch_measure_ns, 50'000'000u);
+  EXPECT_EQ(i.prefetch_alpha_percent, 50u);
+}
+
+TEST(LoadWorkloadErrors, PrefetchTuning) {
+  const std::string head = "disks: [{name: d}]\nvms:\n  - name: vm\n    disk: d\n"
+                           "    phases: [{kind: idle, duration: 1s}]\n    image:\n";
+  EXPECT_EQ(LoadError(head + "      prefetch_slots: 0\n"),
+            "w.yaml:7:23: vms[0].image.prefetch_slots: 0 is too small (at least 1)");
+  EXPECT_EQ(LoadError(head + "      prefetch_slot_size: 1000\n"),
+            "w.yaml:7:27: vms[0].image.prefetch_slot_size: 1000 is not a multiple of 512");
+  EXPECT_EQ(LoadError(head + "      prefetch_throttle: 1500us\n"),
+            "w.yaml:7:26: vms[0].image.prefetch_throttle: 1500us is not a multiple of 1000000");
+  EXPECT_NE(LoadError(head + "      prefetch_min_read: 5MiB\n").find("prefetch_min_read"),
+            std::string::npos);
+  EXPECT_NE(LoadError(head + "      prefetch_alpha: 120%\n").find("prefetch_alpha"),
+            std::string::npos);
 }
 
 TEST(LoadWorkloadErrors, SectorMultiples) {

@@ -20,6 +20,13 @@ struct OpSample {
   uint8_t phase;  // index of the VM's phase
 };
 
+// Bytes a VM's prefetcher has copied so far (over every open of its image).
+struct PrefetchSample {
+  uint64_t time_ns;
+  uint64_t bytes;
+  uint16_t vm;
+};
+
 class Recorder {
  public:
   explicit Recorder(std::function<uint64_t()> base_bytes_read)
@@ -29,10 +36,15 @@ class Recorder {
     samples_.push_back({time_ns, latency_ns, base_bytes_read_(), bytes, vm, kind, phase});
   }
   const std::vector<OpSample>& samples() const { return samples_; }
+  void AddPrefetch(uint64_t time_ns, uint64_t bytes, uint16_t vm) {
+    prefetch_.push_back({time_ns, bytes, vm});
+  }
+  const std::vector<PrefetchSample>& prefetch() const { return prefetch_; }
 
  private:
   std::function<uint64_t()> base_bytes_read_;
   std::vector<OpSample> samples_;
+  std::vector<PrefetchSample> prefetch_;
 };
 
 }  // namespace fvd::sim

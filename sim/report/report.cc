@@ -57,6 +57,33 @@ std::string BaseLoadData(const Recorder& rec, uint64_t end_ns) {
   return out;
 }
 
+// prefetch.dat: one gnuplot data block per VM that prefetched (virtual seconds, MiB copied
+// so far), and the plot command naming each block after its VM.
+struct PrefetchPlot {
+  std::string data, plot;
+};
+PrefetchPlot PrefetchData(const SimResult& r, const Recorder& rec) {
+  PrefetchPlot out;
+  char line[96];
+  int block = 0;
+  for (size_t vm = 0; vm < r.vms.size(); ++vm) {
+    std::string rows;
+    for (const PrefetchSample& s : rec.prefetch()) {
+      if (s.vm != vm) continue;
+      std::snprintf(line, sizeof line, "%.6f %.3f\n", static_cast<double>(s.time_ns) / 1e9,
+                    static_cast<double>(s.bytes) / kMiB);
+      rows += line;
+    }
+    if (rows.empty()) continue;
+    out.data += "# " + r.vms[vm].name + ": time_s prefetched_mib\n" + rows + "\n\n";
+    out.plot += std::string(block == 0 ? "plot " : ", \\\n     ") + "'prefetch.dat' index " +
+                std::to_string(block) + " using 1:2 with lines lw 2 title '" + r.vms[vm].name + "'";
+    ++block;
+  }
+  out.plot += "\n";
+  return out;
+}
+
 struct PhaseFigures {
   uint64_t ops = 0, bytes = 0, first_ns = UINT64_MAX, last_ns = 0;
 };
@@ -118,6 +145,17 @@ set xtics rotate by -30
 plot 'phases.dat' using 0:2:xtic(1) with boxes notitle
 )";
 
+// Drawn only when some VM prefetched.
+constexpr const char* kPrefetchPlot = R"(set terminal pngcairo size 1000,420 noenhanced
+set grid
+set key outside right
+set output 'prefetch.png'
+set title 'Whole-image prefetch progress'
+set xlabel 'virtual time (s)'
+set ylabel 'MiB copied'
+set xtics norotate
+)";
+
 std::string Markdown(const std::string& workload, const SimResult& r, const Recorder& rec,
                      bool plotted) {
   std::string md = "# fvdsim report: " + workload + ", seed " + std::to_string(r.seed) + "\n\n";
@@ -136,6 +174,8 @@ std::string Markdown(const std::string& workload, const SimResult& r, const Reco
     md +=
         "\n## Latency over time\n\n![latency](latency.png)\n\n## Throughput per phase\n\n"
         "![phases](phases.png)\n\n## Base-server load\n\n![base load](base_load.png)\n";
+    if (!rec.prefetch().empty())
+      md += "\n## Whole-image prefetch progress\n\n![prefetch](prefetch.png)\n";
   } else {
     md += "\n(Plots were not drawn: gnuplot is missing. The data files are beside this report.)\n";
   }
@@ -154,7 +194,14 @@ Status WriteReport(const std::string& dir, const std::string& workload, const Si
   FVD_RETURN_IF_ERROR(WriteFile(d / "latency.dat", LatencyData(recorder)));
   FVD_RETURN_IF_ERROR(WriteFile(d / "base_load.dat", BaseLoadData(recorder, result.sim_time_ns)));
   FVD_RETURN_IF_ERROR(WriteFile(d / "phases.dat", PhaseData(result, recorder)));
-  FVD_RETURN_IF_ERROR(WriteFile(d / "plots.gp", kPlots));
+  const bool prefetched = !recorder.prefetch().empty();
+  std::string plots = kPlots;
+  if (prefetched) {
+    const PrefetchPlot p = PrefetchData(result, recorder);
+    FVD_RETURN_IF_ERROR(WriteFile(d / "prefetch.dat", p.data));
+    plots += kPrefetchPlot + p.plot;
+  }
+  FVD_RETURN_IF_ERROR(WriteFile(d / "plots.gp", plots));
   FVD_RETURN_IF_ERROR(WriteFile(d / "result.json", ResultToJson(result, workload).dump(2) + "\n"));
   // gnuplot runs in the report directory; its output goes to a log there, not to our stdout.
   const std::string cmd = "cd '" + d.string() + "' && gnuplot plots.gp > gnuplot.log 2>&1";

@@ -20,6 +20,20 @@ std::string Hex(uint64_t v) {
   return buf;
 }
 
+nlohmann::ordered_json PhasesJson(const VmStats& s) {
+  auto out = nlohmann::ordered_json::array();
+  for (const PhaseStats& p : s.phases) {
+    out.push_back({{"kind", p.kind},
+                   {"start_s", Seconds(p.start_ns)},
+                   {"duration_s", Seconds(p.end_ns - p.start_ns)},
+                   {"reads", p.reads},
+                   {"writes", p.writes},
+                   {"base_bytes_read", p.base_bytes_read},
+                   {"read_p99_us", Us(p.read_p99_ns)}});
+  }
+  return out;
+}
+
 nlohmann::ordered_json VmJson(const VmReport& v) {
   const VmStats& s = v.stats;
   const double secs = Seconds(s.end_ns > s.start_ns ? s.end_ns - s.start_ns : 0);
@@ -40,8 +54,21 @@ nlohmann::ordered_json VmJson(const VmReport& v) {
           {"write_p99_us", Us(s.write_latency.Percentile(99))},
           {"write_max_us", Us(s.write_latency.Max())},
           {"flush_p99_us", Us(s.flush_latency.Percentile(99))},
-          {"base_bytes_read", v.image.base_bytes_read},
-          {"copy_on_read_bytes", v.image.copy_on_read_bytes},
+          {"base_bytes_read", s.base_bytes_read},
+          {"copy_on_read_bytes", s.copy_on_read_bytes},
+          {"prefetch_bytes", s.prefetch_bytes},
+          {"prefetch_finished_s", s.prefetch_finished_ns >= 0
+                                      ? nlohmann::ordered_json(Seconds(s.prefetch_finished_ns))
+                                      : nlohmann::ordered_json(nullptr)},
+          {"prefetch_started_s", s.prefetch_started_ns >= 0
+                                     ? nlohmann::ordered_json(Seconds(s.prefetch_started_ns))
+                                     : nlohmann::ordered_json(nullptr)},
+          {"prefetch_pauses", s.prefetch_pauses},
+          {"prefetch_resets", s.prefetch_resets},
+          {"last_guest_base_read_s",
+           s.last_guest_base_read_ns >= 0 ? nlohmann::ordered_json(Seconds(s.last_guest_base_read_ns))
+                                          : nlohmann::ordered_json(nullptr)},
+          {"phases", PhasesJson(s)},
           {"allocating_writes", v.image.allocating_writes},
           {"journal_sector_writes", v.image.journal_sector_writes},
           {"journal_recycles", v.image.journal_recycles}};
@@ -99,6 +126,25 @@ std::string ResultToText(const SimResult& r, const std::string& workload) {
                   j["write_p50_us"].get<double>(), j["write_p99_us"].get<double>(),
                   j["write_max_us"].get<double>(), v.stats.crashes);
     out << line;
+  }
+  for (const VmReport& v : r.vms) {
+    const VmStats& s = v.stats;
+    if (s.base_bytes_read == 0 && s.prefetch_bytes == 0) continue;
+    std::snprintf(line, sizeof line, "  %-14s base read %.1f MiB (copy-on-read %.1f MiB, prefetch %.1f MiB)",
+                  v.name.c_str(), static_cast<double>(s.base_bytes_read) / (1 << 20),
+                  static_cast<double>(s.copy_on_read_bytes) / (1 << 20),
+                  static_cast<double>(s.prefetch_bytes) / (1 << 20));
+    out << line;
+    if (s.prefetch_finished_ns >= 0) {
+      std::snprintf(line, sizeof line, "; self-contained at %.3f s", Seconds(s.prefetch_finished_ns));
+      out << line;
+    }
+    if (s.prefetch_pauses + s.prefetch_resets > 0) {
+      std::snprintf(line, sizeof line, "; throttle coin %" PRIu64 " pauses, %" PRIu64 " resets",
+                    s.prefetch_pauses, s.prefetch_resets);
+      out << line;
+    }
+    out << "\n";
   }
   if (r.timed_out) out << "  note: stopped at max_time before every phase finished\n";
   if (r.ok()) {

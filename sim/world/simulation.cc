@@ -38,6 +38,22 @@ uint64_t Now(const VirtualLoop& loop) {
   return static_cast<uint64_t>(loop.Now().time_since_epoch().count());
 }
 
+// The workload's prefetch tuning, in the header's units (KiB/s, ms).
+void SetPrefetchTuning(const ImageConfig& c, format::Header& h) {
+  const auto kibps = [](uint64_t bytes_per_s) { return static_cast<int32_t>(bytes_per_s / 1024); };
+  const auto ms = [](uint64_t ns) { return static_cast<int32_t>(ns / 1'000'000); };
+  h.num_prefetch_slots = static_cast<int32_t>(c.prefetch_slots);
+  h.bytes_per_prefetch = static_cast<int32_t>(c.prefetch_slot_bytes);
+  h.prefetch_min_read_throughput = kibps(c.prefetch_min_read_bytes_per_s);
+  h.prefetch_min_write_throughput = kibps(c.prefetch_min_write_bytes_per_s);
+  h.prefetch_max_read_throughput = kibps(c.prefetch_max_read_bytes_per_s);
+  h.prefetch_max_write_throughput = kibps(c.prefetch_max_write_bytes_per_s);
+  h.prefetch_throttle_time = ms(c.prefetch_throttle_ns);
+  h.prefetch_read_throughput_measure_time = ms(c.prefetch_measure_ns);
+  h.prefetch_write_throughput_measure_time = ms(c.prefetch_measure_ns);
+  h.prefetch_perf_calc_alpha = static_cast<int32_t>(c.prefetch_alpha_percent);
+}
+
 }  // namespace
 
 struct Simulation::World {
@@ -130,7 +146,8 @@ struct Simulation::World {
     o.journal_size = vm.image.journal_size_bytes;
     o.copy_on_read = vm.image.copy_on_read;
     o.prefetch_start_delay = vm.image.prefetch_start_delay_s;
-    FVD_ASSIGN_OR_RETURN(const format::Header h, format::PlanImage(o));
+    FVD_ASSIGN_OR_RETURN(format::Header h, format::PlanImage(o));
+    SetPrefetchTuning(vm.image, h);
     const LoopDriver drive = [this](const std::function<bool()>& done) { loop.RunUntil(done); };
     return WriteNewImage(dev, nullptr, drive, h).WithContext("creating the image");
   }

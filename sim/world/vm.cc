@@ -46,6 +46,12 @@ uint64_t LatencyLog::Percentile(double p) const {
   return sorted[std::clamp<size_t>(index, 1, sorted.size()) - 1];
 }
 
+uint64_t LatencyLog::Percentile(double p, size_t from) const {
+  LatencyLog tail;
+  tail.ns_.assign(ns_.begin() + static_cast<ptrdiff_t>(std::min(from, ns_.size())), ns_.end());
+  return tail.Percentile(p);
+}
+
 uint64_t LatencyLog::Max() const {
   return ns_.empty() ? 0 : *std::max_element(ns_.begin(), ns_.end());
 }
@@ -95,6 +101,11 @@ Task<void> Vm::OpenImage() {
 #ifdef FVD_TEST_BUGS
   options.bugs = w_.options.bugs;
 #endif
+  const uint64_t copied_before = stats_.prefetch_bytes;
+  options.on_prefetch_progress = [this, copied_before](uint64_t bytes) {
+    if (w_.recorder != nullptr)
+      w_.recorder->AddPrefetch(NowNs(w_.loop), copied_before + bytes, static_cast<uint16_t>(id_));
+  };
   ImageEnv env{w_.loop, w_.loop, w_.random};
   auto opened = co_await Image::Open(env, {&image_dev_, nullptr, base_}, options);
   if (!opened.ok()) {
@@ -112,7 +123,18 @@ Task<void> Vm::Main() {
   if (stopped_) co_return;
   running_ = true;
   for (const PhaseConfig& phase : config_.phases) {
+    PhaseStats ps{phase.kind, NowNs(w_.loop)};
+    ps.reads = stats_.reads;
+    ps.writes = stats_.writes;
+    ps.base_bytes_read = BaseBytesSoFar();
+    const size_t reads_logged = stats_.read_latency.count();
     co_await RunPhase(phase);
+    ps.end_ns = NowNs(w_.loop);
+    ps.reads = stats_.reads - ps.reads;
+    ps.writes = stats_.writes - ps.writes;
+    ps.base_bytes_read = BaseBytesSoFar() - ps.base_bytes_read;
+    ps.read_p99_ns = stats_.read_latency.Percentile(99, reads_logged);
+    stats_.phases.push_back(ps);
     ++phase_index_;
     if (stopped_ || stop_requested_) break;
   }
@@ -125,6 +147,7 @@ Task<void> Vm::Main() {
   co_await CheckAll(/*after_crash=*/false);
   const Status closed = co_await image_->Close();
   if (!closed.ok()) Violation("the image does not close cleanly: " + closed.ToString());
+  AddImageStats();
   stats_.end_ns = NowNs(w_.loop);
 }
 
@@ -238,6 +261,7 @@ Task<void> Vm::Recover() {
   running_ = false;  // no new crash while the image is down or being checked
   co_await Drain();
   co_await image_->WaitIdle();
+  AddImageStats();
   image_.reset();
   image_disk_.Revive();
   ++stats_.crashes;
@@ -246,6 +270,23 @@ Task<void> Vm::Recover() {
   crash_pending_ = false;
   co_await CheckAll(/*after_crash=*/true);
   running_ = !stopped_;
+}
+
+uint64_t Vm::BaseBytesSoFar() const {
+  return stats_.base_bytes_read + (image_ ? image_->stats().base_bytes_read : 0);
+}
+
+void Vm::AddImageStats() {
+  const ImageStats& s = image_->stats();
+  if (s.prefetch_started) stats_.prefetch_started_ns = s.prefetch_started_at_ns;
+  stats_.last_guest_base_read_ns =
+      std::max(stats_.last_guest_base_read_ns, s.last_guest_base_read_ns);
+  stats_.base_bytes_read += s.base_bytes_read;
+  stats_.copy_on_read_bytes += s.copy_on_read_bytes;
+  stats_.prefetch_bytes += s.prefetch_bytes_written;
+  stats_.prefetch_pauses += s.prefetch_pauses;
+  stats_.prefetch_resets += s.prefetch_resets;
+  if (s.prefetch_finished) stats_.prefetch_finished_ns = s.prefetch_finished_at_ns;
 }
 
 Task<void> Vm::CheckAll(bool after_crash) {

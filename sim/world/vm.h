@@ -28,10 +28,21 @@ class LatencyLog {
   uint64_t count() const { return ns_.size(); }
   // The p-th percentile (0..100), nearest rank; 0 when empty.
   uint64_t Percentile(double p) const;
+  // The same over entries [from, count()), the ones logged since count() was `from`.
+  uint64_t Percentile(double p, size_t from) const;
   uint64_t Max() const;
 
  private:
   std::vector<uint64_t> ns_;
+};
+
+// One phase of a VM's workload as it ran.
+struct PhaseStats {
+  std::string kind;
+  uint64_t start_ns = 0, end_ns = 0;
+  uint64_t reads = 0, writes = 0;
+  uint64_t base_bytes_read = 0;  // by the image during the phase (guest, copy-on-read, prefetch)
+  uint64_t read_p99_ns = 0;
 };
 
 struct VmStats {
@@ -41,6 +52,15 @@ struct VmStats {
   uint64_t crashes = 0;
   uint64_t start_ns = 0, end_ns = 0;
   LatencyLog read_latency, write_latency, flush_latency;
+  // Summed over every open of the image (a crash reopens it; each open counts afresh).
+  uint64_t base_bytes_read = 0;  // all base reads: guest, copy-on-read, prefetch
+  uint64_t copy_on_read_bytes = 0;
+  uint64_t prefetch_bytes = 0;  // copied into the image by the prefetcher
+  uint64_t prefetch_pauses = 0, prefetch_resets = 0;
+  int64_t prefetch_started_ns = -1;   // virtual time the prefetcher started (last open)
+  int64_t prefetch_finished_ns = -1;  // virtual time the image became self-contained
+  int64_t last_guest_base_read_ns = -1;  // a guest read last waited for the base
+  std::vector<PhaseStats> phases;
 };
 
 // Run-wide switches that are not part of a workload file.
@@ -95,6 +115,10 @@ class Vm {
   Task<void> Recover();  // sets stopped_ on failure
   Task<void> CheckAll(bool after_crash);
   bool Overlaps(const GuestOp& op) const;
+  // Adds the open image's counters to stats_ (before it closes or is dropped).
+  void AddImageStats();
+  // Base bytes read so far, over every open of the image.
+  uint64_t BaseBytesSoFar() const;
   void Violation(const std::string& what);
 
   VmWorld w_;
