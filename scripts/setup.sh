@@ -12,7 +12,7 @@ ROOT=$PWD
 
 PACKAGES=(
   # toolchain
-  build-essential g++ gcc cmake ninja-build pkg-config git python3 clang clang-format dpkg-dev
+  build-essential g++ gcc cmake ninja-build pkg-config git python3 python3-yaml clang clang-format dpkg-dev
   # libraries (see cmake/Dependencies.cmake for why each)
   libgtest-dev libgmock-dev libbenchmark-dev libbenchmark-tools librapidcheck-dev
   libboost-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libisal-dev liburing-dev

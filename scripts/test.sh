@@ -11,11 +11,12 @@ ctest --preset default
 scripts/build.sh asan
 # Under the sanitizers, skip the end-to-end suites that replay whole workload files or drive
 # the fvd-img binary through many processes (fvdsim_cli, SimulationBugsTest,
-# SimulationTest.CrashesAreRecoveredAndChecked, fvd_img_io_cli): minutes there, and they ran
+# SimulationTest.CrashesAreRecoveredAndChecked, fvd_img_io_cli) and the RapidCheck property
+# suites (CrashConsistency, DeliberateBug: 1000 sequences each): minutes there, and they ran
 # above in the default build; the same code is still covered under ASan by the other
 # simulation tests, the engine's unit and differential tests, and fvd_img_cli. This keeps CI
 # well inside its 20 minutes.
-ctest --preset asan -E "fvdsim_cli|SimulationBugsTest|CrashesAreRecoveredAndChecked|fvd_img_io_cli"
+ctest --preset asan -E "fvdsim_cli|SimulationBugsTest|CrashesAreRecoveredAndChecked|fvd_img_io_cli|CrashConsistency|DeliberateBug"
 # A short run of every libFuzzer target on its seed corpus (scripts/fuzz.sh documents the long
 # one).
 scripts/fuzz.sh --seconds 5

@@ -64,8 +64,8 @@ bool Prefetcher::Wanted(const Image::Core& c) {
 
 void Prefetcher::Start() {
   if (stop_requested_ || running_ || start_timer_ != 0) return;
-  start_timer_ = c_.env.scheduler.ScheduleAfter(
-      std::chrono::seconds(c_.header.prefetch_start_delay), [this] {
+  start_timer_ =
+      c_.env.scheduler.ScheduleAfter(std::chrono::seconds(c_.header.prefetch_start_delay), [this] {
         start_timer_ = 0;
         if (!ShouldStop()) Detach(Run(), [] {});
       });
@@ -219,8 +219,8 @@ Task<void> Prefetcher::Pace(ThroughputMeter& meter, RateCap& cap, uint64_t bytes
     if (random.UnitDouble() < 0.5) {
       ++c_.stats.prefetch_pauses;
       const double ms = 1 + random.UnitDouble() * throttle_ms;
-      co_await Sleep(std::chrono::duration_cast<Duration>(
-          std::chrono::duration<double, std::milli>(ms)));
+      co_await Sleep(
+          std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(ms)));
     } else {
       ++c_.stats.prefetch_resets;
     }
@@ -252,7 +252,8 @@ Task<void> Prefetcher::CopySlot(const Slot& slot) {
   write_meter_.Add(*copied, c_.env.clock.Now() - t0);
   c_.stats.prefetch_bytes_written += *copied;
   ++c_.stats.prefetch_copies;
-  if (c_.options.on_prefetch_progress) c_.options.on_prefetch_progress(c_.stats.prefetch_bytes_written);
+  if (c_.options.on_prefetch_progress)
+    c_.options.on_prefetch_progress(c_.stats.prefetch_bytes_written);
 }
 
 Task<Status> Prefetcher::Complete() {

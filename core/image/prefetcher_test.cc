@@ -50,7 +50,7 @@ TEST(ThroughputMeterTest, ResetForgetsAverageAndOpenWindow) {
   m.Add(900, milliseconds(90));
   m.Reset();
   EXPECT_FALSE(m.average().has_value());
-  EXPECT_FALSE(m.Below(1e12));  // no average: never "below"
+  EXPECT_FALSE(m.Below(1e12));                 // no average: never "below"
   EXPECT_FALSE(m.Add(100, milliseconds(10)));  // the 90 ms before the reset do not count
   EXPECT_TRUE(m.Add(9000, milliseconds(90)));
   EXPECT_DOUBLE_EQ(*m.average(), 9100 / 0.1);
@@ -120,10 +120,13 @@ class PrefetcherTest : public ::testing::Test {
   void SetUp() override { base = world.MakeBase(3 * kMiB, 41); }
 
   void Create(format::CreateOptions o, const std::function<void(format::Header&)>& tweak) {
-    ASSERT_TRUE(world.Create(o, [&](format::Header& h) {
-                       SmallSlots(h);
-                       if (tweak) tweak(h);
-                     }).ok());
+    ASSERT_TRUE(world
+                    .Create(o,
+                            [&](format::Header& h) {
+                              SmallSlots(h);
+                              if (tweak) tweak(h);
+                            })
+                    .ok());
   }
   std::unique_ptr<Image> OpenOrDie(RandomSource* coin = nullptr, ImageOptions o = {}) {
     auto img = coin != nullptr ? world.Open(o, *coin) : world.Open(o);

@@ -73,9 +73,7 @@ class ImageWorld {
     return Status::Ok();
   }
 
-  Result<std::unique_ptr<Image>> Open(ImageOptions options = {}) {
-    return Open(options, random);
-  }
+  Result<std::unique_ptr<Image>> Open(ImageOptions options = {}) { return Open(options, random); }
   Result<std::unique_ptr<Image>> Open(ImageOptions options, RandomSource& coin) {
     ImageEnv env{loop, loop, coin};
     ImageDevices devices{&image_dev, nullptr, header.has_base() ? &base_dev : nullptr};

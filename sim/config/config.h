@@ -53,10 +53,10 @@ struct ImageConfig {
   uint64_t prefetch_min_write_bytes_per_s = 5120 * 1024;
   uint64_t prefetch_max_read_bytes_per_s = 0;  // cap; 0 = none
   uint64_t prefetch_max_write_bytes_per_s = 0;
-  uint64_t prefetch_throttle_ns = 30'000'000'000;    // longest pause; 0 = never throttle
-  uint64_t prefetch_measure_ns = 100'000'000;        // throughput window (busy time)
-  uint32_t prefetch_alpha_percent = 80;              // weight of the old average
-  std::string journal_mode = "buffered";  // "buffered" or "unbuffered"
+  uint64_t prefetch_throttle_ns = 30'000'000'000;  // longest pause; 0 = never throttle
+  uint64_t prefetch_measure_ns = 100'000'000;      // throughput window (busy time)
+  uint32_t prefetch_alpha_percent = 80;            // weight of the old average
+  std::string journal_mode = "buffered";           // "buffered" or "unbuffered"
   uint64_t journal_buffer_bytes = 64 << 10;
   uint64_t journal_flush_period_ns = 5'000'000'000;
 };

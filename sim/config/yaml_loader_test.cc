@@ -521,8 +521,9 @@ vms:
 }
 
 TEST(LoadWorkloadErrors, PrefetchTuning) {
-  const std::string head = "disks: [{name: d}]\nvms:\n  - name: vm\n    disk: d\n"
-                           "    phases: [{kind: idle, duration: 1s}]\n    image:\n";
+  const std::string head =
+      "disks: [{name: d}]\nvms:\n  - name: vm\n    disk: d\n"
+      "    phases: [{kind: idle, duration: 1s}]\n    image:\n";
   EXPECT_EQ(LoadError(head + "      prefetch_slots: 0\n"),
             "w.yaml:7:23: vms[0].image.prefetch_slots: 0 is too small (at least 1)");
   EXPECT_EQ(LoadError(head + "      prefetch_slot_size: 1000\n"),

@@ -37,41 +37,42 @@ nlohmann::ordered_json PhasesJson(const VmStats& s) {
 nlohmann::ordered_json VmJson(const VmReport& v) {
   const VmStats& s = v.stats;
   const double secs = Seconds(s.end_ns > s.start_ns ? s.end_ns - s.start_ns : 0);
-  return {{"name", v.name},
-          {"reads", s.reads},
-          {"writes", s.writes},
-          {"flushes", s.flushes},
-          {"failed_ops", s.failed_ops},
-          {"crashes_survived", s.crashes},
-          {"bytes_read", s.bytes_read},
-          {"bytes_written", s.bytes_written},
-          {"throughput_mib_s",
-           secs > 0 ? static_cast<double>(s.bytes_read + s.bytes_written) / secs / (1 << 20) : 0.0},
-          {"read_p50_us", Us(s.read_latency.Percentile(50))},
-          {"read_p99_us", Us(s.read_latency.Percentile(99))},
-          {"read_max_us", Us(s.read_latency.Max())},
-          {"write_p50_us", Us(s.write_latency.Percentile(50))},
-          {"write_p99_us", Us(s.write_latency.Percentile(99))},
-          {"write_max_us", Us(s.write_latency.Max())},
-          {"flush_p99_us", Us(s.flush_latency.Percentile(99))},
-          {"base_bytes_read", s.base_bytes_read},
-          {"copy_on_read_bytes", s.copy_on_read_bytes},
-          {"prefetch_bytes", s.prefetch_bytes},
-          {"prefetch_finished_s", s.prefetch_finished_ns >= 0
-                                      ? nlohmann::ordered_json(Seconds(s.prefetch_finished_ns))
-                                      : nlohmann::ordered_json(nullptr)},
-          {"prefetch_started_s", s.prefetch_started_ns >= 0
-                                     ? nlohmann::ordered_json(Seconds(s.prefetch_started_ns))
+  return {
+      {"name", v.name},
+      {"reads", s.reads},
+      {"writes", s.writes},
+      {"flushes", s.flushes},
+      {"failed_ops", s.failed_ops},
+      {"crashes_survived", s.crashes},
+      {"bytes_read", s.bytes_read},
+      {"bytes_written", s.bytes_written},
+      {"throughput_mib_s",
+       secs > 0 ? static_cast<double>(s.bytes_read + s.bytes_written) / secs / (1 << 20) : 0.0},
+      {"read_p50_us", Us(s.read_latency.Percentile(50))},
+      {"read_p99_us", Us(s.read_latency.Percentile(99))},
+      {"read_max_us", Us(s.read_latency.Max())},
+      {"write_p50_us", Us(s.write_latency.Percentile(50))},
+      {"write_p99_us", Us(s.write_latency.Percentile(99))},
+      {"write_max_us", Us(s.write_latency.Max())},
+      {"flush_p99_us", Us(s.flush_latency.Percentile(99))},
+      {"base_bytes_read", s.base_bytes_read},
+      {"copy_on_read_bytes", s.copy_on_read_bytes},
+      {"prefetch_bytes", s.prefetch_bytes},
+      {"prefetch_finished_s", s.prefetch_finished_ns >= 0
+                                  ? nlohmann::ordered_json(Seconds(s.prefetch_finished_ns))
+                                  : nlohmann::ordered_json(nullptr)},
+      {"prefetch_started_s", s.prefetch_started_ns >= 0
+                                 ? nlohmann::ordered_json(Seconds(s.prefetch_started_ns))
+                                 : nlohmann::ordered_json(nullptr)},
+      {"prefetch_pauses", s.prefetch_pauses},
+      {"prefetch_resets", s.prefetch_resets},
+      {"last_guest_base_read_s", s.last_guest_base_read_ns >= 0
+                                     ? nlohmann::ordered_json(Seconds(s.last_guest_base_read_ns))
                                      : nlohmann::ordered_json(nullptr)},
-          {"prefetch_pauses", s.prefetch_pauses},
-          {"prefetch_resets", s.prefetch_resets},
-          {"last_guest_base_read_s",
-           s.last_guest_base_read_ns >= 0 ? nlohmann::ordered_json(Seconds(s.last_guest_base_read_ns))
-                                          : nlohmann::ordered_json(nullptr)},
-          {"phases", PhasesJson(s)},
-          {"allocating_writes", v.image.allocating_writes},
-          {"journal_sector_writes", v.image.journal_sector_writes},
-          {"journal_recycles", v.image.journal_recycles}};
+      {"phases", PhasesJson(s)},
+      {"allocating_writes", v.image.allocating_writes},
+      {"journal_sector_writes", v.image.journal_sector_writes},
+      {"journal_recycles", v.image.journal_recycles}};
 }
 
 }  // namespace
@@ -87,6 +88,13 @@ nlohmann::ordered_json ResultToJson(const SimResult& r, const std::string& workl
   j["crashes"] = r.crashes;
   j["timed_out"] = r.timed_out;
   j["violations"] = r.violations;
+  LatencyLog reads, writes;
+  for (const VmReport& v : r.vms) {
+    reads.Append(v.stats.read_latency);
+    writes.Append(v.stats.write_latency);
+  }
+  j["read_p99_us"] = Us(reads.Percentile(99));  // over every VM's guest reads
+  j["write_p99_us"] = Us(writes.Percentile(99));
   j["vms"] = nlohmann::ordered_json::array();
   for (const VmReport& v : r.vms) j["vms"].push_back(VmJson(v));
   j["disks"] = nlohmann::ordered_json::array();
@@ -97,7 +105,12 @@ nlohmann::ordered_json ResultToJson(const SimResult& r, const std::string& workl
                           {"flushes", d.stats.flushes},
                           {"bytes_read", d.stats.bytes_read},
                           {"bytes_written", d.stats.bytes_written},
-                          {"busy_s", Seconds(d.stats.busy_ns)}});
+                          {"busy_s", Seconds(d.stats.busy_ns)},
+                          {"bandwidth_bytes_per_s", d.bandwidth_bytes_per_s}});
+  }
+  j["bases"] = nlohmann::ordered_json::array();
+  for (const BaseImageConfig& b : r.bases) {
+    j["bases"].push_back({{"name", b.name}, {"disk", b.disk}, {"size_bytes", b.size_bytes}});
   }
   return j;
 }
@@ -130,13 +143,15 @@ std::string ResultToText(const SimResult& r, const std::string& workload) {
   for (const VmReport& v : r.vms) {
     const VmStats& s = v.stats;
     if (s.base_bytes_read == 0 && s.prefetch_bytes == 0) continue;
-    std::snprintf(line, sizeof line, "  %-14s base read %.1f MiB (copy-on-read %.1f MiB, prefetch %.1f MiB)",
+    std::snprintf(line, sizeof line,
+                  "  %-14s base read %.1f MiB (copy-on-read %.1f MiB, prefetch %.1f MiB)",
                   v.name.c_str(), static_cast<double>(s.base_bytes_read) / (1 << 20),
                   static_cast<double>(s.copy_on_read_bytes) / (1 << 20),
                   static_cast<double>(s.prefetch_bytes) / (1 << 20));
     out << line;
     if (s.prefetch_finished_ns >= 0) {
-      std::snprintf(line, sizeof line, "; self-contained at %.3f s", Seconds(s.prefetch_finished_ns));
+      std::snprintf(line, sizeof line, "; self-contained at %.3f s",
+                    Seconds(s.prefetch_finished_ns));
       out << line;
     }
     if (s.prefetch_pauses + s.prefetch_resets > 0) {

@@ -275,6 +275,7 @@ SimResult Simulation::Run(const std::function<void(double)>& progress) {
   }
   SimResult r;
   r.seed = w.seed;
+  r.bases = w.config.bases;
   r.timed_out = timed_out;
   r.sim_time_ns = Now(w.loop) - start;
   r.wall_time_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -289,7 +290,8 @@ SimResult Simulation::Run(const std::function<void(double)>& progress) {
     r.vms.push_back(std::move(v));
   }
   for (size_t i = 0; i < w.disks.size(); ++i)
-    r.disks.push_back({w.disk_names[i], w.disks[i]->stats()});
+    r.disks.push_back(
+        {w.disk_names[i], w.disks[i]->stats(), w.disks[i]->model().bandwidth_bytes_per_s});
   if (progress) progress(1.0);
   return r;
 }

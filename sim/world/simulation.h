@@ -22,6 +22,7 @@ struct VmReport {
 struct DiskReport {
   std::string name;
   DiskStats stats;
+  uint64_t bandwidth_bytes_per_s = 0;  // the model's (after its preset)
 };
 
 struct SimResult {
@@ -35,6 +36,7 @@ struct SimResult {
   std::vector<std::string> violations;
   std::vector<VmReport> vms;
   std::vector<DiskReport> disks;
+  std::vector<BaseImageConfig> bases;
   bool ok() const { return violations.empty(); }
 };
 

@@ -31,6 +31,9 @@ class LatencyLog {
   // The same over entries [from, count()), the ones logged since count() was `from`.
   uint64_t Percentile(double p, size_t from) const;
   uint64_t Max() const;
+  void Append(const LatencyLog& other) {
+    ns_.insert(ns_.end(), other.ns_.begin(), other.ns_.end());
+  }
 
  private:
   std::vector<uint64_t> ns_;
@@ -57,8 +60,8 @@ struct VmStats {
   uint64_t copy_on_read_bytes = 0;
   uint64_t prefetch_bytes = 0;  // copied into the image by the prefetcher
   uint64_t prefetch_pauses = 0, prefetch_resets = 0;
-  int64_t prefetch_started_ns = -1;   // virtual time the prefetcher started (last open)
-  int64_t prefetch_finished_ns = -1;  // virtual time the image became self-contained
+  int64_t prefetch_started_ns = -1;      // virtual time the prefetcher started (last open)
+  int64_t prefetch_finished_ns = -1;     // virtual time the image became self-contained
   int64_t last_guest_base_read_ns = -1;  // a guest read last waited for the base
   std::vector<PhaseStats> phases;
 };

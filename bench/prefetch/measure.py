@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Measures FVD's prefetching and copy-on-read in the simulator and writes a report.
+
+Runs the shipped workloads (and variants of them with one image key changed) through
+`fvdsim run --json` at several seeds, and reports each figure as a ratio against its bound or
+its baseline from the same invocation, as the median over the seeds (with min and max):
+
+  speed       prefetch-idle.yaml: whole-image prefetch time against
+              base_size / min(base server bandwidth, local disk bandwidth)   target <= 1.10
+  politeness  prefetch-storm.yaml: guest read p99 with prefetch (throttled, unthrottled, and
+              throttled but started after the storm) against prefetch off; prefetch must
+              still finish                                                   target <= 1.20
+  reboot      cor-reboot.yaml: second boot against the first (time, base bytes)
+  traffic     base-server bytes per VM and in total: cor-reboot with and without
+              copy-on-read, prefetch-storm with and without prefetch
+
+Usage: bench/prefetch/measure.py [--fvdsim PATH] [--seeds 1,2,3] [--out DIR]
+Needs python3-yaml (scripts/setup.sh installs it) to write the variants.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run(fvdsim, workload, seed, changes=None, report_dir=None):
+    """Runs `workload` (a path) with image keys in `changes` set on every VM; returns JSON."""
+    path = workload
+    tmp = None
+    if changes:
+        with open(workload) as f:
+            doc = yaml.safe_load(f)
+        for vm in doc["vms"]:
+            vm["image"] = dict(vm.get("image") or {}, **changes)
+        tmp = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+        yaml.safe_dump(doc, tmp)
+        tmp.close()
+        path = tmp.name
+    cmd = [fvdsim, "run", path, "--seed", str(seed), "--json"]
+    if report_dir:
+        cmd += ["--report", report_dir]
+    try:
+        out = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    finally:
+        if tmp:
+            os.unlink(tmp.name)
+    if out.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stderr}{out.stdout[-2000:]}")
+    return json.loads(out.stdout)
+
+
+def spread(values):
+    return statistics.median(values), min(values), max(values)
+
+
+def fmt(values, digits=2):
+    med, lo, hi = spread(values)
+    return f"{med:.{digits}f} ({lo:.{digits}f}–{hi:.{digits}f})"
+
+
+def vm_disk(workload):
+    with open(workload) as f:
+        doc = yaml.safe_load(f)
+    return {vm["name"]: vm["disk"] for vm in doc["vms"]}
+
+
+def speed(fvdsim, seeds):
+    workload = os.path.join(ROOT, "workloads", "prefetch-idle.yaml")
+    disks_of = vm_disk(workload)
+    ratios, rows = [], []
+    for seed in seeds:
+        j = run(fvdsim, workload, seed)
+        # Reports name disks "name#index".
+        bw = {d["name"].split("#")[0]: d["bandwidth_bytes_per_s"] for d in j["disks"]}
+        base = j["bases"][0]
+        for vm in j["vms"]:
+            if vm["prefetch_finished_s"] is None:
+                sys.exit(f"prefetch-idle seed {seed}: {vm['name']} never finished prefetching")
+            took = vm["prefetch_finished_s"] - vm["prefetch_started_s"]
+            bound = base["size_bytes"] / min(bw[base["disk"]], bw[disks_of[vm["name"]]])
+            ratios.append(took / bound)
+            rows.append((seed, vm["name"], took, bound))
+    return ratios, rows
+
+
+def storm(fvdsim, seeds, out_dir):
+    workload = os.path.join(ROOT, "workloads", "prefetch-storm.yaml")
+    variants = {
+        "off": {"prefetch_start_delay": "never"},
+        "throttled": {},
+        "unthrottled": {"prefetch_throttle": "0ms"},
+        "delayed to 5s": {"prefetch_start_delay": "5s"},
+    }
+    results = {name: [] for name in variants}
+    for seed in seeds:
+        for name, changes in variants.items():
+            report = None
+            if name == "throttled" and seed == seeds[0] and out_dir:
+                report = os.path.join(out_dir, "prefetch-storm-report")
+            results[name].append(run(fvdsim, workload, seed, changes, report))
+    return results
+
+
+def reboot(fvdsim, seeds):
+    workload = os.path.join(ROOT, "workloads", "cor-reboot.yaml")
+    with_cor, without = [], []
+    for seed in seeds:
+        with_cor.append(run(fvdsim, workload, seed))
+        without.append(run(fvdsim, workload, seed, {"copy_on_read": False}))
+    return with_cor, without
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--fvdsim", default=os.path.join(ROOT, "build", "default", "sim", "fvdsim"))
+    ap.add_argument("--seeds", default="1,2,3", help="comma-separated seeds (default 1,2,3)")
+    ap.add_argument("--out", default=os.path.join(ROOT, "reports", "prefetch"),
+                    help="report directory (default reports/prefetch)")
+    args = ap.parse_args()
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s]
+    except ValueError:
+        ap.error(f"--seeds {args.seeds!r}: expected comma-separated whole numbers")
+    if not seeds:
+        ap.error("--seeds: at least one seed")
+    if not os.access(args.fvdsim, os.X_OK):
+        ap.error(f"--fvdsim {args.fvdsim}: not an executable (build first: scripts/build.sh)")
+    os.makedirs(args.out, exist_ok=True)
+
+    lines = ["# Prefetch and copy-on-read in the simulator", "",
+             f"Generated by `bench/prefetch/measure.py --seeds {args.seeds}`. Figures are medians "
+             f"over {len(seeds)} seeds (min–max in parentheses); every ratio compares runs of "
+             "the same invocation. The simulator is deterministic: the same seeds give the "
+             "same figures.", ""]
+    verdicts = []
+
+    print("speed: prefetch-idle.yaml", file=sys.stderr)
+    ratios, rows = speed(args.fvdsim, seeds)
+    ok = statistics.median(ratios) <= 1.10
+    verdicts.append(("prefetch time / bandwidth bound", fmt(ratios), "<= 1.10", ok))
+    lines += ["## Prefetch speed (prefetch-idle.yaml)", "",
+              "| seed | VM | prefetch took (s) | bound (s) | ratio |", "|---|---|---|---|---|"]
+    lines += [f"| {s} | {n} | {t:.3f} | {b:.3f} | {t / b:.3f} |" for s, n, t, b in rows]
+    lines.append("")
+
+    print("politeness: prefetch-storm.yaml (off, throttled, unthrottled)", file=sys.stderr)
+    res = storm(args.fvdsim, seeds, args.out)
+    p99 = {k: [j["read_p99_us"] for j in v] for k, v in res.items()}
+    lines += ["## Politeness in a boot storm (prefetch-storm.yaml, 16 VMs, one server)", "",
+              "| prefetch | guest read p99 (us) | ratio to off | every VM self-contained | "
+              "last one at (s) | base-server MiB | coin pauses / resets |",
+              "|---|---|---|---|---|---|---|"]
+    for name, runs in res.items():
+        ratio = [a / b for a, b in zip(p99[name], p99["off"])]
+        done = [all(vm["prefetch_finished_s"] is not None for vm in j["vms"]) for j in runs]
+        last = [max((vm["prefetch_finished_s"] or 0) for vm in j["vms"]) for j in runs]
+        mib = [sum(vm["base_bytes_read"] for vm in j["vms"]) / 2**20 for j in runs]
+        pauses = [sum(vm["prefetch_pauses"] for vm in j["vms"]) for j in runs]
+        resets = [sum(vm["prefetch_resets"] for vm in j["vms"]) for j in runs]
+        lines.append(f"| {name} | {fmt(p99[name], 0)} | {fmt(ratio)} | "
+                     f"{'yes' if all(done) else 'no' if name != 'off' else '-'} | "
+                     f"{fmt(last, 1) if name != 'off' else '-'} | {fmt(mib, 0)} | "
+                     f"{statistics.median(pauses):.0f} / {statistics.median(resets):.0f} |")
+        if name != "off":
+            verdicts.append((f"read p99, {name} / off", fmt(ratio), "<= 1.20",
+                             statistics.median(ratio) <= 1.20 and all(done)))
+    lines += ["", "Plots of the throttled run (first seed): "
+              "[report](prefetch-storm-report/prefetch-storm-%d/report.md), "
+              "prefetch progress and latency over time:" % seeds[0], "",
+              "![prefetch](prefetch-storm-report/prefetch-storm-%d/prefetch.png)" % seeds[0], "",
+              "![latency](prefetch-storm-report/prefetch-storm-%d/latency.png)" % seeds[0], ""]
+
+    print("copy-on-read: cor-reboot.yaml (with and without)", file=sys.stderr)
+    with_cor, without = reboot(args.fvdsim, seeds)
+    t_ratio = [j["vms"][0]["phases"][2]["duration_s"] / j["vms"][0]["phases"][0]["duration_s"]
+               for j in with_cor]
+    b_ratio = [j["vms"][0]["phases"][2]["base_bytes_read"] /
+               j["vms"][0]["phases"][0]["base_bytes_read"] for j in with_cor]
+    saved = [(b["vms"][0]["base_bytes_read"] - a["vms"][0]["base_bytes_read"]) / 2**20
+             for a, b in zip(with_cor, without)]
+    lines += ["## Copy-on-read: a second boot (cor-reboot.yaml)", "",
+              "| figure | median (min–max) |", "|---|---|",
+              f"| second boot time / first boot time | {fmt(t_ratio)} |",
+              f"| second boot base bytes / first boot base bytes | {fmt(b_ratio)} |",
+              f"| base-server MiB saved by copy-on-read over both boots | {fmt(saved, 1)} |", ""]
+
+    lines += ["## Verdicts", "", "| figure | median (min–max) | target | met |", "|---|---|---|---|"]
+    lines += [f"| {n} | {v} | {t} | {'yes' if ok else 'NO'} |" for n, v, t, ok in verdicts]
+    lines.append("")
+    with open(os.path.join(args.out, "README.md"), "w") as f:
+        f.write("\n".join(lines))
+    print("\n".join(lines))
+    return 0 if all(ok for *_, ok in verdicts) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
