@@ -72,6 +72,9 @@ class Harness {
 
   const std::vector<std::string>& violations() const { return violations_; }
   uint64_t crashes() const { return crashes_; }
+  // States the oracle checked: one per operation batch, idle spell or reopen, two per crash
+  // (the recovery and the second recovery).
+  uint64_t states() const { return states_; }
 
  private:
   struct InFlight;
@@ -97,6 +100,7 @@ class Harness {
   std::unique_ptr<Image> image_;
   std::vector<std::string> violations_;
   uint64_t crashes_ = 0;
+  uint64_t states_ = 0;
 };
 
 }  // namespace fvd::proptest

@@ -139,14 +139,14 @@ Result<Header> DecodeHeader(std::span<const std::byte> bytes) {
                                 Hex(computed));
     }
   }
+  if (version == kVersion1) {
+    // v1 has no v2 fields; whatever lies in its padding is not ours to interpret: they read 0.
+    std::fill(region.begin() + kHeaderFieldsSize, region.end(), std::byte{0});
+  }
   Header h;
   Decoder dec{region, Status::Ok()};
   ForEachHeaderField(h, dec);
   FVD_RETURN_IF_ERROR(dec.status);
-  if (version == kVersion1) {
-    // v1 has no v2 fields; whatever lies in its padding is not ours to interpret.
-    h.journal_epoch = h.incompatible_features = h.compatible_features = 0;
-  }
   const uint64_t unknown = h.incompatible_features & ~kKnownIncompatibleFeatures;
   if (unknown != 0) {
     return Status::Unsupported(FieldAt("incompatible_features", 4344) + ": unknown feature bits " +

@@ -59,10 +59,19 @@ struct Header {
   uint64_t journal_epoch = 0;  // the stable epoch: replay applies only records of this epoch
   uint64_t incompatible_features = 0;
   uint64_t compatible_features = 0;
+  // Set at run time when whole-image prefetch has copied the whole base: all data is in the
+  // image. It means what all_data_in_fvd_img means, but sits in the header's ninth sector
+  // with every other field that changes while an image is open (clean_shutdown,
+  // journal_epoch, header_checksum), so a header write at run time changes one 512-byte
+  // sector and a crash cannot tear it. all_data_in_fvd_img, in the first sector, is written
+  // only at creation and by offline updates.
+  bool self_contained = false;
 
   bool has_base() const { return !base_img.empty(); }
   bool has_bitmap() const { return bitmap_size > 0; }
   bool has_journal() const { return journal_size > 0; }
+  // True when reads never need the base image.
+  bool all_data_in_image() const { return all_data_in_fvd_img || self_contained; }
   // Entries of the chunk table (0 unless compact).
   uint64_t table_entries() const;
   // Bytes of the table region (entries * 4 rounded up to 4 KiB).
@@ -124,7 +133,11 @@ void ForEachHeaderField(H& h, F&& f) {
   f("journal_epoch", 4336, 8, h.journal_epoch);
   f("incompatible_features", 4344, 8, h.incompatible_features);
   f("compatible_features", 4352, 8, h.compatible_features);
+  f("self_contained", 4364, 4, h.self_contained);
 }
+
+// The header's only sector that changes while an image is open (see Header::self_contained).
+inline constexpr size_t kHeaderRuntimeSector = 8;  // bytes [4096, 4608)
 
 // Offset of the v2 header checksum: CRC32C of the whole 8 KiB region with these 4 bytes zero.
 inline constexpr size_t kHeaderChecksumOffset = 4360;

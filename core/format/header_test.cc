@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,54 @@ TEST(HeaderTest, DecodesV1WithoutChecksumOrV2Fields) {
   EXPECT_TRUE(h->clean_shutdown);
   EXPECT_EQ(h->journal_epoch, 0u);
   EXPECT_TRUE(ValidateHeader(*h, 8192).ok());
+}
+
+TEST(HeaderTest, V1PaddingIsNotReadAsV2Fields) {
+  std::vector<std::byte> b(kHeaderRegionSize);
+  StoreLE32(b, 0, kMagic);
+  StoreLE32(b, 4, 1);
+  StoreLE64(b, 12, 4ull << 20);
+  StoreLE64(b, 20, 8192);
+  StoreLE64(b, 4336, 99);          // where v2 keeps journal_epoch
+  StoreLE32(b, 4364, 0x12345678);  // where v2 keeps self_contained (not a valid bool)
+  auto h = DecodeHeader(b);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(h->journal_epoch, 0u);
+  EXPECT_FALSE(h->self_contained);
+}
+
+TEST(HeaderTest, SelfContainedSitsAt4364AndMeansAllDataInImage) {
+  Header h = SampleHeader();
+  h.all_data_in_fvd_img = false;
+  EXPECT_FALSE(h.all_data_in_image());
+  h.self_contained = true;
+  EXPECT_TRUE(h.all_data_in_image());
+  auto b = EncodeHeader(h);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(LoadLE32(*b, 4364), 1u);
+  EXPECT_EQ(LoadLE32(*b, 8), 0u);
+  auto back = DecodeHeader(*b);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, h);
+}
+
+// The fields an open image changes (clean_shutdown, journal_epoch, self_contained, and so the
+// checksum) all lie in one 512-byte sector: a run-time header write cannot tear.
+TEST(HeaderTest, RunTimeChangesTouchOnlyTheRunTimeSector) {
+  Header before = SampleHeader();
+  before.all_data_in_fvd_img = false;
+  Header after = before;
+  after.clean_shutdown = !before.clean_shutdown;
+  after.journal_epoch = before.journal_epoch + 0x0102030405ull;
+  after.self_contained = true;
+  auto a = EncodeHeader(before);
+  auto b = EncodeHeader(after);
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (size_t sector = 0; sector < kHeaderRegionSize / 512; ++sector) {
+    const bool same = std::equal(a->begin() + sector * 512, a->begin() + (sector + 1) * 512,
+                                 b->begin() + sector * 512);
+    EXPECT_EQ(same, sector != kHeaderRuntimeSector) << "sector " << sector;
+  }
 }
 
 TEST(HeaderTest, BadMagicNamesFieldAndValue) {

@@ -9,6 +9,7 @@
 #include "core/image/extents.h"
 #include "core/image/image_core.h"
 #include "core/image/journal.h"
+#include "core/image/prefetch_profile.h"
 #include "core/image/prefetcher.h"
 #include "core/image/recovery.h"
 
@@ -33,7 +34,7 @@ Task<Status> LoadHeader(Image::Core& c) {
 
 Status CheckDevices(const Image::Core& c, const ImageDevices& d) {
   const format::Header& h = c.header;
-  if (h.has_base() && !h.all_data_in_fvd_img && d.base == nullptr) {
+  if (h.has_base() && !h.all_data_in_image() && d.base == nullptr) {
     return Status::InvalidArgument("image needs its base image '" + h.base_img + "'");
   }
   if (!h.data_file.empty() && d.data == nullptr) {
@@ -62,7 +63,7 @@ Status CheckDevices(const Image::Core& c, const ImageDevices& d) {
 
 Task<Status> LoadMetadata(Image::Core& c) {
   const format::Header& h = c.header;
-  c.use_bitmap = h.has_base() && !h.all_data_in_fvd_img;
+  c.use_bitmap = h.has_base() && !h.all_data_in_image();
   if (c.use_bitmap) {
     IoBuffer bytes(h.bitmap_size);
     FVD_CO_RETURN_IF_ERROR(
@@ -98,6 +99,9 @@ Task<Status> StartSession(Image::Core& c, bool recovered) {
   co_return co_await c.FlushImage();
 }
 
+// A recorded profile keeps at most this many extents (256 KiB of them).
+constexpr uint64_t kMaxProfileEntries = 16384;
+
 uint64_t DataCapacityChunks(const Image::Core& c) {
   if (!c.compact()) return 0;
   const uint64_t size = c.data_dev.size(), start = c.header.data_offset();
@@ -116,7 +120,7 @@ Task<Result<std::unique_ptr<Image>>> Image::Open(ImageEnv env, ImageDevices devi
   Core& c = *core;
   FVD_CO_RETURN_IF_ERROR(co_await LoadHeader(c));
   FVD_CO_RETURN_IF_ERROR(CheckDevices(c, devices));
-  if (c.header.all_data_in_fvd_img) c.base_dev = nullptr;
+  if (c.header.all_data_in_image()) c.base_dev = nullptr;
   FVD_CO_RETURN_IF_ERROR(co_await LoadMetadata(c));
   const bool recover = !c.header.clean_shutdown && c.header.has_journal();
   if (recover) {
@@ -135,6 +139,10 @@ Task<Result<std::unique_ptr<Image>>> Image::Open(ImageEnv env, ImageDevices devi
       c.journal = std::make_unique<Journal>(c);
     } else {
       c.direct = std::make_unique<DirectMetadata>(c);
+    }
+    if (c.use_bitmap && (options.record_prefetch_profile || c.header.generate_prefetch_profile)) {
+      c.profile_recorder = std::make_unique<ProfileRecorder>(
+          c.header.base_img_size, c.header.block_size, kMaxProfileEntries);
     }
     if (Prefetcher::Wanted(c)) {
       c.prefetcher = std::make_unique<Prefetcher>(c);
@@ -217,6 +225,13 @@ Task<void> Image::WaitIdle() {
   while (c.in_flight > 0) co_await c.idle.Wait();
   if (c.journal != nullptr) co_await c.journal->Quiesce();
   while (c.in_flight > 0) co_await c.idle.Wait();
+}
+
+std::vector<ByteRange> Image::recorded_prefetch_profile() const {
+  std::vector<ByteRange> out;
+  if (core_->profile_recorder == nullptr) return out;
+  for (const Extent& e : core_->profile_recorder->entries()) out.push_back({e.offset, e.length});
+  return out;
 }
 
 const format::Header& Image::header() const {

@@ -42,6 +42,13 @@ enum class JournalMode {
 
 enum class AccessMode { kReadOnly, kReadWrite };
 
+// A range of guest bytes.
+struct ByteRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  bool operator==(const ByteRange&) const = default;
+};
+
 struct ImageOptions {
   AccessMode access = AccessMode::kReadWrite;
 #ifdef FVD_TEST_BUGS
@@ -53,6 +60,14 @@ struct ImageOptions {
   // Called after each prefetch copy with the bytes the prefetcher has copied since open (for
   // progress reports; it must not touch the image).
   std::function<void(uint64_t)> on_prefetch_progress = nullptr;
+  // Profile-directed prefetch: guest ranges to copy from the base first, in this order (what
+  // another image from the same base recorded). Used when the header's
+  // profile_directed_prefetch_start_delay is >= 0: that many seconds after open the prefetcher
+  // copies these, then goes on with whole-image prefetch if prefetch_start_delay enables it.
+  std::vector<ByteRange> prefetch_profile = {};
+  // Record the order in which guest reads pull base blocks (also when the header's
+  // generate_prefetch_profile is set); see Image::recorded_prefetch_profile().
+  bool record_prefetch_profile = false;
 };
 
 // The world an image runs in: time, timers and randomness come only from here.
@@ -85,6 +100,7 @@ struct ImageStats {
   uint64_t lock_waits = 0;
   // Whole-image prefetch (prefetcher.h). Its base reads also count in base_reads above.
   bool prefetch_started = false, prefetch_finished = false, prefetch_failed = false;
+  uint64_t prefetch_profile_bytes = 0;   // copied while following the prefetch profile
   int64_t prefetch_started_at_ns = -1;   // the image's clock when it started
   int64_t prefetch_finished_at_ns = -1;  // and when it finished
   std::string prefetch_error;            // why it stopped, when prefetch_failed
@@ -134,6 +150,9 @@ class Image {
   CheckReport Check() const;
 
   const format::Header& header() const;
+  // The profile recorded since open (empty unless recording): whole-block guest ranges in the
+  // order guest reads first fetched them from the base.
+  std::vector<ByteRange> recorded_prefetch_profile() const;
   const ImageStats& stats() const;
   bool metadata_error() const;
   uint64_t size() const { return header().virtual_disk_size; }

@@ -6,6 +6,7 @@
 #include "core/image/direct_metadata.h"
 #include "core/image/extents.h"
 #include "core/image/journal.h"
+#include "core/image/prefetch_profile.h"
 #include "core/image/prefetcher.h"
 
 namespace fvd {

@@ -20,6 +20,7 @@ namespace fvd {
 class DirectMetadata;
 class Journal;
 class Prefetcher;
+class ProfileRecorder;
 
 struct Image::Core {
   Core(ImageEnv e, ImageDevices d, ImageOptions o);
@@ -49,6 +50,7 @@ struct Image::Core {
   std::unique_ptr<Journal> journal;        // when the image has a journal
   std::unique_ptr<DirectMetadata> direct;  // read-write without a journal
   std::unique_ptr<Prefetcher> prefetcher;  // when the image prefetches (Prefetcher::Wanted)
+  std::unique_ptr<ProfileRecorder> profile_recorder;  // when recording a prefetch profile
 
   bool metadata_error = false;
   std::string metadata_error_what;

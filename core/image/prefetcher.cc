@@ -13,6 +13,8 @@ using std::chrono::milliseconds;
 
 // How long a pass that found only locked blocks waits before the next one.
 constexpr Duration kLockedRetry = milliseconds(10);
+// At most this many passes over a prefetch profile.
+constexpr int kProfilePasses = 4;
 
 uint64_t SlotBlocks(const format::Header& h) {
   const uint64_t bytes = h.bytes_per_prefetch > 0 ? uint64_t(h.bytes_per_prefetch) : 1;
@@ -50,7 +52,16 @@ Prefetcher::Prefetcher(Image::Core& core)
       write_meter_(milliseconds(core.header.prefetch_write_throughput_measure_time),
                    core.header.prefetch_perf_calc_alpha),
       read_cap_(KiBpsToBytesPerSecond(core.header.prefetch_max_read_throughput)),
-      write_cap_(KiBpsToBytesPerSecond(core.header.prefetch_max_write_throughput)) {}
+      write_cap_(KiBpsToBytesPerSecond(core.header.prefetch_max_write_throughput)) {
+  for (const ByteRange& r : core.options.prefetch_profile) {
+    if (r.length > 0 && r.offset < core.header.base_img_size)
+      profile_.push_back({r.offset, r.length});
+  }
+}
+
+bool Prefetcher::FollowsProfile() const {
+  return !profile_.empty() && c_.header.profile_directed_prefetch_start_delay >= 0;
+}
 
 Prefetcher::~Prefetcher() {
   if (start_timer_ != 0) c_.env.scheduler.Cancel(start_timer_);
@@ -58,17 +69,22 @@ Prefetcher::~Prefetcher() {
 }
 
 bool Prefetcher::Wanted(const Image::Core& c) {
+  const bool profile =
+      !c.options.prefetch_profile.empty() && c.header.profile_directed_prefetch_start_delay >= 0;
   return !c.read_only() && c.use_bitmap && c.base_dev != nullptr &&
-         c.header.prefetch_start_delay > 0 && (c.journal != nullptr || c.direct != nullptr);
+         (c.header.prefetch_start_delay > 0 || profile) &&
+         (c.journal != nullptr || c.direct != nullptr);
 }
 
 void Prefetcher::Start() {
   if (stop_requested_ || running_ || start_timer_ != 0) return;
-  start_timer_ =
-      c_.env.scheduler.ScheduleAfter(std::chrono::seconds(c_.header.prefetch_start_delay), [this] {
-        start_timer_ = 0;
-        if (!ShouldStop()) Detach(Run(), [] {});
-      });
+  opened_ = c_.env.clock.Now();
+  const int32_t delay_s = FollowsProfile() ? c_.header.profile_directed_prefetch_start_delay
+                                           : c_.header.prefetch_start_delay;
+  start_timer_ = c_.env.scheduler.ScheduleAfter(std::chrono::seconds(delay_s), [this] {
+    start_timer_ = 0;
+    if (!ShouldStop()) Detach(Run(), [] {});
+  });
 }
 
 Task<void> Prefetcher::Stop() {
@@ -111,10 +127,32 @@ Task<void> Prefetcher::Run() {
   running_ = true;
   c_.stats.prefetch_started = true;
   c_.stats.prefetch_started_at_ns = c_.env.clock.Now().time_since_epoch().count();
+  if (FollowsProfile()) {
+    const uint64_t before = c_.stats.prefetch_bytes_written;
+    // Ranges some request held locked are skipped; a few more passes pick them up (each reads
+    // only what is still missing).
+    for (int pass = 0; pass < kProfilePasses && !ShouldStop(); ++pass) {
+      const uint64_t skipped = c_.stats.prefetch_skipped_locked;
+      co_await Pass(/*profile=*/true);
+      if (c_.stats.prefetch_skipped_locked == skipped) break;
+      co_await Sleep(kLockedRetry);
+    }
+    c_.stats.prefetch_profile_bytes = c_.stats.prefetch_bytes_written - before;
+    // Whole-image prefetch keeps its own start time.
+    const TimePoint whole = opened_ + std::chrono::seconds(c_.header.prefetch_start_delay);
+    if (WholeImage() && c_.env.clock.Now() < whole && !ShouldStop())
+      co_await Sleep(whole - c_.env.clock.Now());
+  }
+  if (WholeImage()) co_await WholeImagePasses();
+  running_ = false;
+  stopped_.NotifyAll(c_.env.scheduler);
+}
+
+Task<void> Prefetcher::WholeImagePasses() {
   const uint64_t bits = c_.fresh.bits();
   while (!ShouldStop()) {
     ++c_.stats.prefetch_passes;
-    co_await Pass();
+    co_await Pass(/*profile=*/false);
     if (ShouldStop()) break;
     if (c_.fresh.AllSet(0, bits)) {
       Status s = co_await Complete();
@@ -124,12 +162,13 @@ Task<void> Prefetcher::Run() {
     // Only locked blocks were left: give their owners time before looking again.
     if (!progress_) co_await Sleep(kLockedRetry);
   }
-  running_ = false;
-  stopped_.NotifyAll(c_.env.scheduler);
 }
 
-Task<void> Prefetcher::Pass() {
+Task<void> Prefetcher::Pass(bool profile) {
+  profile_pass_ = profile;
+  profile_index_ = 0;
   cursor_ = 0;
+  window_end_ = profile ? 0 : c_.fresh.bits();
   head_ = tail_ = 0;
   progress_ = false;
   reader_done_ = false;
@@ -142,8 +181,19 @@ Task<void> Prefetcher::Pass() {
 }
 
 std::optional<Extent> Prefetcher::NextRange() {
+  for (;;) {
+    if (auto r = NextInWindow()) return r;
+    if (!profile_pass_ || profile_index_ >= profile_.size()) return std::nullopt;
+    const Extent& e = profile_[profile_index_++];
+    const uint64_t bs = c_.header.block_size;
+    cursor_ = e.offset / bs;
+    window_end_ = std::min(c_.fresh.bits(), DivRoundUp(e.offset + e.length, bs));
+  }
+}
+
+std::optional<Extent> Prefetcher::NextInWindow() {
   const format::Bitmap& fresh = c_.fresh;
-  const uint64_t bits = fresh.bits(), bs = c_.header.block_size;
+  const uint64_t bits = window_end_, bs = c_.header.block_size;
   while (cursor_ < bits) {
     if (cursor_ % 8 == 0 && cursor_ + 8 <= bits && fresh.bytes()[cursor_ / 8] == 0xff) {
       cursor_ += 8;
@@ -281,7 +331,7 @@ Task<Status> Prefetcher::MarkSelfContained() {
   FVD_CO_RETURN_IF_ERROR(co_await c_.WriteRegions(bitmap, table));
   FVD_CO_RETURN_IF_ERROR(co_await c_.FlushImage());
   c_.stale = c_.fresh;
-  c_.header.all_data_in_fvd_img = true;
+  c_.header.self_contained = true;  // in the header's run-time sector: the write cannot tear
   FVD_CO_RETURN_IF_ERROR(co_await c_.WriteHeader());
   FVD_CO_RETURN_IF_ERROR(co_await c_.FlushImage());
   c_.use_bitmap = false;

@@ -1,6 +1,6 @@
 // Whole-image prefetch (FVD-FORMAT.md, "Whole-image prefetch (adaptive)"): after
 // prefetch_start_delay seconds, copy every block still in the base into the image in the
-// background, then mark the image self-contained (all_data_in_fvd_img) so the base is never
+// background, then mark the image self-contained (Header::self_contained) so the base is never
 // read again.
 //
 // CONTRACT
@@ -18,7 +18,11 @@
 //   prefetch_max_write_throughput, when positive, cap each stream's rate.
 // - Completion: under a lock over the whole disk (so no write is between its fresh and stale
 //   bits), flush the data, write the all-set bitmap and the table, flush, set
-//   all_data_in_fvd_img in the header, flush.
+//   self_contained in the header, flush.
+// - Profile-directed prefetch: with a profile (ImageOptions::prefetch_profile) and
+//   profile_directed_prefetch_start_delay >= 0, the prefetcher starts that many seconds after
+//   open with one pass over the profile's ranges in order, then waits for
+//   prefetch_start_delay (if whole-image prefetch is on) and goes on as above.
 // - An I/O error stops the prefetcher (stats say why); guest requests carry on. A later open
 //   starts it again.
 // - All timing comes from the image's Clock and Scheduler, the coin from its RandomSource.
@@ -43,7 +47,7 @@ class Prefetcher {
   Prefetcher& operator=(const Prefetcher&) = delete;
 
   // True if this image should prefetch: open read-write with metadata to update, a base image
-  // still needed, and prefetch_start_delay > 0.
+  // still needed, and prefetch_start_delay > 0 or a profile to follow.
   static bool Wanted(const Image::Core& c);
 
   // Arms the start timer: prefetching begins prefetch_start_delay seconds from now.
@@ -69,8 +73,11 @@ class Prefetcher {
   SleepAwaiter Sleep(Duration d);
   void WakeSleepers();
 
+  bool WholeImage() const { return c_.header.prefetch_start_delay > 0; }
+  bool FollowsProfile() const;
   Task<void> Run();
-  Task<void> Pass();
+  Task<void> WholeImagePasses();
+  Task<void> Pass(bool profile);
   Task<void> Reader();
   Task<void> Writer();
   // Waits out a throttle pause (coin) and the rate cap before an I/O of `bytes`.
@@ -78,8 +85,10 @@ class Prefetcher {
   Task<void> CopySlot(const Slot& slot);
   Task<Status> Complete();
   Task<Status> MarkSelfContained();
-  // The next run of blocks to read from the cursor on, or nothing at the end of the pass.
+  // The next run of blocks to read, or nothing at the end of the pass: from the cursor to the
+  // window's end, then (profile pass) through the next profile ranges.
   std::optional<Extent> NextRange();
+  std::optional<Extent> NextInWindow();
 
   Image::Core& c_;
   const uint64_t max_blocks_;  // blocks per slot
@@ -87,8 +96,13 @@ class Prefetcher {
   uint64_t head_ = 0, tail_ = 0;  // slots filled so far / emptied so far, this pass
   ThroughputMeter read_meter_, write_meter_;
   RateCap read_cap_, write_cap_;
-  uint64_t cursor_ = 0;    // next block to consider this pass
-  bool progress_ = false;  // this pass copied or found something
+  std::vector<Extent> profile_;
+  bool profile_pass_ = false;
+  size_t profile_index_ = 0;  // next profile range to open as the window
+  TimePoint opened_;          // when Start was called (open)
+  uint64_t cursor_ = 0;       // next block to consider this pass
+  uint64_t window_end_ = 0;   // blocks [cursor_, window_end_) are this pass's current window
+  bool progress_ = false;     // this pass copied or found something
   bool reader_done_ = false;
   bool running_ = false, stop_requested_ = false, failed_ = false;
   TimerId start_timer_ = 0;

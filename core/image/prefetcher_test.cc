@@ -9,6 +9,7 @@
 
 #include "core/image/image.h"
 #include "core/image/prefetch_pacing.h"
+#include "core/image/prefetch_profile.h"
 #include "core/testing/image_world.h"
 
 namespace fvd {
@@ -171,17 +172,17 @@ TEST_F(PrefetcherTest, StartsAfterTheDelayCopiesEverythingAndMarksTheImageSelfCo
   EXPECT_EQ(st.prefetch_bytes_read, base.size());
   EXPECT_EQ(st.prefetch_bytes_written, base.size());
   EXPECT_EQ(st.prefetch_copies, base.size() / (64 * kKiB));
-  EXPECT_TRUE(img->header().all_data_in_fvd_img);
+  EXPECT_TRUE(img->header().self_contained);
   const uint64_t base_reads = st.base_reads;
   ExpectContents(*img, {});
   EXPECT_EQ(img->stats().base_reads, base_reads) << "reads after prefetch must not touch the base";
   EXPECT_TRUE(world.Run(img->Close()).ok());
 
   // On disk too: the image opens without its base, reads the same, and checks clean.
-  world.header.all_data_in_fvd_img = true;  // what the world passes: no base device
+  world.header.self_contained = true;  // what the world passes: no base device
   auto again = OpenOrDie();
   ASSERT_NE(again, nullptr);
-  EXPECT_TRUE(again->header().all_data_in_fvd_img);
+  EXPECT_TRUE(again->header().self_contained);
   ExpectContents(*again, {});
   EXPECT_TRUE(again->Check().exit_code() == 0);
   EXPECT_TRUE(world.Run(again->Close()).ok());
@@ -394,7 +395,7 @@ TEST_F(PrefetcherTest, BaseReadErrorStopsPrefetchAndTheGuestCarriesOn) {
   EXPECT_FALSE(st.prefetch_finished);
   EXPECT_NE(st.prefetch_error.find("prefetch base read"), std::string::npos) << st.prefetch_error;
   EXPECT_FALSE(img->metadata_error());
-  EXPECT_FALSE(img->header().all_data_in_fvd_img);
+  EXPECT_FALSE(img->header().all_data_in_image());
   // The guest reads what was copied and writes on.
   EXPECT_TRUE(ReadAll(*img, 0, 2 * kMiB) == std::vector(base.begin(), base.begin() + 2 * kMiB));
   std::vector<std::byte> mine(8 * kKiB, std::byte{0x33});
@@ -461,6 +462,92 @@ TEST_F(PrefetcherTest, CrashMidPrefetchOnlyCostsRecopying) {
   ASSERT_TRUE(again->stats().prefetch_finished);
   ExpectContents(*again, {{1 * kMiB, mine}});
   EXPECT_TRUE(world.Run(again->Close()).ok());
+}
+
+}  // namespace
+}  // namespace fvd
+
+namespace fvd {
+namespace {
+
+// ---- Profile-directed prefetch ----
+
+TEST(ProfileRecorderTest, FirstReadsInOrderAsWholeBlocksMerged) {
+  ProfileRecorder r(/*base_bytes=*/1 << 20, /*block_size=*/4096, /*max_entries=*/3);
+  r.OnBaseRead(8192 + 512, 1024);        // block 2
+  r.OnBaseRead(12288, 8192);             // blocks 3, 4: continue the extent
+  r.OnBaseRead(0, 512);                  // block 0: a new extent
+  r.OnBaseRead(8192, 4096);              // block 2 again: already recorded
+  r.OnBaseRead(1 << 20, 4096);           // past the base: never recorded
+  r.OnBaseRead((1 << 20) - 4096, 8192);  // the last block (the rest is past the base)
+  EXPECT_EQ(r.entries(), (std::vector<Extent>{{8192, 12288}, {0, 4096}, {(1 << 20) - 4096, 4096}}));
+  EXPECT_TRUE(r.full());
+  r.OnBaseRead(40960, 4096);  // a fourth extent does not fit
+  EXPECT_EQ(r.entries().size(), 3u);
+}
+
+TEST_F(PrefetcherTest, ImageRecordsTheOrderGuestReadsPullBaseBlocks) {
+  Create(PrefetchOptions(), [](format::Header& h) { h.prefetch_start_delay = -1; });
+  ImageOptions o;
+  o.record_prefetch_profile = true;
+  auto img = OpenOrDie(nullptr, o);
+  ReadAll(*img, 2 * kMiB, 8 * kKiB);
+  ReadAll(*img, 0, 4 * kKiB);
+  ReadAll(*img, 0 + 4 * kKiB, 4 * kKiB);         // continues the last extent
+  ReadAll(*img, 2 * kMiB + 8 * kKiB, 4 * kKiB);  // adjacent to the first, but not the last
+  ReadAll(*img, 2 * kMiB, 4 * kKiB);             // seen before
+  EXPECT_EQ(img->recorded_prefetch_profile(),
+            (std::vector<ByteRange>{
+                {2 * kMiB, 8 * kKiB}, {0, 8 * kKiB}, {2 * kMiB + 8 * kKiB, 4 * kKiB}}));
+  EXPECT_TRUE(world.Run(img->Close()).ok());
+}
+
+TEST_F(PrefetcherTest, ProfileIsPrefetchedFirstInItsOrder) {
+  Create(PrefetchOptions(), [](format::Header& h) {
+    h.prefetch_start_delay = 3;
+    h.profile_directed_prefetch_start_delay = 0;
+  });
+  std::vector<uint64_t> reads;  // base read offsets, in order
+  world.base_dev.set_delay([&](Op op, uint64_t off, uint64_t) {
+    if (op == Op::kRead) reads.push_back(off);
+    return Duration(milliseconds(1));
+  });
+  ImageOptions o;
+  o.prefetch_profile = {{2 * kMiB + 128 * kKiB, 100 * kKiB}, {64 * kKiB, 4 * kKiB}};
+  auto img = OpenOrDie(nullptr, o);
+  world.loop.RunFor(milliseconds(500));
+  // The profile's blocks, in its order (slots of at most 64 KiB), and nothing else yet.
+  EXPECT_EQ(reads,
+            (std::vector<uint64_t>{2 * kMiB + 128 * kKiB, 2 * kMiB + 192 * kKiB, 64 * kKiB}));
+  EXPECT_EQ(img->stats().prefetch_profile_bytes, 104 * kKiB);
+  const auto map = img->Map(2 * kMiB + 128 * kKiB, 100 * kKiB);
+  ASSERT_EQ(map.size(), 1u);
+  EXPECT_EQ(map[0].where, MapExtent::Where::kImage);
+  EXPECT_FALSE(img->stats().prefetch_finished);
+  // Whole-image prefetch still starts at its own delay, and skips what the profile copied.
+  RunUntilPrefetchEnds(*img);
+  ASSERT_TRUE(img->stats().prefetch_finished);
+  EXPECT_GE(img->stats().prefetch_finished_at_ns, Duration(seconds(3)).count());
+  EXPECT_EQ(img->stats().prefetch_bytes_read, base.size());
+  ExpectContents(*img, {});
+  EXPECT_TRUE(world.Run(img->Close()).ok());
+}
+
+TEST_F(PrefetcherTest, ProfileAloneStopsAfterItsPass) {
+  Create(PrefetchOptions(), [](format::Header& h) {
+    h.prefetch_start_delay = -1;
+    h.profile_directed_prefetch_start_delay = 1;
+  });
+  ImageOptions o;
+  o.prefetch_profile = {{0, 64 * kKiB}};
+  auto img = OpenOrDie(nullptr, o);
+  world.loop.RunUntilIdle();
+  EXPECT_TRUE(img->stats().prefetch_started);
+  EXPECT_EQ(img->stats().prefetch_bytes_read, 64 * kKiB);
+  EXPECT_FALSE(img->stats().prefetch_finished);
+  EXPECT_FALSE(img->header().all_data_in_image());
+  ExpectContents(*img, {});
+  EXPECT_TRUE(world.Run(img->Close()).ok());
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "core/image/base_copy.h"
 #include "core/image/extents.h"
 #include "core/image/image_core.h"
+#include "core/image/prefetch_profile.h"
 #include "core/image/storage.h"
 #include "core/util/units.h"
 
@@ -63,6 +64,7 @@ Task<Status> ReadFromBase(Image::Core& c, Extent run, std::span<std::byte> out) 
   const uint64_t end = std::min(RoundUp(run.offset + run.length, bs), c.header.base_img_size);
   const uint64_t len = end - begin;
   c.stats.guest_base_bytes += run.length;
+  if (c.profile_recorder != nullptr) c.profile_recorder->OnBaseRead(run.offset, run.length);
   c.stats.last_guest_base_read_ns = c.env.clock.Now().time_since_epoch().count();
   if (!CopyOnReadEnabled(c) ||
       c.outstanding_copy_on_read_bytes + len > c.header.max_outstanding_copy_on_read_data) {

@@ -76,7 +76,8 @@ class ImageWorld {
   Result<std::unique_ptr<Image>> Open(ImageOptions options = {}) { return Open(options, random); }
   Result<std::unique_ptr<Image>> Open(ImageOptions options, RandomSource& coin) {
     ImageEnv env{loop, loop, coin};
-    ImageDevices devices{&image_dev, nullptr, header.has_base() ? &base_dev : nullptr};
+    const bool base = header.has_base() && !header.all_data_in_image();
+    ImageDevices devices{&image_dev, nullptr, base ? &base_dev : nullptr};
     return Run(Image::Open(env, devices, options));
   }
 

@@ -56,7 +56,13 @@ struct ImageConfig {
   uint64_t prefetch_throttle_ns = 30'000'000'000;  // longest pause; 0 = never throttle
   uint64_t prefetch_measure_ns = 100'000'000;      // throughput window (busy time)
   uint32_t prefetch_alpha_percent = 80;            // weight of the old average
-  std::string journal_mode = "buffered";           // "buffered" or "unbuffered"
+  // Profile-directed prefetch: record the order this VM's guest reads pull base blocks, or
+  // follow the profile another VM (defined earlier in the file) recorded, starting this many
+  // seconds after open (-1: never).
+  bool record_prefetch_profile = false;
+  std::string prefetch_profile_from;
+  int32_t profile_prefetch_delay_s = -1;
+  std::string journal_mode = "buffered";  // "buffered" or "unbuffered"
   uint64_t journal_buffer_bytes = 64 << 10;
   uint64_t journal_flush_period_ns = 5'000'000'000;
 };
@@ -77,6 +83,8 @@ struct PhaseConfig {
   uint32_t flush_every_writes = 0;  // database: a flush after this many writes (0: never)
   uint64_t think_time_ns = 0;       // boot: pause between reads
   uint64_t working_set_bytes = 0;   // boot: how much of the base a boot reads
+  uint64_t path_seed = 0;  // boot: VMs with the same non-zero seed read the same blocks in the
+                           // same order (one OS's boot path); 0: each VM its own
 };
 
 struct VmConfig {

@@ -384,21 +384,25 @@ Status ParseTheta(Context& ctx, const YAML::Node& node, const std::string& path,
   return Status::Ok();
 }
 
-// "never", "off" or -1 (no whole-image prefetch), else a whole number of seconds ("1s", "2min").
-Status ParsePrefetchDelay(Context& ctx, const YAML::Node& node, const std::string& path,
-                          ImageConfig& image) {
-  FVD_ASSIGN_OR_RETURN(const std::string text,
-                       ScalarText(ctx, node, path, "a duration in whole seconds, or never"));
-  if (text == "never" || text == "off" || text == "-1") {
-    image.prefetch_start_delay_s = -1;
-    return Status::Ok();
-  }
-  constexpr uint64_t kSecond = 1'000'000'000;
-  const Limits limits = {.multiple_of = kSecond,
-                         .max = std::numeric_limits<int32_t>::max() * kSecond};
-  FVD_ASSIGN_OR_RETURN(const uint64_t ns, ParseValue(ctx, node, path, kDuration, limits));
-  image.prefetch_start_delay_s = static_cast<int32_t>(ns / kSecond);
-  return Status::Ok();
+// "never", "off" or -1, else a whole number of seconds ("1s", "2min").
+Field<ImageConfig> DelaySeconds(std::string_view key, int32_t ImageConfig::*member) {
+  return {key,
+          [member](Context& ctx, const YAML::Node& node, const std::string& path,
+                   ImageConfig& image) -> Status {
+            FVD_ASSIGN_OR_RETURN(
+                const std::string text,
+                ScalarText(ctx, node, path, "a duration in whole seconds, or never"));
+            if (text == "never" || text == "off" || text == "-1") {
+              image.*member = -1;
+              return Status::Ok();
+            }
+            constexpr uint64_t kSecond = 1'000'000'000;
+            const Limits limits = {.multiple_of = kSecond,
+                                   .max = std::numeric_limits<int32_t>::max() * kSecond};
+            FVD_ASSIGN_OR_RETURN(const uint64_t ns, ParseValue(ctx, node, path, kDuration, limits));
+            image.*member = static_cast<int32_t>(ns / kSecond);
+            return Status::Ok();
+          }};
 }
 
 // `at: 1s` or `at: [1s, 2.5s]`.
@@ -487,7 +491,7 @@ const Fields<ImageConfig>& ImageFields() {
       Number("chunk_size", &I::chunk_size_bytes, kSize, kPositiveSectors),
       Number("journal_size", &I::journal_size_bytes, kSize, kSectors),
       Bool("copy_on_read", &I::copy_on_read),
-      {"prefetch_start_delay", ParsePrefetchDelay},
+      DelaySeconds("prefetch_start_delay", &I::prefetch_start_delay_s),
       Number("prefetch_slots", &I::prefetch_slots, kCount, {.min = 1, .max = 1024}),
       Number("prefetch_slot_size", &I::prefetch_slot_bytes, kSize,
              {.min = kSector, .multiple_of = kSector, .max = 1u << 30}),
@@ -498,6 +502,10 @@ const Fields<ImageConfig>& ImageFields() {
       Number("prefetch_throttle", &I::prefetch_throttle_ns, kDuration, kMillis),
       Number("prefetch_measure_time", &I::prefetch_measure_ns, kDuration, kMillis),
       Number("prefetch_alpha", &I::prefetch_alpha_percent, kPercent),
+      Bool("record_prefetch_profile", &I::record_prefetch_profile),
+      Ref("prefetch_profile_from", &I::prefetch_profile_from, &Context::vms, "vms",
+          Empty::kAllowed),
+      DelaySeconds("profile_prefetch_delay", &I::profile_prefetch_delay_s),
       Choice("journal_mode", &I::journal_mode, "journal mode", {"buffered", "unbuffered"}),
       Number("journal_buffer", &I::journal_buffer_bytes, kSize, kSectors),
       Number("journal_flush_period", &I::journal_flush_period_ns, kDuration, kPositive),
@@ -521,6 +529,7 @@ Status ParsePhase(Context& ctx, const YAML::Node& node, const std::string& path,
       Number("flush_every_writes", &P::flush_every_writes, kCount),
       Number("think_time", &P::think_time_ns, kDuration),
       Number("working_set", &P::working_set_bytes, kSize, kSectors),
+      Number("path_seed", &P::path_seed, kCount),
   };
   FVD_RETURN_IF_ERROR(ParseMap(ctx, node, path, kFields, p));
   if (p.kind.empty()) {

@@ -93,6 +93,7 @@ vms:
         flush_every_writes: 16
         think_time: 100us
         working_set: 256MiB
+        path_seed: 11
       - {kind: idle, duration: 1min}
 latency_spikes:
   - disk: net
@@ -181,6 +182,7 @@ TEST(LoadWorkload, EveryKeyReachesItsField) {
   EXPECT_EQ(p.flush_every_writes, 16u);
   EXPECT_EQ(p.think_time_ns, 100'000u);
   EXPECT_EQ(p.working_set_bytes, 256u << 20);
+  EXPECT_EQ(p.path_seed, 11u);
   EXPECT_EQ(vm.phases[1].kind, "idle");
   EXPECT_EQ(vm.phases[1].duration_ns, 60'000'000'000u);
 
@@ -292,6 +294,7 @@ crashes:
   EXPECT_EQ(p.flush_every_writes, dp.flush_every_writes);
   EXPECT_EQ(p.think_time_ns, dp.think_time_ns);
   EXPECT_EQ(p.working_set_bytes, dp.working_set_bytes);
+  EXPECT_EQ(p.path_seed, dp.path_seed);
 
   const LatencySpikeConfig ds;
   EXPECT_EQ(w.latency_spikes.at(0).probability_ppm, ds.probability_ppm);
@@ -403,7 +406,7 @@ vms:
 )"),
             "w.yaml:6:33: vms[0].phases[0].blocksize: unknown key (known: kind, duration, ops, "
             "queue_depth, read_percent, sizes, range_offset, range, hot_set, zipf_theta, "
-            "flush_every_writes, think_time, working_set)");
+            "flush_every_writes, think_time, working_set, path_seed)");
   // The unit suffix is not part of the key.
   const std::string e = LoadError(R"(disks: [{name: d, read_latency_ns: 5}])");
   EXPECT_EQ(e.rfind("w.yaml:1:19: disks[0].read_latency_ns: unknown key", 0), 0u) << e;
@@ -429,6 +432,7 @@ vms:
             "chunk_size, journal_size, copy_on_read, prefetch_start_delay, prefetch_slots, "
             "prefetch_slot_size, prefetch_min_read, prefetch_min_write, prefetch_max_read, "
             "prefetch_max_write, prefetch_throttle, prefetch_measure_time, prefetch_alpha, "
+            "record_prefetch_profile, prefetch_profile_from, profile_prefetch_delay, "
             "journal_mode, journal_buffer, journal_flush_period");
   EXPECT_EQ(LoadError("disks: [{name: d, volatile_cache: maybe}]\n"),
             "w.yaml:1:35: disks[0].volatile_cache: maybe is not true or false");
@@ -505,10 +509,21 @@ vms:
       prefetch_throttle: 2s
       prefetch_measure_time: 50ms
       prefetch_alpha: 50%
+      record_prefetch_profile: true
+      profile_prefetch_delay: 0s
+    phases: [{kind: idle, duration: 1s}]
+  - name: later
+    disk: d
+    image: {prefetch_profile_from: vm, profile_prefetch_delay: 3s}
     phases: [{kind: idle, duration: 1s}]
 )");
-  ASSERT_EQ(w.vms.size(), 1u);
+  ASSERT_EQ(w.vms.size(), 2u);
   const ImageConfig& i = w.vms[0].image;
+  EXPECT_TRUE(i.record_prefetch_profile);
+  EXPECT_EQ(i.profile_prefetch_delay_s, 0);
+  EXPECT_EQ(w.vms[1].image.prefetch_profile_from, "vm");
+  EXPECT_EQ(w.vms[1].image.profile_prefetch_delay_s, 3);
+  EXPECT_EQ(w.vms[1].image.prefetch_start_delay_s, -1);
   EXPECT_EQ(i.prefetch_slots, 4u);
   EXPECT_EQ(i.prefetch_slot_bytes, 256u * 1024);
   EXPECT_EQ(i.prefetch_min_read_bytes_per_s, 8u << 20);
@@ -534,6 +549,8 @@ TEST(LoadWorkloadErrors, PrefetchTuning) {
             std::string::npos);
   EXPECT_NE(LoadError(head + "      prefetch_alpha: 120%\n").find("prefetch_alpha"),
             std::string::npos);
+  EXPECT_EQ(LoadError(head + "      prefetch_profile_from: nobody\n"),
+            "w.yaml:7:30: vms[0].image.prefetch_profile_from: nobody is not defined under vms");
 }
 
 TEST(LoadWorkloadErrors, SectorMultiples) {

@@ -58,6 +58,7 @@ nlohmann::ordered_json VmJson(const VmReport& v) {
       {"base_bytes_read", s.base_bytes_read},
       {"copy_on_read_bytes", s.copy_on_read_bytes},
       {"prefetch_bytes", s.prefetch_bytes},
+      {"prefetch_profile_bytes", s.prefetch_profile_bytes},
       {"prefetch_finished_s", s.prefetch_finished_ns >= 0
                                   ? nlohmann::ordered_json(Seconds(s.prefetch_finished_ns))
                                   : nlohmann::ordered_json(nullptr)},

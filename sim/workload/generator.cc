@@ -129,17 +129,20 @@ class SequentialGen : public Limited {
 
 // A boot: reads through a working set of the base from the region's start, mostly in order
 // with occasional jumps, pausing `think_time` between reads. Ends once the working set has
-// been read (or at the phase's limits).
+// been read (or at the phase's limits). With a path seed, the path (sizes and jumps) comes
+// from it instead of the VM's randomness, so every VM with that seed boots the same way.
 class BootGen : public Generator {
  public:
   BootGen(const PhaseConfig& c, uint64_t disk) : c_(c), mix_(c.sizes) {
+    if (c.path_seed != 0) path_.emplace(c.path_seed);
     const Region r = RegionOf(c, disk);
     begin_ = r.begin;
     set_ = c.working_set_bytes == 0 ? r.length : std::min(c.working_set_bytes, r.length);
     next_ = begin_;
   }
-  std::optional<GuestOp> Next(Prng& p) override {
+  std::optional<GuestOp> Next(Prng& vm) override {
     if (read_bytes_ >= set_ || (c_.ops != 0 && issued_ >= c_.ops)) return std::nullopt;
+    Prng& p = path_.has_value() ? *path_ : vm;
     const uint64_t size = std::min(mix_.Pick(p), set_);
     if (p.Chance(1, 10)) next_ = begin_ + p.Below(set_ / 4096) * 4096;  // a jump
     if (next_ + size > begin_ + set_) next_ = begin_;
@@ -154,6 +157,7 @@ class BootGen : public Generator {
  private:
   PhaseConfig c_;
   SizeMix mix_;
+  std::optional<Prng> path_;
   uint64_t begin_ = 0, set_ = 0, next_ = 0, read_bytes_ = 0, issued_ = 0;
 };
 

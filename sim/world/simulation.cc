@@ -133,6 +133,13 @@ struct Simulation::World {
     return Status::Ok();
   }
 
+  // The profile a VM (a group name means its first member) has recorded so far.
+  std::vector<ByteRange> ProfileOf(const std::string& name) const {
+    for (const auto& vm : vms)
+      if (vm->name() == name || vm->name() == name + "-0") return vm->recorded_profile();
+    return {};
+  }
+
   Status CreateImage(BlockDevice& dev, const VmConfig& vm, uint64_t base_len) {
     format::CreateOptions o;
     o.virtual_size = vm.image.size_bytes;
@@ -148,6 +155,7 @@ struct Simulation::World {
     o.prefetch_start_delay = vm.image.prefetch_start_delay_s;
     FVD_ASSIGN_OR_RETURN(format::Header h, format::PlanImage(o));
     SetPrefetchTuning(vm.image, h);
+    h.profile_directed_prefetch_start_delay = vm.image.profile_prefetch_delay_s;
     const LoopDriver drive = [this](const std::function<bool()>& done) { loop.RunUntil(done); };
     return WriteNewImage(dev, nullptr, drive, h).WithContext("creating the image");
   }
@@ -198,7 +206,13 @@ struct Simulation::World {
             FillInitialSector(content.seed, content.nonzero, sector, buf);
           return SectorHash(buf);
         };
-        VmWorld vw{loop, engine_random, trace, violations, options, nullptr};
+        VmWorld vw{loop,
+                   engine_random,
+                   trace,
+                   violations,
+                   options,
+                   nullptr,
+                   [this](const std::string& vm_name) { return ProfileOf(vm_name); }};
         vms.push_back(std::make_unique<Vm>(vw, name, vms.size(), adjusted, *raw, *top, base, size,
                                            NextSeed(), original));
         vm_disks.push_back(raw);

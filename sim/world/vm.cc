@@ -101,6 +101,9 @@ Task<void> Vm::OpenImage() {
 #ifdef FVD_TEST_BUGS
   options.bugs = w_.options.bugs;
 #endif
+  options.record_prefetch_profile = config_.image.record_prefetch_profile;
+  if (!config_.image.prefetch_profile_from.empty() && w_.profile_of)
+    options.prefetch_profile = w_.profile_of(config_.image.prefetch_profile_from);
   const uint64_t copied_before = stats_.prefetch_bytes;
   options.on_prefetch_progress = [this, copied_before](uint64_t bytes) {
     if (w_.recorder != nullptr)
@@ -129,6 +132,11 @@ Task<void> Vm::Main() {
     ps.base_bytes_read = BaseBytesSoFar();
     const size_t reads_logged = stats_.read_latency.count();
     co_await RunPhase(phase);
+    // The workload's reads only: the checks that follow read the base too.
+    if (image_ != nullptr) {
+      stats_.last_guest_base_read_ns =
+          std::max(stats_.last_guest_base_read_ns, image_->stats().last_guest_base_read_ns);
+    }
     ps.end_ns = NowNs(w_.loop);
     ps.reads = stats_.reads - ps.reads;
     ps.writes = stats_.writes - ps.writes;
@@ -276,14 +284,22 @@ uint64_t Vm::BaseBytesSoFar() const {
   return stats_.base_bytes_read + (image_ ? image_->stats().base_bytes_read : 0);
 }
 
+std::vector<ByteRange> Vm::recorded_profile() const {
+  if (image_ != nullptr) {
+    auto live = image_->recorded_prefetch_profile();
+    if (!live.empty()) return live;
+  }
+  return saved_profile_;
+}
+
 void Vm::AddImageStats() {
+  if (auto p = image_->recorded_prefetch_profile(); !p.empty()) saved_profile_ = std::move(p);
   const ImageStats& s = image_->stats();
   if (s.prefetch_started) stats_.prefetch_started_ns = s.prefetch_started_at_ns;
-  stats_.last_guest_base_read_ns =
-      std::max(stats_.last_guest_base_read_ns, s.last_guest_base_read_ns);
   stats_.base_bytes_read += s.base_bytes_read;
   stats_.copy_on_read_bytes += s.copy_on_read_bytes;
   stats_.prefetch_bytes += s.prefetch_bytes_written;
+  stats_.prefetch_profile_bytes += s.prefetch_profile_bytes;
   stats_.prefetch_pauses += s.prefetch_pauses;
   stats_.prefetch_resets += s.prefetch_resets;
   if (s.prefetch_finished) stats_.prefetch_finished_ns = s.prefetch_finished_at_ns;

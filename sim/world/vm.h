@@ -58,11 +58,13 @@ struct VmStats {
   // Summed over every open of the image (a crash reopens it; each open counts afresh).
   uint64_t base_bytes_read = 0;  // all base reads: guest, copy-on-read, prefetch
   uint64_t copy_on_read_bytes = 0;
-  uint64_t prefetch_bytes = 0;  // copied into the image by the prefetcher
+  uint64_t prefetch_bytes = 0;          // copied into the image by the prefetcher
+  uint64_t prefetch_profile_bytes = 0;  // of prefetch_bytes, copied following a profile
   uint64_t prefetch_pauses = 0, prefetch_resets = 0;
   int64_t prefetch_started_ns = -1;      // virtual time the prefetcher started (last open)
   int64_t prefetch_finished_ns = -1;     // virtual time the image became self-contained
-  int64_t last_guest_base_read_ns = -1;  // a guest read last waited for the base
+  int64_t last_guest_base_read_ns = -1;  // a workload read last waited for the base (at the
+                                         // end of a phase; checks after a crash may count)
   std::vector<PhaseStats> phases;
 };
 
@@ -81,6 +83,8 @@ struct VmWorld {
   std::vector<std::string>& violations;
   const SimOptions& options;
   Recorder* recorder;  // null unless a report was asked for
+  // The prefetch profile the named VM has recorded so far (empty if none or no such VM).
+  std::function<std::vector<ByteRange>(const std::string&)> profile_of;
 };
 
 class Vm {
@@ -107,6 +111,8 @@ class Vm {
   const std::string& name() const { return name_; }
   const VmStats& stats() const { return stats_; }
   const ImageStats* image_stats() const { return image_ ? &image_->stats() : nullptr; }
+  // What this VM's image recorded (record_prefetch_profile), kept across reopens.
+  std::vector<ByteRange> recorded_profile() const;
 
  private:
   Task<void> Main();
@@ -135,6 +141,7 @@ class Vm {
   Prng prng_;
   TruthImage oracle_;
   std::unique_ptr<Image> image_;
+  std::vector<ByteRange> saved_profile_;  // the last open's recording
   VmStats stats_;
   uint32_t in_flight_ = 0;
   uint8_t phase_index_ = 0;

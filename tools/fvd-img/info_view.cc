@@ -49,7 +49,11 @@ std::string InfoToText(const ImageFacts& f) {
   out << "Format specific information:\n"
       << "    version: " << h.version << "\n"
       << "    clean shutdown: " << (h.clean_shutdown ? "true" : "false") << "\n"
-      << "    all data in image: " << (h.all_data_in_fvd_img ? "true" : "false") << "\n";
+      << "    all data in image: "
+      << (h.all_data_in_fvd_img ? "true"
+          : h.self_contained    ? "true (whole-image prefetch finished)"
+                                : "false")
+      << "\n";
   if (h.has_base()) {
     out << "    base size: " << h.base_img_size << "\n"
         << "    block size: " << h.block_size << "\n"

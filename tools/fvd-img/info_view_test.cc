@@ -36,7 +36,7 @@ TEST(InfoViewTest, JsonHasQemuKeysAndEveryHeaderField) {
     EXPECT_TRUE(data.contains(std::string(name))) << name;
     ++fields;
   });
-  EXPECT_EQ(fields, 41 + 3);  // the v1 table of FVD-FORMAT.md, plus our three v2 fields
+  EXPECT_EQ(fields, 41 + 4);  // the v1 table of FVD-FORMAT.md, plus our four v2 fields
 }
 
 TEST(InfoViewTest, TextLooksLikeQemuImg) {

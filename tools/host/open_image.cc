@@ -12,7 +12,7 @@ Result<OpenedImage> OpenImage(PosixFiles& files, const std::string& path,
   FVD_ASSIGN_OR_RETURN(out.image_file, files.Open(path, mode));
   FVD_ASSIGN_OR_RETURN(const format::Header h, ReadImageHeader(*out.image_file, files.drive()));
   out.image_file->set_grow_command(h.add_storage_cmd);
-  if (h.has_base() && !h.all_data_in_fvd_img) {
+  if (h.has_base() && !h.all_data_in_image()) {
     auto base = files.Open(ResolveRelativeTo(path, h.base_img), OpenMode::kReadOnly);
     if (!base.ok()) return base.status().WithContext("base image");
     out.base_file = std::move(*base);
