@@ -83,6 +83,13 @@ std::vector<ImageConfig> AllConfigs() {
 
 struct Harness::InFlight {
   uint64_t outstanding = 0;
+  std::vector<GuestOp> writes;  // writes of the batch still in flight
+
+  bool Overlaps(const GuestOp& op) const {
+    for (const GuestOp& w : writes)
+      if (op.sector < w.sector + w.count && w.sector < op.sector + op.count) return true;
+    return false;
+  }
 };
 
 Harness::Harness(const ImageConfig& config, uint64_t seed)
@@ -168,7 +175,15 @@ void Harness::Submit(const GuestOp& op, bool check_read, std::shared_ptr<InFligh
   if (op.kind == GuestOp::kWrite) {
     auto data = std::make_shared<std::vector<std::byte>>(Pattern(op.data_seed, bytes));
     const uint64_t id = oracle_.WriteSubmitted(offset, *data);
+    batch->writes.push_back(op);
     Detach(image_->Write(offset, *data), [this, batch, data, id, op](Status s) {
+      auto& ws = batch->writes;
+      for (auto it = ws.begin(); it != ws.end(); ++it) {
+        if (it->sector == op.sector && it->count == op.count && it->data_seed == op.data_seed) {
+          ws.erase(it);
+          break;
+        }
+      }
       if (s.ok()) {
         oracle_.WriteCompleted(id);
         // Unbuffered (write-through): a completed write is durable at once, as if flushed.
@@ -204,11 +219,28 @@ void Harness::Submit(const GuestOp& op, bool check_read, std::shared_ptr<InFligh
   }
 }
 
-void Harness::SubmitAll(const std::vector<GuestOp>& ops, const std::shared_ptr<InFlight>& batch) {
-  // In the given order, each after its delay. A read that a write of the batch overlaps is
-  // not checked, whichever is submitted first.
+bool Harness::SubmitAll(const std::vector<GuestOp>& ops, const std::shared_ptr<InFlight>& batch,
+                        uint64_t* budget) {
+  // One loop event, unless the crash budget is spent (then false: stop submitting).
+  auto step = [&] {
+    if (budget != nullptr) {
+      if (*budget == 0) return false;
+      --*budget;
+    }
+    return loop_.RunOne();
+  };
+  // In the given order, each after its delay; a write waits for an earlier write of the batch
+  // to the same sectors (the oracle allows one write per sector in flight). A read that a
+  // write of the batch overlaps is not checked, whichever is submitted first.
   for (const GuestOp& op : ops) {
-    for (uint64_t i = 0; i < op.delay_events && loop_.RunOne(); ++i) {
+    for (uint64_t i = 0; i < op.delay_events; ++i) {
+      if (!step()) {
+        if (budget != nullptr && *budget == 0) return false;
+        break;
+      }
+    }
+    while (op.kind == GuestOp::kWrite && batch->Overlaps(op)) {
+      if (!step()) return false;
     }
     bool check = true;
     for (const GuestOp& w : ops) {
@@ -217,6 +249,7 @@ void Harness::SubmitAll(const std::vector<GuestOp>& ops, const std::shared_ptr<I
     }
     if (image_ != nullptr) Submit(op, check, batch);
   }
+  return true;
 }
 
 void Harness::Drain(const std::shared_ptr<InFlight>& batch) {
@@ -266,13 +299,27 @@ std::vector<uint64_t> Harness::ReadAllHashes() {
 
 void Harness::CrashAndRecover(const std::vector<GuestOp>& ops, uint64_t events,
                               uint64_t crash_seed) {
+  Prng rng(crash_seed);
+  sim::PrngCrashChooser chooser(rng);
+  CrashAndRecover(ops, events, chooser, crash_seed);
+}
+
+uint64_t Harness::RunToCompletion(const std::vector<GuestOp>& ops) {
+  if (image_ == nullptr) return 0;
+  const uint64_t before = loop_.events_run();
+  Batch(ops);
+  return loop_.events_run() - before;
+}
+
+void Harness::CrashAndRecover(const std::vector<GuestOp>& ops, uint64_t events,
+                              sim::CrashChooser& chooser, uint64_t crash_seed) {
   if (image_ == nullptr) return;
   auto batch = std::make_shared<InFlight>();
-  SubmitAll(ops, batch);
-  for (uint64_t i = 0; i < events && loop_.RunOne(); ++i) {
+  uint64_t budget = events;  // the crash comes after this many loop events from the first submit
+  SubmitAll(ops, batch, &budget);
+  for (; budget > 0 && loop_.RunOne(); --budget) {
   }
-  Prng rng(crash_seed);
-  image_disk_->Crash(rng);
+  image_disk_->Crash(chooser);
   ++crashes_;
   states_ += 2;
   Drain(batch);

@@ -58,11 +58,18 @@ class Harness {
   void Batch(const std::vector<GuestOp>& ops);
   // Lets background work run (journal timer, copy-on-read, prefetch) for `ms` of virtual time.
   void Idle(uint64_t ms);
-  // Submits `ops`, runs `events` loop events, and cuts the power: the image disk keeps what the
+  // Submits `ops` and cuts the power `events` loop events after the first submission (some
+  // may never be submitted): the image disk keeps what the
   // crash model lets it keep. Then recovers and checks every sector ever written against the
   // oracle, a sample of never-written ones against the base, `check`, and that a second
   // recovery (another crash at once) changes nothing.
   void CrashAndRecover(const std::vector<GuestOp>& ops, uint64_t events, uint64_t crash_seed);
+  // The same with the crash's choices from `chooser` (the exhaustive checks enumerate them).
+  void CrashAndRecover(const std::vector<GuestOp>& ops, uint64_t events, sim::CrashChooser& chooser,
+                       uint64_t crash_seed);
+  // Runs `ops` as a batch to the end; returns the loop events that took (the crash points a
+  // replay of the same batch can stop at).
+  uint64_t RunToCompletion(const std::vector<GuestOp>& ops);
   // Cuts the power with everything flushed, then overwrites `count` journal sectors with
   // garbage, torn copies of other journal sectors, or well-formed sectors of the previous
   // epoch carrying random records; recovery must ignore all of them and lose nothing.
@@ -83,7 +90,10 @@ class Harness {
   // After a crash: every written sector reads an allowed value, never-written ones the base,
   // check finds no corruption.
   void CheckRecovered(uint64_t sample_seed);
-  void SubmitAll(const std::vector<GuestOp>& ops, const std::shared_ptr<InFlight>& batch);
+  // Submits `ops` in order (their delays and waits run loop events). With a `budget`, each
+  // event spends one; at zero, stops and returns false (the rest are never submitted).
+  bool SubmitAll(const std::vector<GuestOp>& ops, const std::shared_ptr<InFlight>& batch,
+                 uint64_t* budget = nullptr);
   void Drain(const std::shared_ptr<InFlight>& batch);
   void WaitIdleAndDrop();
   // Reads every written sector and every sector of a sample; `check` runs with each hash.

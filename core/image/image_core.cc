@@ -105,9 +105,10 @@ Task<Status> Image::Core::ReadBase(uint64_t offset, std::span<std::byte> buf) {
 Task<Status> Image::Core::ReadData(uint64_t offset, std::span<std::byte> buf) {
   for (const PhysicalRun& run : MapToData(header, table, offset, buf.size())) {
     auto part = buf.subspan(run.extent.offset - offset, run.extent.length);
-    const uint32_t entry = compact() ? table[run.extent.offset / header.chunk_size] : 0;
-    // A dirty chunk's allocating write has not completed: its old content is zeros.
-    if (run.physical == kUnallocated || (compact() && format::IsDirtyChunk(entry))) {
+    // A dirty chunk (its allocation not yet journaled) is read like any other: its storage
+    // holds zeros (AllocateChunks zeroes reused chunks before the entry points at them) or
+    // what writes since put there, and those are the blocks the fresh bitmap sends here.
+    if (run.physical == kUnallocated) {
       std::fill(part.begin(), part.end(), std::byte{0});
       continue;
     }

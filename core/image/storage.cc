@@ -90,17 +90,20 @@ Task<Result<std::vector<AllocatedChunk>>> AllocateChunks(Image::Core& c, uint64_
       UndoAllocation(c, out);
       co_return chunk.status();
     }
-    c.table[i] = chunk->id | format::kDirtyChunk;
-    out.push_back({i, *chunk});
     ++c.stats.chunks_allocated;
     if (chunk->may_hold_garbage) {
       ++c.stats.chunks_reused;
       Status s = co_await ZeroChunk(c, chunk->id);
       if (!s.ok()) {
+        c.allocator.Return(chunk->id);
         UndoAllocation(c, out);
         co_return s;
       }
     }
+    // Only now does the entry point at the chunk: a read through it (a concurrent read of
+    // another part of the chunk) sees zeros or data written since, never old garbage.
+    c.table[i] = chunk->id | format::kDirtyChunk;
+    out.push_back({i, *chunk});
   }
   co_return out;
 }

@@ -25,8 +25,9 @@ Extent LockSpan(const Image::Core& c, uint64_t offset, uint64_t length);
 bool NeedsMetadata(const Image::Core& c, uint64_t offset, uint64_t length);
 
 // Gives storage to every unallocated chunk overlapping [begin, end): entries become
-// id | DIRTY. Reused chunks are zero-filled first (they may hold a lost write's data). On
-// failure nothing stays allocated. REQUIRES: the caller holds a lock over the chunks.
+// id | DIRTY. Reused chunks are zero-filled before their entry points at them (they may hold a
+// lost write's data), so a read through a dirty entry never sees garbage. On failure nothing
+// stays allocated. REQUIRES: the caller holds a lock over the chunks.
 Task<Result<std::vector<AllocatedChunk>>> AllocateChunks(Image::Core& c, uint64_t begin,
                                                          uint64_t end);
 // Gives allocated chunks back (their write failed): entries return to empty.

@@ -424,14 +424,14 @@ struct SimDisk::Impl {
   // --- Crash ---
 
   // Draws each non-durable write's fate in submission order (the order of `pending`).
-  std::vector<CrashDraw> DrawFates(Prng& rng) {
+  std::vector<CrashDraw> DrawFates(CrashChooser& rng) {
     std::vector<CrashDraw> draws;
     for (const auto& [seq, w] : pending) {
-      CrashDraw d{&w, seq, static_cast<Fate>(rng.Below(3)), {}};
+      CrashDraw d{&w, seq, static_cast<Fate>(rng.Choose(3)), {}};
       if (d.fate == Fate::kTorn && !w.bytes().empty()) {
         const uint64_t first = w.offset / kSectorSize;
         const uint64_t last = (w.offset + w.bytes().size() - 1) / kSectorSize;
-        for (uint64_t s = first; s <= last; ++s) d.sector_is_new.push_back(rng.Chance(1, 2));
+        for (uint64_t s = first; s <= last; ++s) d.sector_is_new.push_back(rng.Choose(2) < 1);
       }
       draws.push_back(std::move(d));
     }
@@ -463,7 +463,7 @@ struct SimDisk::Impl {
     }
   }
 
-  void Crash(Prng& rng) {
+  void Crash(CrashChooser& rng) {
     std::vector<CrashDraw> draws = DrawFates(rng);
     CountFates(draws);
     // Completed writes land in completion order (newest wins, as reads saw), then writes
@@ -592,8 +592,13 @@ Status SimDisk::SubmitResize(uint64_t new_size, IoCallback done) {
 }
 
 void SimDisk::Crash(Prng& rng) {
+  PrngCrashChooser chooser(rng);
+  Crash(chooser);
+}
+
+void SimDisk::Crash(CrashChooser& chooser) {
   assert(alive_);
-  impl_->Crash(rng);
+  impl_->Crash(chooser);
   alive_ = false;
 }
 

@@ -50,6 +50,27 @@ struct DiskStats {
   uint64_t writes_lost = 0, writes_torn = 0, writes_survived = 0;  // at crashes
 };
 
+// The choices a crash makes: the fate of each write not yet durable (survives, lost, torn) and,
+// for a torn write, which of its sectors are new. Drawn from a seeded PRNG (Crash(Prng&)), or
+// scripted, to enumerate every combination (proptests/exhaustive_test.cc).
+class CrashChooser {
+ public:
+  virtual ~CrashChooser() = default;
+  // A choice in [0, n).
+  virtual uint64_t Choose(uint64_t n) = 0;
+};
+
+// Draws exactly what Prng::Below and Prng::Chance(1, 2) would, so seeded runs keep their
+// digests.
+class PrngCrashChooser final : public CrashChooser {
+ public:
+  explicit PrngCrashChooser(Prng& p) : p_(p) {}
+  uint64_t Choose(uint64_t n) override { return p_.Below(n); }
+
+ private:
+  Prng& p_;
+};
+
 class SimDisk final : public BlockDevice {
  public:
   // `id` names the disk in the trace. `seed` seeds the jitter; `trace` may be null.
@@ -66,6 +87,10 @@ class SimDisk final : public BlockDevice {
 
   // Power fails now (see the header comment). REQUIRES: alive.
   void Crash(Prng& rng);
+  // The same with the choices from `chooser`: Choose(3) per write not yet durable (0 survives,
+  // 1 lost, 2 torn), then for a torn one Choose(2) per sector it touches (0: new). Writes are
+  // asked about in submission order.
+  void Crash(CrashChooser& chooser);
   // Serves again after a crash.
   void Revive();
   bool alive() const { return alive_; }

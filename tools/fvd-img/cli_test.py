@@ -168,10 +168,13 @@ class CliTest(unittest.TestCase):
     def test_update_changes_attributes_and_rejects_bad_ones(self):
         disk = self.path("u.fvd")
         self.assertEqual(run("create", "-q", "-b", self.base, disk, "64M").returncode, 0)
-        r = run("update", disk, "copy_on_read=on", "prefetch_start_delay=7", "size=128M")
+        r = run("update", disk, "copy_on_read=on", "prefetch_start_delay=7", "size=128M",
+                "prefetch_max_read_throughput=2048", "profile_directed_prefetch_start_delay=0")
         self.assertEqual(r.returncode, 0, r.stderr)
         d = json.loads(run("info", "--output=json", disk).stdout)
         self.assertTrue(d["format-specific"]["data"]["copy_on_read"])
+        self.assertEqual(d["format-specific"]["data"]["prefetch_max_read_throughput"], 2048)
+        self.assertEqual(d["format-specific"]["data"]["profile_directed_prefetch_start_delay"], 0)
         self.assertEqual(d["format-specific"]["data"]["prefetch_start_delay"], 7)
         self.assertEqual(d["virtual-size"], 128 << 20)
         before = open(disk, "rb").read(8192)

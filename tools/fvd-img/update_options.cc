@@ -102,6 +102,15 @@ std::map<std::string, std::pair<const char*, Setter>> Keys() {
        {"ms", Number(&Header::prefetch_write_throughput_measure_time, false)}},
       {"prefetch_throttle_time",
        {"ms (<= 0 disables throttling)", Number(&Header::prefetch_throttle_time, false)}},
+      {"prefetch_max_read_throughput",
+       {"KiB/s cap on prefetch base reads (0: none)",
+        Number(&Header::prefetch_max_read_throughput, false)}},
+      {"prefetch_max_write_throughput",
+       {"KiB/s cap on prefetch image writes (0: none)",
+        Number(&Header::prefetch_max_write_throughput, false)}},
+      {"profile_directed_prefetch_start_delay",
+       {"seconds (-1: never) until a given prefetch profile is followed",
+        Number(&Header::profile_directed_prefetch_start_delay, false)}},
   };
 }
 

@@ -14,7 +14,8 @@ namespace fvd::img {
 // prefetch_start_delay, num_prefetch_slots, bytes_per_prefetch, prefetch_min_read_throughput,
 // prefetch_min_write_throughput, prefetch_perf_calc_alpha,
 // prefetch_read_throughput_measure_time, prefetch_write_throughput_measure_time,
-// prefetch_throttle_time. Errors name the key and value.
+// prefetch_throttle_time, prefetch_max_read_throughput, prefetch_max_write_throughput,
+// profile_directed_prefetch_start_delay. Errors name the key and value.
 Status ApplyUpdates(const std::vector<std::string>& assignments, format::Header& h);
 
 std::string UpdateKeysHelp();
