@@ -116,9 +116,12 @@ struct Idle : Command {
   void show(std::ostream& os) const override { os << "idle " << ms << "ms"; }
 };
 
-struct Crash : Command {
-  std::vector<GuestOp> ops = *BatchOps(6);
-  uint64_t events = *rc::gen::inRange<uint64_t>(0, 60);
+// A crash `events` loop events into a batch of operations (`ops`, which the subclass draws).
+struct CrashCommand : Command {
+  CrashCommand(std::vector<GuestOp> o, uint64_t max_events)
+      : ops(std::move(o)), events(*rc::gen::inRange<uint64_t>(0, max_events)) {}
+  std::vector<GuestOp> ops;
+  uint64_t events;
   uint64_t seed = *rc::gen::arbitrary<uint64_t>();
   void run(const Model&, Harness& h) const override {
     h.CrashAndRecover(ops, events, seed);
@@ -130,12 +133,14 @@ struct Crash : Command {
   }
 };
 
-// A crash over one block: a few small writes into different sectors of the same 4 KiB block,
-// a read, and a flush, each a few events after the one before, then the power fails. This is
-// where the ordering between a slow-path write, in-place writes that follow it, copy-on-read
-// and the journal is decided.
-struct CrashInOneBlock : Command {
-  std::vector<GuestOp> ops = *rc::gen::exec([] {
+struct Crash : CrashCommand {
+  Crash() : CrashCommand(*BatchOps(6), 60) {}
+};
+
+// Small writes into different sectors of the same 4 KiB block, a read and a flush, each a few
+// events after the one before.
+rc::Gen<std::vector<GuestOp>> OneBlockOps() {
+  return rc::gen::exec([] {
     // Mostly a block of the base range, so that its first write takes the slow path.
     const uint64_t block = *rc::gen::inRange(0, 4) == 0
                                ? *rc::gen::element<uint64_t>(0, 1528, 1536, 1600)
@@ -159,14 +164,27 @@ struct CrashInOneBlock : Command {
     out.push_back(f);
     return out;
   });
-  uint64_t events = *rc::gen::inRange<uint64_t>(0, 12);
+}
+
+// A crash over one block: where the ordering between a slow-path write, in-place writes that
+// follow it, copy-on-read and the journal is decided.
+struct CrashInOneBlock : CrashCommand {
+  CrashInOneBlock() : CrashCommand(*OneBlockOps(), 12) {}
+};
+
+// An I/O error at a named fault point, then a power failure: requests fail cleanly or the
+// image refuses writes, and recovery loses nothing a completed flush promised.
+struct Fault : Command {
+  FaultPoint point = static_cast<FaultPoint>(*rc::gen::inRange(0, kFaultPoints));
+  uint64_t skip = *rc::gen::inRange<uint64_t>(0, 4);
+  std::vector<GuestOp> ops = *BatchOps(6);
   uint64_t seed = *rc::gen::arbitrary<uint64_t>();
   void run(const Model&, Harness& h) const override {
-    h.CrashAndRecover(ops, events, seed);
+    h.FaultAndRecover(point, skip, ops, seed);
     AssertClean(h);
   }
   void show(std::ostream& os) const override {
-    os << "crash after " << events << " events of";
+    os << "fault at " << FaultPointName(point) << " (after " << skip << ") during";
     Show(os, ops);
   }
 };
@@ -180,6 +198,20 @@ struct DamageJournal : Command {
   }
   void show(std::ostream& os) const override {
     os << "damage " << count << " journal sectors (seed " << seed << ")";
+  }
+};
+
+// `fvd-img update` while the image is closed: copy-on-read and prefetch on or off.
+struct Update : Command {
+  bool copy_on_read = *rc::gen::arbitrary<bool>();
+  int32_t prefetch_start_delay = *rc::gen::element<int32_t>(-1, 1);
+  void run(const Model&, Harness& h) const override {
+    h.UpdateAndReopen(copy_on_read, prefetch_start_delay);
+    AssertClean(h);
+  }
+  void show(std::ostream& os) const override {
+    os << "update copy_on_read=" << copy_on_read
+       << " prefetch_start_delay=" << prefetch_start_delay;
   }
 };
 
@@ -200,7 +232,7 @@ void CrashConsistent(const ImageConfig& config, uint64_t& states) {
   rc::state::check(
       Model{}, h,
       rc::state::gen::execOneOfWithArgs<Sequential, Sequential, Concurrent, Concurrent, Idle, Crash,
-                                        CrashInOneBlock, DamageJournal, Reopen>());
+                                        CrashInOneBlock, Fault, DamageJournal, Update, Reopen>());
   states += h.states();
   RC_TAG(h.crashes() > 0 ? "crashed" : "no crash");
 }

@@ -56,6 +56,7 @@ std::string ImageConfig::Name() const {
   if (prefetch) n += "_prefetch";
   n += buffered ? "_buffered" : "_unbuffered";
   if (journal_bytes == 0) n += "_nojournal";
+  if (data_file) n += "_datafile";
   return n;
 }
 
@@ -73,6 +74,9 @@ std::vector<ImageConfig> AllConfigs() {
           c.copy_on_read = true;
           out.push_back(c);
           c.prefetch = true;
+          out.push_back(c);
+          c.prefetch = false;
+          c.data_file = true;
           out.push_back(c);
         }
       }
@@ -100,6 +104,10 @@ Harness::Harness(const ImageConfig& config, uint64_t seed)
       base_disk_(
           std::make_unique<sim::SimDisk>(loop_, BaseDiskModel(), kBaseBytes, 0, seed + 1, nullptr)),
       image_disk_(std::make_unique<sim::SimDisk>(loop_, ImageDiskModel(), 0, 1, seed + 2, nullptr)),
+      base_faults_(*base_disk_, loop_),
+      image_faults_(*image_disk_, loop_),
+      data_disk_(std::make_unique<sim::SimDisk>(loop_, ImageDiskModel(), 0, 2, seed + 3, nullptr)),
+      data_faults_(*data_disk_, loop_),
       oracle_([base = config.base, seed](uint64_t sector) {
         std::array<std::byte, kSector> buf{};
         if (base && sector * kSector < kBaseBytes)
@@ -120,6 +128,7 @@ Harness::Harness(const ImageConfig& config, uint64_t seed)
   o.journal_size = config.journal_bytes;
   o.copy_on_read = config.copy_on_read;
   o.prefetch_start_delay = config.prefetch ? 1 : -1;
+  if (config.data_file) o.data_file = "data.raw";
   auto h = format::PlanImage(o);
   if (!h.ok()) {
     Violation("create: " + h.status().ToString());
@@ -128,7 +137,8 @@ Harness::Harness(const ImageConfig& config, uint64_t seed)
   h->bytes_per_prefetch = 64 * 1024;
   h->prefetch_throttle_time = 0;
   const LoopDriver drive = [this](const std::function<bool()>& done) { loop_.RunUntil(done); };
-  const Status s = WriteNewImage(*image_disk_, nullptr, drive, *h);
+  const Status s =
+      WriteNewImage(*image_disk_, config.data_file ? data_disk_.get() : nullptr, drive, *h);
   if (!s.ok()) {
     Violation("create: " + s.ToString());
     return;
@@ -155,7 +165,8 @@ void Harness::Open() {
   options.bugs = config_.bugs;
 #endif
   ImageEnv env{loop_, loop_, random_};
-  ImageDevices devices{image_disk_.get(), nullptr, config_.base ? base_disk_.get() : nullptr};
+  ImageDevices devices{&image_faults_, config_.data_file ? &data_faults_ : nullptr,
+                       config_.base ? &base_faults_ : nullptr};
   std::optional<Result<std::unique_ptr<Image>>> opened;
   Detach(Image::Open(env, devices, options),
          [&](Result<std::unique_ptr<Image>> r) { opened.emplace(std::move(r)); });
@@ -188,7 +199,7 @@ void Harness::Submit(const GuestOp& op, bool check_read, std::shared_ptr<InFligh
         oracle_.WriteCompleted(id);
         // Unbuffered (write-through): a completed write is durable at once, as if flushed.
         if (!config_.buffered) oracle_.FlushCompleted(oracle_.FlushSubmitted());
-      } else if (image_disk_->alive()) {
+      } else if (image_disk_->alive() && !faults_) {
         Violation("write of sectors [" + std::to_string(op.sector) + ", +" +
                   std::to_string(op.count) + ") failed: " + s.ToString());
       }
@@ -200,7 +211,7 @@ void Harness::Submit(const GuestOp& op, bool check_read, std::shared_ptr<InFligh
     Detach(image_->Read(offset, *data), [this, batch, data, quiet, offset, op](Status s) {
       if (s.ok() && quiet) {
         oracle_.CheckRead(offset, *data, violations_);
-      } else if (!s.ok() && image_disk_->alive()) {
+      } else if (!s.ok() && image_disk_->alive() && !faults_) {
         Violation("read of sectors [" + std::to_string(op.sector) + ", +" +
                   std::to_string(op.count) + ") failed: " + s.ToString());
       }
@@ -211,7 +222,7 @@ void Harness::Submit(const GuestOp& op, bool check_read, std::shared_ptr<InFligh
     Detach(image_->Flush(), [this, batch, id](Status s) {
       if (s.ok()) {
         oracle_.FlushCompleted(id);
-      } else if (image_disk_->alive()) {
+      } else if (image_disk_->alive() && !faults_) {
         Violation("flush failed: " + s.ToString());
       }
       --batch->outstanding;
@@ -319,12 +330,12 @@ void Harness::CrashAndRecover(const std::vector<GuestOp>& ops, uint64_t events,
   SubmitAll(ops, batch, &budget);
   for (; budget > 0 && loop_.RunOne(); --budget) {
   }
-  image_disk_->Crash(chooser);
+  CrashDisks(chooser);
   ++crashes_;
   states_ += 2;
   Drain(batch);
   WaitIdleAndDrop();
-  image_disk_->Revive();
+  ReviveDisks();
   Open();
   if (image_ == nullptr) return;
 
@@ -333,10 +344,11 @@ void Harness::CrashAndRecover(const std::vector<GuestOp>& ops, uint64_t events,
   const std::vector<uint64_t> hashes = ReadAllHashes();
 
   // A second recovery (power fails again at once) changes nothing.
-  Prng again(crash_seed ^ 0xa5a5);
+  Prng again_rng(crash_seed ^ 0xa5a5);
+  sim::PrngCrashChooser again(again_rng);
   WaitIdleAndDrop();
-  image_disk_->Crash(again);
-  image_disk_->Revive();
+  CrashDisks(again);
+  ReviveDisks();
   Open();
   if (image_ == nullptr) return;
   const std::vector<uint64_t> second = ReadAllHashes();
@@ -377,9 +389,10 @@ void Harness::DamageJournalAndRecover(uint64_t count, uint64_t seed) {
   // Everything written so far becomes durable, then the power fails.
   Batch({GuestOp{GuestOp::kFlush}});
   WaitIdleAndDrop();
-  Prng none(seed);
-  image_disk_->Crash(none);
-  image_disk_->Revive();
+  Prng none_rng(seed);
+  sim::PrngCrashChooser none(none_rng);
+  CrashDisks(none);
+  ReviveDisks();
   Prng rng(seed);
   const uint64_t sectors = h.journal_size / kSector;
   const uint64_t entries = h.compact_image ? h.table_entries() : 0;
@@ -429,6 +442,63 @@ void Harness::DamageJournalAndRecover(uint64_t count, uint64_t seed) {
   if (image_ == nullptr) return;
   ++states_;
   CheckRecovered(seed);
+}
+
+void Harness::CrashDisks(sim::CrashChooser& chooser) {
+  image_disk_->Crash(chooser);
+  if (config_.data_file) data_disk_->Crash(chooser);
+}
+
+void Harness::ReviveDisks() {
+  image_disk_->Revive();
+  if (config_.data_file) data_disk_->Revive();
+}
+
+void Harness::UpdateAndReopen(bool copy_on_read, int32_t prefetch_start_delay) {
+  if (image_ == nullptr) return;
+  std::optional<Status> s;
+  Detach(image_->Close(), [&](Status r) { s = r; });
+  loop_.RunUntil([&] { return s.has_value(); });
+  if (!s.has_value() || !s->ok()) {
+    Violation("close before update: " + (s.has_value() ? s->ToString() : std::string("hang")));
+    return;
+  }
+  image_.reset();
+  const LoopDriver drive = [this](const std::function<bool()>& done) { loop_.RunUntil(done); };
+  auto h = ReadImageHeader(*image_disk_, drive);
+  if (!h.ok()) {
+    Violation("header after close: " + h.status().ToString());
+    return;
+  }
+  if (config_.base) {  // both are about the base image
+    h->copy_on_read = copy_on_read;
+    h->prefetch_start_delay = prefetch_start_delay;
+  }
+  auto bytes = format::EncodeHeader(*h);
+  if (!bytes.ok()) {
+    Violation("update: " + bytes.status().ToString());
+    return;
+  }
+  image_disk_->WriteNowDurable(0, *bytes);
+  Open();
+  ++states_;
+}
+
+void Harness::FaultAndRecover(FaultPoint point, uint64_t skip, const std::vector<GuestOp>& ops,
+                              uint64_t crash_seed) {
+  if (image_ == nullptr) return;
+  FaultInjector& target = point == FaultPoint::kBaseRead                         ? base_faults_
+                          : point == FaultPoint::kDataWrite && config_.data_file ? data_faults_
+                                                                                 : image_faults_;
+  target.Arm(point, skip, image_->header());
+  faults_ = true;
+  auto batch = std::make_shared<InFlight>();
+  SubmitAll(ops, batch);
+  Drain(batch);
+  Idle(200);  // the journal timer, copy-on-read and prefetch meet the fault too
+  target.Disarm();
+  CrashAndRecover({}, 0, crash_seed);
+  faults_ = false;
 }
 
 void Harness::Reopen() {

@@ -12,6 +12,7 @@
 #include "core/image/image.h"
 #include "core/seam/random.h"
 #include "core/seam/virtual_loop.h"
+#include "proptests/fault_points.h"
 #include "sim/disk/sim_disk.h"
 #include "sim/oracle/truth_image.h"
 
@@ -24,6 +25,7 @@ struct ImageConfig {
   bool copy_on_read = false;
   bool prefetch = false;              // whole-image prefetch starts one second after open
   bool buffered = true;               // journal mode
+  bool data_file = false;             // data in a separate file, on its own simulated disk
   uint64_t journal_bytes = 8 * 1024;  // small: the journal recycles often
 #ifdef FVD_TEST_BUGS
   TestBugs bugs;
@@ -74,6 +76,15 @@ class Harness {
   // garbage, torn copies of other journal sectors, or well-formed sectors of the previous
   // epoch carrying random records; recovery must ignore all of them and lose nothing.
   void DamageJournalAndRecover(uint64_t count, uint64_t seed);
+  // Arms an I/O error at `point` (the (skip + 1)-th matching operation), runs `ops` and lets
+  // background work run for a while: requests may fail, or the image may refuse writes (the
+  // metadata-error state). Then the power fails and the image must recover with nothing lost
+  // that a completed flush promised.
+  void FaultAndRecover(FaultPoint point, uint64_t skip, const std::vector<GuestOp>& ops,
+                       uint64_t crash_seed);
+  // Closes the image, changes options on disk as `fvd-img update` would (copy_on_read, the
+  // prefetch start delay), and opens it again.
+  void UpdateAndReopen(bool copy_on_read, int32_t prefetch_start_delay);
   // Closes the image cleanly and opens it again.
   void Reopen();
 
@@ -96,6 +107,9 @@ class Harness {
                  uint64_t* budget = nullptr);
   void Drain(const std::shared_ptr<InFlight>& batch);
   void WaitIdleAndDrop();
+  // Power fails for every disk of the image (image file and data file).
+  void CrashDisks(sim::CrashChooser& chooser);
+  void ReviveDisks();
   // Reads every written sector and every sector of a sample; `check` runs with each hash.
   std::vector<uint64_t> ReadAllHashes();
   void Violation(const std::string& what);
@@ -106,6 +120,11 @@ class Harness {
   PrngRandomSource random_;
   std::unique_ptr<sim::SimDisk> base_disk_;
   std::unique_ptr<sim::SimDisk> image_disk_;
+  FaultInjector base_faults_;                // between the engine and base_disk_
+  FaultInjector image_faults_;               // between the engine and image_disk_
+  std::unique_ptr<sim::SimDisk> data_disk_;  // the separate data file (config_.data_file)
+  FaultInjector data_faults_;
+  bool faults_ = false;  // an injected fault may fail requests now
   sim::TruthImage oracle_;
   std::unique_ptr<Image> image_;
   std::vector<std::string> violations_;

@@ -19,4 +19,4 @@ scripts/build.sh asan
 ctest --preset asan -E "fvdsim_cli|SimulationBugsTest|CrashesAreRecoveredAndChecked|fvd_img_io_cli|CrashConsistency|DeliberateBug"
 # A short run of every libFuzzer target on its seed corpus (scripts/fuzz.sh documents the long
 # one).
-scripts/fuzz.sh --seconds 5
+scripts/fuzz.sh --seconds 3

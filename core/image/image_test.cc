@@ -17,15 +17,7 @@ using testing::Pattern;
 constexpr uint64_t kKiB = 1024, kMiB = 1 << 20;
 
 format::CreateOptions BaseOptions(bool compact = false) {
-  format::CreateOptions o;
-  o.virtual_size = 4 * kMiB;
-  o.base_img = "base.raw";
-  o.block_size = 4096;
-  o.compact_image = compact;
-  o.chunk_size = 64 * kKiB;
-  o.storage_grow_unit = 256 * kKiB;
-  o.journal_size = 64 * kKiB;
-  return o;
+  return testing::SmallOverlayOptions(compact);
 }
 
 class ImageTest : public ::testing::Test {

@@ -44,8 +44,8 @@ class Journal {
   // Records `u`. Unbuffered: returns once durable. Buffered: once queued (durable after the
   // next Commit), after writing the queue out if it is full.
   Task<Status> Append(JournalUpdate u);
-  // Buffered: writes the queue out (data file flushed first) and flushes the image file.
-  // Unbuffered: nothing to write (every record is already durable).
+  // Buffered: writes the queue out (data file flushed first) and flushes the image file, then a
+  // separate data file. Unbuffered: nothing to write (every record is already durable).
   Task<Status> Commit();
   // Waits for journal I/O in flight and cancels the timer. Call before Close writes metadata.
   Task<void> Quiesce();

@@ -98,14 +98,7 @@ class ScriptedRandom final : public RandomSource {
 };
 
 format::CreateOptions PrefetchOptions(bool compact = false) {
-  format::CreateOptions o;
-  o.virtual_size = 4 * kMiB;
-  o.base_img = "base.raw";
-  o.block_size = 4096;
-  o.compact_image = compact;
-  o.chunk_size = 64 * kKiB;
-  o.storage_grow_unit = 256 * kKiB;
-  o.journal_size = 64 * kKiB;
+  format::CreateOptions o = testing::SmallOverlayOptions(compact);
   o.prefetch_start_delay = 2;
   return o;
 }

@@ -16,6 +16,20 @@
 
 namespace fvd::testing {
 
+// A small overlay for engine tests: 4 MiB over a base, 4 KiB blocks, 64 KiB chunks (when
+// compact), a 64 KiB journal.
+inline format::CreateOptions SmallOverlayOptions(bool compact = false) {
+  format::CreateOptions o;
+  o.virtual_size = 4 << 20;
+  o.base_img = "base.raw";
+  o.block_size = 4096;
+  o.compact_image = compact;
+  o.chunk_size = 64 << 10;
+  o.storage_grow_unit = 256 << 10;
+  o.journal_size = 64 << 10;
+  return o;
+}
+
 class ImageWorld {
  public:
   explicit ImageWorld(uint64_t seed = 1)

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "sim/config/units.h"
 #include "sim/config/yaml_loader.h"
 #include "sim/report/report.h"
 #include "sim/report/summary.h"
@@ -18,6 +19,7 @@ struct RunArgs {
   bool json = false;
   bool quiet = false;
   std::string report_dir;  // "" = no report
+  std::string max_time;    // "" = the file's max_time
 };
 
 // A one-line progress bar on stderr, only on a terminal.
@@ -45,6 +47,15 @@ int Run(const RunArgs& a) {
   if (!config.ok()) {
     std::cerr << "fvdsim: " << config.status().message() << "\n";
     return 2;
+  }
+  if (!a.max_time.empty()) {
+    auto ns = fvd::sim::ParseDuration(a.max_time);
+    if (!ns.ok() || *ns == 0) {
+      std::cerr << "fvdsim: --max-time " << a.max_time << ": "
+                << (ns.ok() ? std::string("must be positive") : ns.status().message()) << "\n";
+      return 2;
+    }
+    config->max_time_ns = *ns;
   }
   const uint64_t seed = a.seed.value_or(config->seed);
   auto sim = fvd::sim::Simulation::Build(*config, seed);
@@ -93,6 +104,8 @@ int main(int argc, char** argv) {
   run->add_option("--seed", args.seed, "Seed (default: the file's seed)");
   run->add_flag("--json", args.json, "Print one JSON object instead of the summary");
   run->add_flag("-q,--quiet", args.quiet, "Print nothing unless a check fails");
+  run->add_option("--max-time", args.max_time,
+                  "Stop after this much virtual time, like the file's max_time (e.g. 5s)");
   run->add_option("--report", args.report_dir,
                   "Write a report (Markdown and plots) into DIR/<workload>-<seed>/");
   run->callback([&] { exit_code = Run(args); });
