@@ -455,15 +455,7 @@ void Harness::ReviveDisks() {
 }
 
 void Harness::UpdateAndReopen(bool copy_on_read, int32_t prefetch_start_delay) {
-  if (image_ == nullptr) return;
-  std::optional<Status> s;
-  Detach(image_->Close(), [&](Status r) { s = r; });
-  loop_.RunUntil([&] { return s.has_value(); });
-  if (!s.has_value() || !s->ok()) {
-    Violation("close before update: " + (s.has_value() ? s->ToString() : std::string("hang")));
-    return;
-  }
-  image_.reset();
+  if (image_ == nullptr || !Close()) return;
   const LoopDriver drive = [this](const std::function<bool()>& done) { loop_.RunUntil(done); };
   auto h = ReadImageHeader(*image_disk_, drive);
   if (!h.ok()) {
@@ -501,16 +493,20 @@ void Harness::FaultAndRecover(FaultPoint point, uint64_t skip, const std::vector
   faults_ = false;
 }
 
-void Harness::Reopen() {
-  if (image_ == nullptr) return;
+bool Harness::Close() {
   std::optional<Status> s;
   Detach(image_->Close(), [&](Status r) { s = r; });
   loop_.RunUntil([&] { return s.has_value(); });
   if (!s.has_value() || !s->ok()) {
     Violation("close: " + (s.has_value() ? s->ToString() : std::string("hang")));
-    return;
+    return false;
   }
   image_.reset();
+  return true;
+}
+
+void Harness::Reopen() {
+  if (image_ == nullptr || !Close()) return;
   Open();
   ++states_;
 }

@@ -97,6 +97,8 @@ class Harness {
  private:
   struct InFlight;
   void Open();
+  // Closes the image cleanly (a failure is a violation); false if it did not close.
+  bool Close();
   void Submit(const GuestOp& op, bool check_read, std::shared_ptr<InFlight> batch);
   // After a crash: every written sector reads an allowed value, never-written ones the base,
   // check finds no corruption.
