@@ -91,7 +91,6 @@ struct ImageStats {
   uint64_t guest_reads = 0, guest_writes = 0, guest_flushes = 0;
   uint64_t in_place_writes = 0, allocating_writes = 0;
   uint64_t base_reads = 0, base_bytes_read = 0;
-  uint64_t guest_base_bytes = 0;         // base bytes that guest reads waited for
   int64_t last_guest_base_read_ns = -1;  // the image's clock at the last such read
   uint64_t copy_on_read_copies = 0, copy_on_read_bytes = 0, copy_on_read_skipped = 0;
   uint64_t journal_sector_writes = 0, journal_writes = 0, journal_recycles = 0;

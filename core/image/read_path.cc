@@ -63,7 +63,6 @@ Task<Status> ReadFromBase(Image::Core& c, Extent run, std::span<std::byte> out) 
   const uint64_t begin = run.offset / bs * bs;
   const uint64_t end = std::min(RoundUp(run.offset + run.length, bs), c.header.base_img_size);
   const uint64_t len = end - begin;
-  c.stats.guest_base_bytes += run.length;
   if (c.profile_recorder != nullptr) c.profile_recorder->OnBaseRead(run.offset, run.length);
   c.stats.last_guest_base_read_ns = c.env.clock.Now().time_since_epoch().count();
   if (!CopyOnReadEnabled(c) ||
