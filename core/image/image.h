@@ -91,7 +91,7 @@ struct ImageStats {
   uint64_t guest_reads = 0, guest_writes = 0, guest_flushes = 0;
   uint64_t in_place_writes = 0, allocating_writes = 0;
   uint64_t base_reads = 0, base_bytes_read = 0;
-  int64_t last_guest_base_read_ns = -1;  // the image's clock at the last such read
+  int64_t last_guest_base_read_ns = -1;  // the image's clock at the last guest read of the base
   uint64_t copy_on_read_copies = 0, copy_on_read_bytes = 0, copy_on_read_skipped = 0;
   uint64_t journal_sector_writes = 0, journal_writes = 0, journal_recycles = 0;
   uint64_t data_flushes = 0, image_flushes = 0;
