@@ -20,51 +20,16 @@ Usage: bench/prefetch/measure.py [--fvdsim PATH] [--seeds 1,2,3] [--out DIR]
 Needs python3-yaml (scripts/setup.sh installs it) to write the variants.
 """
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 
 import yaml
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from simvariants import fmt, run, spread  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def run(fvdsim, workload, seed, changes=None, report_dir=None):
-    """Runs `workload` (a path) with image keys in `changes` set on every VM; returns JSON."""
-    path = workload
-    tmp = None
-    if changes:
-        with open(workload) as f:
-            doc = yaml.safe_load(f)
-        for vm in doc["vms"]:
-            vm["image"] = dict(vm.get("image") or {}, **changes)
-        tmp = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
-        yaml.safe_dump(doc, tmp)
-        tmp.close()
-        path = tmp.name
-    cmd = [fvdsim, "run", path, "--seed", str(seed), "--json"]
-    if report_dir:
-        cmd += ["--report", report_dir]
-    try:
-        out = subprocess.run(cmd, check=False, capture_output=True, text=True)
-    finally:
-        if tmp:
-            os.unlink(tmp.name)
-    if out.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stderr}{out.stdout[-2000:]}")
-    return json.loads(out.stdout)
-
-
-def spread(values):
-    return statistics.median(values), min(values), max(values)
-
-
-def fmt(values, digits=2):
-    med, lo, hi = spread(values)
-    return f"{med:.{digits}f} ({lo:.{digits}f}–{hi:.{digits}f})"
 
 
 def vm_disk(workload):

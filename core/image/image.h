@@ -94,6 +94,11 @@ struct ImageStats {
   int64_t last_guest_base_read_ns = -1;  // the image's clock at the last guest read of the base
   uint64_t copy_on_read_copies = 0, copy_on_read_bytes = 0, copy_on_read_skipped = 0;
   uint64_t journal_sector_writes = 0, journal_writes = 0, journal_recycles = 0;
+  // Time journal writers spent waiting for a recycle (their own or another's), in the image's
+  // clock's nanoseconds, summed over writers.
+  uint64_t journal_recycle_wait_ns = 0;
+  // Flushes the engine sent to the data device and to the image device (the same device
+  // unless the image has a separate data file: then each flush counts in the one it came as).
   uint64_t data_flushes = 0, image_flushes = 0;
   uint64_t chunks_allocated = 0, chunks_reused = 0, storage_grows = 0;
   uint64_t lock_waits = 0;

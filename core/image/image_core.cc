@@ -56,7 +56,7 @@ Task<Status> Image::Core::FlushData() {
 }
 
 Task<Status> Image::Core::FlushImage() {
-  if (&data_dev != &image_dev) ++stats.image_flushes;
+  ++stats.image_flushes;
   co_return co_await AwaitIo([&](IoCallback cb) { return image_dev.SubmitFlush(std::move(cb)); });
 }
 

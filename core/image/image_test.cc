@@ -136,6 +136,10 @@ TEST_F(ImageTest, JournalRecyclesWithWritersWaiting) {
   o.journal_size = 4096;  // 8 sectors
   ASSERT_TRUE(world.Create(o).ok());
   auto img = OpenOrDie({.journal_mode = JournalMode::kUnbuffered});
+  // Every flush takes 1 ms of virtual time: writers queued behind a recycle wait at least that.
+  world.image_dev.set_delay([](Op op, uint64_t, uint64_t) {
+    return op == Op::kFlush ? Duration(std::chrono::milliseconds(1)) : Duration(0);
+  });
   auto truth = Expected(0, 4 * kMiB);
   int done = 0;
   std::vector<std::vector<std::byte>> data;
@@ -150,6 +154,9 @@ TEST_F(ImageTest, JournalRecyclesWithWritersWaiting) {
   }
   world.loop.RunUntil([&] { return done == 40; });
   EXPECT_GE(img->stats().journal_recycles, 4u);
+  // A recycle flushes twice (data, then the regions) and each of the 32 writers past the first
+  // journal's 8 sectors waited for at least one recycle.
+  EXPECT_GE(img->stats().journal_recycle_wait_ns, 32u * 2 * 1'000'000);
   EXPECT_EQ(ReadAll(*img, 0, 4 * kMiB), truth);
   // Crash (no close) and recover: every completed write is durable in unbuffered mode.
   const uint64_t epoch_before = img->header().journal_epoch;

@@ -94,9 +94,12 @@ Task<Result<uint64_t>> Journal::Reserve(uint64_t sectors) {
     co_return Status::Internal("a journal update of " + std::to_string(sectors) +
                                " sectors does not fit a journal of " + std::to_string(capacity_));
   }
+  const TimePoint asked_at = core_.env.clock.Now();
+  bool waited = false;  // on a recycle, its own or another writer's
   for (;;) {
     if (core_.metadata_error) co_return Status::ReadOnly(core_.metadata_error_what);
     if (recycling_) {
+      waited = true;
       co_await recycle_done_.Wait();
       continue;
     }
@@ -104,8 +107,13 @@ Task<Result<uint64_t>> Journal::Reserve(uint64_t sectors) {
       const uint64_t first = next_sector_;
       next_sector_ += sectors;
       ++writes_in_flight_;
+      if (waited) {
+        core_.stats.journal_recycle_wait_ns +=
+            static_cast<uint64_t>((core_.env.clock.Now() - asked_at).count());
+      }
       co_return first;
     }
+    waited = true;
     Status s = co_await Recycle();
     if (!s.ok()) co_return s;
   }

@@ -73,7 +73,12 @@ nlohmann::ordered_json VmJson(const VmReport& v) {
       {"phases", PhasesJson(s)},
       {"allocating_writes", v.image.allocating_writes},
       {"journal_sector_writes", v.image.journal_sector_writes},
-      {"journal_recycles", v.image.journal_recycles}};
+      {"journal_writes", v.image.journal_writes},
+      {"journal_recycles", v.image.journal_recycles},
+      {"journal_recycle_wait_ms", static_cast<double>(v.image.journal_recycle_wait_ns) / 1e6},
+      {"image_flushes", v.image.image_flushes},
+      {"data_flushes", v.image.data_flushes},
+      {"recovery_max_ms", static_cast<double>(s.recovery_ns_max) / 1e6}};
 }
 
 }  // namespace

@@ -273,7 +273,9 @@ Task<void> Vm::Recover() {
   image_.reset();
   image_disk_.Revive();
   ++stats_.crashes;
+  const uint64_t reopen_at = NowNs(w_.loop);
   co_await OpenImage();
+  stats_.recovery_ns_max = std::max(stats_.recovery_ns_max, NowNs(w_.loop) - reopen_at);
   if (stopped_) co_return;
   crash_pending_ = false;
   co_await CheckAll(/*after_crash=*/true);
