@@ -12,6 +12,7 @@ void AddCheckCommand(CLI::App& app, int& exit_code);
 void AddUpdateCommand(CLI::App& app, int& exit_code);
 void AddIoCommand(CLI::App& app, int& exit_code);
 void AddMapCommand(CLI::App& app, int& exit_code);
+void AddBenchCommand(CLI::App& app, int& exit_code);
 
 // Prints "fvd-img: <message>" as one line on stderr and returns 1.
 int Fail(const std::string& message);

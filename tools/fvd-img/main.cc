@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   fvd::img::AddUpdateCommand(app, exit_code);
   fvd::img::AddIoCommand(app, exit_code);
   fvd::img::AddMapCommand(app, exit_code);
+  fvd::img::AddBenchCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -21,6 +21,7 @@ Result<std::unique_ptr<FileDevice>> PosixFiles::Open(const std::string& path, Op
   opts.create = create;
   if (direct_) opts.cache = CacheMode::kDirect;
   opts.inline_cached_writes = inline_cached_writes_;
+  opts.backend = backend_;
   return FileDevice::Open(*loop_, path, opts);
 }
 

@@ -20,6 +20,8 @@ class PosixFiles {
                                            bool create = false);
   // Files opened from now on use O_DIRECT (cache=none) when `direct`.
   void set_direct(bool direct) { direct_ = direct; }
+  // Files opened from now on use this I/O backend (io_uring, the thread pool, or either).
+  void set_backend(IoBackend backend) { backend_ = backend; }
   // Files opened from now on write the page cache inline (FileDeviceOptions).
   void set_inline_cached_writes(bool v) { inline_cached_writes_ = v; }
   const LoopDriver& drive() const { return drive_; }
@@ -33,6 +35,7 @@ class PosixFiles {
   LoopDriver drive_;
   bool direct_ = false;
   bool inline_cached_writes_ = false;
+  IoBackend backend_ = IoBackend::kAuto;
 };
 
 // `path` resolved the way qemu resolves a backing file: relative to the directory of `image`.
