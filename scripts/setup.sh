@@ -18,8 +18,12 @@ PACKAGES=(
   libboost-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libisal-dev liburing-dev
   # peers and external clients the tests and benchmarks drive
   fio qemu-utils nbdkit nbdkit-plugin-dev libnbd-bin
+  # counting the reads, writes and flushes of each format (bench/peers/compare.py)
+  strace
   # plots of the simulator reports
   gnuplot-nox
+  # statistics of the nightly gate (the Mann-Whitney U test)
+  python3-scipy
 )
 
 say() { echo "setup: $*" >&2; }

@@ -1,0 +1,153 @@
+"""Tests of the nightly regression gate: one real run of a small slice of both suites, then the
+gate on baselines made better or worse than what was measured, and bad input.
+
+Environment: BUILD_DIR (the default preset's build tree), WORKLOADS (the workloads folder).
+"""
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import gate  # noqa: E402
+
+NIGHTLY = os.path.join(HERE, "nightly.py")
+BUILD_DIR = os.environ.get("BUILD_DIR", os.path.join(HERE, "..", "..", "build", "default"))
+WORKLOADS = os.environ.get("WORKLOADS", os.path.join(HERE, "..", "..", "workloads"))
+WALL = "micro/micro_bench/BM_Bitmap_AllSet4K"
+SIM_P99 = "sim/boot/seed1/read_p99_us"
+SIM_THROUGHPUT = "sim/boot/seed1/throughput_mib_s"
+
+
+def nightly(*args):
+    return subprocess.run([sys.executable, NIGHTLY, *args], capture_output=True, text=True)
+
+
+def run_slice(out, baseline, *extra):
+    return nightly("run", "--build-dir", BUILD_DIR, "--suites", "micro,sim",
+                   "--filter", "BM_Bitmap_AllSet4K", "--min-time", "0.02",
+                   "--workloads", os.path.join(WORKLOADS, "boot.yaml"), "--max-time", "0.5s",
+                   "--repetitions", "5", "--baseline", baseline, "--out", out, *extra)
+
+
+class NightlyGateTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="nightly-test-")
+        cls.run_dir = os.path.join(cls.tmp, "run")
+        r = run_slice(cls.run_dir, os.path.join(cls.tmp, "no-baseline.json"))
+        if r.returncode != 0:
+            raise AssertionError(f"the first run failed ({r.returncode}):\n{r.stderr}{r.stdout}")
+        cls.results_path = os.path.join(cls.run_dir, "results.json")
+        with open(cls.results_path) as f:
+            cls.results = json.load(f)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def baseline_with(self, name, scale):
+        """The measured results as a baseline, with one figure's values multiplied by scale."""
+        doc = copy.deepcopy(self.results)
+        doc["figures"][name]["values"] = [v * scale for v in doc["figures"][name]["values"]]
+        path = os.path.join(self.tmp, f"baseline-{name.replace('/', '_')}-{scale}.json")
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        return path
+
+    def compare(self, baseline):
+        return nightly("compare", self.results_path, "--baseline", baseline,
+                       "--out", os.path.join(self.tmp, "compare"))
+
+    def test_the_run_measured_both_suites(self):
+        figures = self.results["figures"]
+        for name in (WALL, SIM_P99, SIM_THROUGHPUT, "sim/boot/seed1/wall_time_s"):
+            self.assertIn(name, figures)
+        self.assertEqual(len(figures[WALL]["values"]), 5)
+        self.assertEqual(figures[WALL]["kind"], "wall")
+        self.assertEqual(figures[SIM_P99]["kind"], "exact")
+        self.assertGreater(figures[SIM_P99]["values"][0], 0)
+
+    def test_passes_against_its_own_results(self):
+        base = os.path.join(self.tmp, "own.json")
+        r = nightly("update-baseline", self.results_path, "--baseline", base)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.compare(base)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("0 regressions", r.stdout)
+        with open(os.path.join(self.tmp, "compare", "report.md")) as f:
+            self.assertIn("verdict: **PASS**", f.read())
+
+    def test_fails_when_a_wall_clock_baseline_is_20_percent_better(self):
+        r = self.compare(self.baseline_with(WALL, 0.8))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"REGRESSION {WALL}:", r.stdout)
+        self.assertEqual(r.stdout.count("REGRESSION"), 1, r.stdout)
+
+    def test_fails_when_a_simulated_baseline_is_20_percent_better(self):
+        r = self.compare(self.baseline_with(SIM_P99, 0.8))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"REGRESSION {SIM_P99}:", r.stdout)
+        # A higher-is-better figure is better when larger.
+        r = self.compare(self.baseline_with(SIM_THROUGHPUT, 1.2))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"REGRESSION {SIM_THROUGHPUT}:", r.stdout)
+        with open(os.path.join(self.tmp, "compare", "report.md")) as f:
+            self.assertIn("verdict: **FAIL**", f.read())
+
+    def test_a_worse_baseline_is_an_improvement_not_a_failure(self):
+        for name, scale in ((WALL, 1.25), (SIM_P99, 1.25)):
+            r = self.compare(self.baseline_with(name, scale))
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("1 improvements", r.stdout)
+
+    def test_a_fresh_run_against_a_20_percent_better_baseline_fails(self):
+        # End to end: measure again and gate against the better baseline. The simulated
+        # figure is exact, so this cannot flake.
+        r = run_slice(os.path.join(self.tmp, "again"), self.baseline_with(SIM_P99, 0.8))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"REGRESSION {SIM_P99}:", r.stdout)
+
+    def test_bad_input_is_named_and_exits_2(self):
+        bad = os.path.join(self.tmp, "bad.json")
+        with open(bad, "w") as f:
+            f.write('{"schema": "fvd-nightly/1",\n "figures": {,}}')
+        r = self.compare(bad)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(f"baseline {bad}: not JSON: line 2", r.stderr)
+        r = nightly("run", "--suites", "micro,disk")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown suite 'disk'", r.stderr)
+        r = nightly("run", "--repetitions", "0")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("must be positive", r.stderr)
+
+
+class UTestTest(unittest.TestCase):
+    def test_completely_separated_samples_give_the_exact_smallest_p(self):
+        # 5 against 5 with every current value worse: the one-sided exact p is 1 / C(10, 5).
+        p = gate.u_test([2.0, 2.1, 2.2, 2.3, 2.4], [1.0, 1.1, 1.2, 1.3, 1.4], "lower")
+        self.assertAlmostEqual(p, 1 / 252)
+        p = gate.u_test([1.0, 1.1, 1.2, 1.3, 1.4], [2.0, 2.1, 2.2, 2.3, 2.4], "higher")
+        self.assertAlmostEqual(p, 1 / 252)
+
+    def test_too_few_repetitions_cannot_be_tested(self):
+        self.assertIsNone(gate.u_test([2.0, 2.1], [1.0, 1.1, 1.2], "lower"))
+
+    def test_a_large_but_noisy_change_is_not_a_regression(self):
+        # The median is 27% worse (1.4 against 1.1), but the samples overlap: no regression.
+        cur = {"kind": "wall", "better": "lower", "values": [1.0, 3.0, 1.3, 2.9, 1.4]}
+        base = {"kind": "wall", "better": "lower", "values": [1.05, 1.0, 2.9, 1.1, 3.0]}
+        v = gate.judge("x", cur, base, 0.10, 0.02, 0.05)
+        self.assertAlmostEqual(v.worse_by, 0.3 / 1.1)
+        self.assertGreater(v.p_value, 0.05)
+        self.assertEqual(v.status, "same")
+
+
+if __name__ == "__main__":
+    unittest.main()

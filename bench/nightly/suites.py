@@ -1,0 +1,148 @@
+"""The suites the nightly runner measures, each returning figures (see gate.py):
+
+  micro  Google Benchmark: micro_bench (bitmap, table, extents, journal encoding) and
+         engine_bench (read and write paths against a passthrough, recovery). CPU time per
+         iteration of every repetition: wall figures.
+  sim    every workload in workloads/ through `fvdsim run --json` at fixed seeds: simulated
+         figures (exact for a seed) from the first repetition, the simulator's wall time and
+         events per wall second from every repetition. Every repetition must give the same
+         digest and no violations, or the suite fails.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+
+class SuiteError(Exception):
+    """A suite could not measure (a binary failed, a run was not deterministic)."""
+
+
+def progress(msg):
+    print(f"nightly: {msg}", file=sys.stderr, flush=True)
+
+
+def figure(kind, unit, better, values, threshold=None):
+    f = {"kind": kind, "unit": unit, "better": better, "values": list(values)}
+    if threshold is not None:
+        f["threshold"] = threshold
+    return f
+
+
+def run_google_benchmark(binary, repetitions, bench_filter, min_time):
+    """Runs one Google Benchmark binary; returns {run_name: (unit, [cpu_time per repetition])}."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        cmd = [binary, f"--benchmark_repetitions={repetitions}",
+               f"--benchmark_out={out.name}", "--benchmark_out_format=json",
+               "--benchmark_format=console"]
+        if bench_filter:
+            cmd.append(f"--benchmark_filter={bench_filter}")
+        if min_time:
+            cmd.append(f"--benchmark_min_time={min_time}")
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SuiteError(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stderr[-2000:]}")
+        text = open(out.name).read()
+    if not text.strip():
+        return {}  # the filter matched none of this binary's benchmarks
+    doc = json.loads(text)
+    runs = {}
+    for b in doc.get("benchmarks", []):
+        if b.get("run_type") != "iteration" or b.get("error_occurred"):
+            continue
+        unit, values = runs.setdefault(b["run_name"], (b["time_unit"], []))
+        values.append(b["cpu_time"])
+    return runs
+
+
+def micro(build_dir, repetitions, bench_filter=None, min_time=None):
+    figures = {}
+    for binary in ("micro_bench", "engine_bench"):
+        path = os.path.join(build_dir, "bench", binary)
+        if not os.access(path, os.X_OK):
+            raise SuiteError(f"{path} not found: build the default preset first")
+        progress(f"micro: {binary} ({repetitions} repetitions)")
+        for name, (unit, values) in run_google_benchmark(path, repetitions, bench_filter,
+                                                         min_time).items():
+            figures[f"micro/{binary}/{name}"] = figure("wall", unit, "lower", values)
+    return figures
+
+
+def sum_vms(doc, key):
+    return sum(vm.get(key) or 0 for vm in doc["vms"])
+
+
+def simulated_figures(doc):
+    """The exact figures of one fvdsim --json run: {suffix: figure}."""
+    out = {}
+
+    def exact(name, unit, better, value):
+        if value is not None:
+            out[name] = figure("exact", unit, better, [value])
+
+    sim_time = doc["sim_time_s"]
+    exact("sim_time_s", "s", "lower", sim_time)
+    exact("read_p99_us", "us", "lower", doc["read_p99_us"])
+    exact("write_p99_us", "us", "lower", doc["write_p99_us"])
+    exact("read_p50_us_worst_vm", "us", "lower", max(vm["read_p50_us"] for vm in doc["vms"]))
+    exact("write_p50_us_worst_vm", "us", "lower", max(vm["write_p50_us"] for vm in doc["vms"]))
+    if sum_vms(doc, "flushes"):
+        exact("flush_p99_us_worst_vm", "us", "lower", max(vm["flush_p99_us"] for vm in doc["vms"]))
+    moved = sum_vms(doc, "bytes_read") + sum_vms(doc, "bytes_written")
+    exact("throughput_mib_s", "MiB/s", "higher", moved / (1 << 20) / sim_time if sim_time else 0)
+    allocating = sum_vms(doc, "allocating_writes")
+    if allocating:
+        exact("journal_writes_per_allocating_write", "", "lower",
+              sum_vms(doc, "journal_sector_writes") / allocating)
+    exact("journal_recycles", "", "lower", sum_vms(doc, "journal_recycles"))
+    exact("base_bytes_read", "B", "lower", sum_vms(doc, "base_bytes_read"))
+    finished = [vm.get("prefetch_finished_s") for vm in doc["vms"]]
+    if any(vm.get("prefetch_started_s") is not None for vm in doc["vms"]):
+        # A prefetch that never finished counts as the whole run.
+        exact("prefetch_finished_s_last_vm", "s", "lower",
+              max(f if f is not None else sim_time for f in finished))
+    return out
+
+
+def run_fvdsim(fvdsim, workload, seed, max_time):
+    cmd = [fvdsim, "run", workload, "--seed", str(seed), "--json", "-q"]
+    if max_time:
+        cmd += ["--max-time", max_time]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SuiteError(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stderr[-2000:]}"
+                         f"{r.stdout[-2000:]}")
+    return json.loads(r.stdout)
+
+
+def sim(build_dir, workloads, seeds, repetitions, max_time=None):
+    fvdsim = os.path.join(build_dir, "sim", "fvdsim")
+    if not os.access(fvdsim, os.X_OK):
+        raise SuiteError(f"{fvdsim} not found: build the default preset first")
+    figures = {}
+    for workload in workloads:
+        stem = os.path.splitext(os.path.basename(workload))[0]
+        for seed in seeds:
+            prefix = f"sim/{stem}/seed{seed}"
+            walls, rates, digest = [], [], None
+            for rep in range(repetitions):
+                progress(f"sim: {stem} seed {seed} (repetition {rep + 1}/{repetitions})")
+                doc = run_fvdsim(fvdsim, workload, seed, max_time)
+                if doc["violations"]:
+                    raise SuiteError(f"{prefix}: {len(doc['violations'])} violations: "
+                                     f"{doc['violations'][0]}")
+                if digest is None:
+                    digest = doc["digest"]
+                    for suffix, f in simulated_figures(doc).items():
+                        figures[f"{prefix}/{suffix}"] = f
+                elif doc["digest"] != digest:
+                    raise SuiteError(f"{prefix}: not deterministic: digest {doc['digest']} "
+                                     f"after {digest}")
+                walls.append(doc["wall_time_s"])
+                rates.append(doc["events"] / doc["wall_time_s"] if doc["wall_time_s"] else 0)
+            # The simulator's own speed: reported beside the exact figures, gated like any
+            # wall-clock figure but with a wider threshold (whole processes, more noise).
+            figures[f"{prefix}/wall_time_s"] = figure("wall", "s", "lower", walls, 0.15)
+            figures[f"{prefix}/events_per_wall_s"] = figure("wall", "1/s", "higher", rates, 0.15)
+    return figures
