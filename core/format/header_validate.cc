@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/format/header.h"
+#include "core/format/profile_region.h"
 #include "core/util/units.h"
 
 namespace fvd::format {
@@ -110,6 +111,20 @@ Status CheckRegions(const Header& h) {
   if (h.has_bitmap()) regions.push_back({"bitmap", h.bitmap_offset, h.bitmap_size});
   if (h.compact_image) regions.push_back({"table", h.table_offset, h.table_entries() * 4});
   if (h.has_journal()) regions.push_back({"journal", h.journal_offset, h.journal_size});
+  if (h.prefetch_profile_entries > 0) {
+    if (h.prefetch_profile_entries > kMaxProfileCapacity) {
+      return Status::Corruption(Field("prefetch_profile_entries", h.prefetch_profile_entries) +
+                                " exceeds " + std::to_string(kMaxProfileCapacity));
+    }
+    if (h.unit_of_prefetch_profile_entry_len == 0 ||
+        h.unit_of_prefetch_profile_entry_len % kSectorSize != 0) {
+      return Status::Corruption(
+          Field("unit_of_PrefetchProfileEntry_len", h.unit_of_prefetch_profile_entry_len) +
+          " must be a positive multiple of 512 when the image has a prefetch profile");
+    }
+    regions.push_back({"prefetch_profile", h.prefetch_profile_offset,
+                       ProfileRegionSize(h.prefetch_profile_entries)});
+  }
   for (const Region& r : regions) {
     const std::string off_name = std::string(r.name) + "_offset";
     FVD_RETURN_IF_ERROR(CheckMultiple(off_name, r.offset, kSectorSize, "512"));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "core/format/profile_region.h"
 #include "core/util/units.h"
 
 namespace fvd::format {
@@ -39,6 +40,17 @@ Status CheckOptions(const CreateOptions& o, uint64_t virtual_size) {
   }
   if (o.detect_sparse_hole && o.base_img.empty()) {
     return Status::InvalidArgument("option detect_sparse_hole needs a base image");
+  }
+  const bool profile = o.prefetch_profile_capacity > 0 || o.generate_prefetch_profile ||
+                       o.profile_directed_prefetch_start_delay >= 0;
+  if (profile && o.base_img.empty()) {
+    return Status::InvalidArgument(
+        "the prefetch profile options (prefetch_profile_capacity, generate_prefetch_profile, "
+        "profile_directed_prefetch_start_delay) need a base image");
+  }
+  if (o.prefetch_profile_capacity > kMaxProfileCapacity) {
+    return Status::InvalidArgument(Opt("prefetch_profile_capacity", o.prefetch_profile_capacity) +
+                                   " exceeds " + std::to_string(kMaxProfileCapacity));
   }
   if (o.journal_size && *o.journal_size % kSectorSize != 0) {
     return Status::InvalidArgument(Opt("journal_size", *o.journal_size) +
@@ -108,6 +120,14 @@ Result<Header> PlanImage(const CreateOptions& o) {
       next += journal;
     }
   }
+  if (has_base && (o.prefetch_profile_capacity > 0 || o.generate_prefetch_profile)) {
+    h.prefetch_profile_entries =
+        o.prefetch_profile_capacity > 0 ? o.prefetch_profile_capacity : kDefaultProfileCapacity;
+    h.prefetch_profile_offset = next;
+    next += ProfileRegionSize(h.prefetch_profile_entries);
+  }
+  h.generate_prefetch_profile = o.generate_prefetch_profile;
+  h.profile_directed_prefetch_start_delay = o.profile_directed_prefetch_start_delay;
   h.metadata_size = next;
   // A non-compact image reads never-written sectors from the data file itself, and
   // detect_sparse_hole trusts that holes read as zeros: both need zero-initialized storage.

@@ -27,7 +27,16 @@ struct CreateOptions {
   int32_t prefetch_start_delay = -1;     // seconds; <= 0 disables whole-image prefetch
   std::optional<uint64_t> journal_size;  // unset = default (16 MiB); 0 = no journal
   bool detect_sparse_hole = false;       // needs zero-init storage; not with compact_image
+  // Prefetch profile (profile_region.h): reserve a region for this many entries (0: none, or
+  // kDefaultProfileCapacity when generate_prefetch_profile); record into it; follow a stored
+  // profile this many seconds after open (-1: never). All need a base image.
+  uint64_t prefetch_profile_capacity = 0;
+  bool generate_prefetch_profile = false;
+  int32_t profile_directed_prefetch_start_delay = -1;
 };
+
+// Entries of a profile region reserved for generate_prefetch_profile without a capacity given.
+inline constexpr uint64_t kDefaultProfileCapacity = 16384;
 
 // The smallest power-of-two multiple of 512 that keeps the bitmap of `base_size` bytes at or
 // under 4 MiB.

@@ -10,6 +10,7 @@
 #include "core/image/image_core.h"
 #include "core/image/journal.h"
 #include "core/image/prefetch_profile.h"
+#include "core/image/profile_store.h"
 #include "core/image/prefetcher.h"
 #include "core/image/recovery.h"
 
@@ -144,6 +145,7 @@ Task<Result<std::unique_ptr<Image>>> Image::Open(ImageEnv env, ImageDevices devi
       c.profile_recorder = std::make_unique<ProfileRecorder>(
           c.header.base_img_size, c.header.block_size, kMaxProfileEntries);
     }
+    if (c.use_bitmap) co_await LoadStoredProfile(c);
     if (Prefetcher::Wanted(c)) {
       c.prefetcher = std::make_unique<Prefetcher>(c);
       c.prefetcher->Start();
@@ -187,6 +189,7 @@ Task<Status> Image::Close() {
   const auto bitmap = c.use_bitmap ? c.EncodeBitmapRegion(c.fresh) : IoBuffer{};
   const auto table = c.compact() ? c.EncodeTableRegion() : IoBuffer{};
   FVD_CO_RETURN_IF_ERROR(co_await c.WriteRegions(bitmap, table));
+  FVD_CO_RETURN_IF_ERROR(co_await StoreRecordedProfile(c));
   FVD_CO_RETURN_IF_ERROR(co_await c.FlushImage());
   c.header.clean_shutdown = true;
   FVD_CO_RETURN_IF_ERROR(co_await c.WriteHeader());

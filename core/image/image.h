@@ -108,6 +108,10 @@ struct ImageStats {
   int64_t prefetch_started_at_ns = -1;   // the image's clock when it started
   int64_t prefetch_finished_at_ns = -1;  // and when it finished
   std::string prefetch_error;            // why it stopped, when prefetch_failed
+  // The prefetch profile stored in the image (profile_store.h): entries read at open, or why
+  // the region was ignored.
+  uint64_t stored_profile_entries = 0;
+  std::string prefetch_profile_error;
   uint64_t prefetch_passes = 0, prefetch_copies = 0;
   uint64_t prefetch_bytes_read = 0, prefetch_bytes_written = 0;
   uint64_t prefetch_skipped_locked = 0;  // ranges left for a later pass: someone held a lock

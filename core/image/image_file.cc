@@ -70,6 +70,28 @@ Result<format::Header> ReadImageHeader(BlockDevice& image, const LoopDriver& dri
   return h;
 }
 
+Result<std::vector<format::ProfileEntry>> ReadStoredProfile(BlockDevice& image,
+                                                            const LoopDriver& drive,
+                                                            const format::Header& h) {
+  if (h.prefetch_profile_entries == 0) return std::vector<format::ProfileEntry>{};
+  IoBuffer region(format::ProfileRegionSize(h.prefetch_profile_entries));
+  FVD_RETURN_IF_ERROR(SyncRead(image, drive, h.prefetch_profile_offset, region)
+                          .WithContext("prefetch profile read"));
+  return format::DecodeProfileRegion(region, h.prefetch_profile_entries,
+                                     h.unit_of_prefetch_profile_entry_len, h.base_img_size);
+}
+
+Status WriteStoredProfile(BlockDevice& image, const LoopDriver& drive, const format::Header& h,
+                          std::span<const format::ProfileEntry> entries) {
+  if (h.prefetch_profile_entries == 0) {
+    return Status::InvalidArgument("the image has no prefetch profile region");
+  }
+  const IoBuffer region = format::EncodeProfileRegion(entries, h.prefetch_profile_entries,
+                                                      h.unit_of_prefetch_profile_entry_len);
+  FVD_RETURN_IF_ERROR(SyncWrite(image, drive, h.prefetch_profile_offset, region));
+  return SyncFlush(image, drive);
+}
+
 Result<format::Bitmap> FindZeroBlocks(BlockDevice& base, const LoopDriver& drive,
                                       const format::Header& h) {
   format::Bitmap bitmap(h.bitmap_bits());

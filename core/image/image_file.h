@@ -2,8 +2,12 @@
 // BlockDevice, with blocking I/O (for fvd-img and set-up code, not request paths).
 #pragma once
 
+#include <span>
+#include <vector>
+
 #include "core/format/bitmap.h"
 #include "core/format/header.h"
+#include "core/format/profile_region.h"
 #include "core/seam/block_device.h"
 #include "core/seam/sync_io.h"
 
@@ -27,5 +31,16 @@ Result<format::Bitmap> FindZeroBlocks(BlockDevice& base, const LoopDriver& drive
 // Reads, decodes and validates the header of `image` (format::DecodeHeader and
 // format::ValidateHeader against the device size).
 Result<format::Header> ReadImageHeader(BlockDevice& image, const LoopDriver& drive);
+
+// The prefetch profile stored in `image` (header `h`): empty when it has no profile region or
+// nothing was recorded yet; a damaged region is an error naming what is wrong.
+Result<std::vector<format::ProfileEntry>> ReadStoredProfile(BlockDevice& image,
+                                                            const LoopDriver& drive,
+                                                            const format::Header& h);
+
+// Writes `entries` (at most the region's capacity of them) into the profile region of `image`
+// and flushes. Fails if the header has no region.
+Status WriteStoredProfile(BlockDevice& image, const LoopDriver& drive, const format::Header& h,
+                          std::span<const format::ProfileEntry> entries);
 
 }  // namespace fvd

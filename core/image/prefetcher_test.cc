@@ -545,3 +545,66 @@ TEST_F(PrefetcherTest, ProfileAloneStopsAfterItsPass) {
 
 }  // namespace
 }  // namespace fvd
+
+namespace fvd {
+namespace {
+
+// Profiles stored in the image (profile_store.h): recorded at close, followed after reopen.
+class StoredProfileTest : public PrefetcherTest {
+ protected:
+  void CreateRecording() {
+    auto o = PrefetchOptions();
+    o.generate_prefetch_profile = true;
+    o.prefetch_profile_capacity = 8;
+    o.profile_directed_prefetch_start_delay = 0;
+    Create(o, [](format::Header& h) { h.prefetch_start_delay = -1; });
+  }
+  // Boots once: two reads that go to the base, then a clean close.
+  void BootOnce() {
+    auto img = OpenOrDie();
+    EXPECT_EQ(img->stats().stored_profile_entries, 0u);
+    ReadAll(*img, 2 * kMiB, 8 * kKiB);
+    ReadAll(*img, 0, 4 * kKiB);
+    EXPECT_TRUE(world.Run(img->Close()).ok());
+  }
+};
+
+TEST_F(StoredProfileTest, RecordedAtCloseAndFollowedAfterReopen) {
+  CreateRecording();
+  BootOnce();
+  std::vector<uint64_t> reads;  // base read offsets, in order
+  world.base_dev.set_delay([&](Op op, uint64_t off, uint64_t) {
+    if (op == Op::kRead) reads.push_back(off);
+    return Duration(milliseconds(1));
+  });
+  auto img = OpenOrDie();
+  EXPECT_EQ(img->stats().stored_profile_entries, 2u);
+  world.loop.RunUntilIdle();
+  // The first boot's order, in whole 4 KiB profile units.
+  EXPECT_EQ(reads, (std::vector<uint64_t>{2 * kMiB, 0}));
+  EXPECT_EQ(img->stats().prefetch_profile_bytes, 12 * kKiB);
+  ExpectContents(*img, {});
+  // This session read nothing from the base itself; the stored profile stays as it was.
+  EXPECT_TRUE(world.Run(img->Close()).ok());
+  img = OpenOrDie();
+  EXPECT_EQ(img->stats().stored_profile_entries, 2u);
+  EXPECT_TRUE(world.Run(img->Close()).ok());
+}
+
+TEST_F(StoredProfileTest, ADamagedRegionIsIgnoredAndTheImageStillOpens) {
+  CreateRecording();
+  BootOnce();
+  const uint64_t entry = world.header.prefetch_profile_offset + 512;
+  world.image_mem.WriteNow(entry, std::vector<std::byte>(4, std::byte{0x5a}));
+  auto img = OpenOrDie();
+  EXPECT_EQ(img->stats().stored_profile_entries, 0u);
+  EXPECT_NE(img->stats().prefetch_profile_error.find("checksum mismatch"), std::string::npos)
+      << img->stats().prefetch_profile_error;
+  world.loop.RunUntilIdle();
+  EXPECT_EQ(img->stats().prefetch_bytes_read, 0u);  // nothing to follow
+  ExpectContents(*img, {});
+  EXPECT_TRUE(world.Run(img->Close()).ok());
+}
+
+}  // namespace
+}  // namespace fvd

@@ -39,6 +39,48 @@ class CliTest(unittest.TestCase):
         for needle in needles:
             self.assertIn(needle, lines[0])
 
+    def test_a_boot_recorded_in_one_image_is_the_profile_of_the_next(self):
+        first = self.path("first.fvd")
+        r = run("create", "-q", "-b", "base.raw", "-o", "generate_prefetch_profile=on", first)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # A "boot": reads that go to the base, in this order; the close stores the profile.
+        r = run("io", first, "-c", "read 64k 8k", "-c", "read 0 4k", "-c", "read 1M 4k")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        info = json.loads(run("info", "--output=json", first).stdout)
+        self.assertEqual(info["format-specific"]["prefetch-profile"],
+                         {"capacity": 16384, "entries": 3})
+        # The profile's layout (FORMAT.md): magic, count, entries of u64 offset and u32 units.
+        d = info["format-specific"]["data"]
+        with open(first, "rb") as f:
+            f.seek(d["prefetch_profile_offset"])
+            region = f.read(512 + 3 * 12)
+        self.assertEqual(region[0:4], b"FVDP")
+        self.assertEqual(struct.unpack_from("<Q", region, 8)[0], 3)
+        entries = [struct.unpack_from("<QI", region, 512 + 12 * i) for i in range(3)]
+        self.assertEqual(entries, [(64 << 10, 2), (0, 1), (1 << 20, 1)])
+
+        second = self.path("second.fvd")
+        r = run("create", "-b", "base.raw", "-o", "prefetch_profile_from=" + first, second)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("prefetch_profile_entries=3", r.stdout)
+        info = json.loads(run("info", "--output=json", second).stdout)
+        self.assertEqual(info["format-specific"]["prefetch-profile"],
+                         {"capacity": 3, "entries": 3})
+        self.assertEqual(info["format-specific"]["data"]["profile_directed_prefetch_start_delay"], 0)
+        self.assertIn("prefetch profile: 3 of 3 entries", run("info", second).stdout)
+        self.assertEqual(run("check", second).returncode, 0)
+
+    def test_prefetch_profile_from_an_image_without_one_fails_and_creates_nothing(self):
+        plain = self.path("plain.fvd")
+        self.assertEqual(run("create", "-q", "-b", "base.raw", plain).returncode, 0)
+        target = self.path("target.fvd")
+        r = run("create", "-b", "base.raw", "-o", "prefetch_profile_from=" + plain, target)
+        self.assert_one_line_error(r, "prefetch_profile_from", "holds no prefetch profile")
+        self.assertFalse(os.path.exists(target))
+        r = run("create", "-o", "generate_prefetch_profile=on", target, "1G")
+        self.assert_one_line_error(r, "need a base image")
+        self.assertFalse(os.path.exists(target))
+
     def test_create_with_base_header_bytes_match_info_json(self):
         disk = self.path("disk.fvd")
         r = run("create", "-b", "base.raw", disk, "1G")

@@ -4,13 +4,14 @@
 #include <functional>
 #include <map>
 
+#include "core/format/profile_region.h"
 #include "core/util/units.h"
 
 namespace fvd::img {
 namespace {
 
 using Setter =
-    std::function<Status(const std::string& key, const std::string& value, format::CreateOptions&)>;
+    std::function<Status(const std::string& key, const std::string& value, CreateRequest&)>;
 
 struct OptionSpec {
   const char* help;
@@ -40,25 +41,24 @@ Result<uint64_t> ParseSize(const std::string& key, const std::string& v) {
 
 template <typename T>
 Setter SizeSetter(T format::CreateOptions::*field, uint64_t max) {
-  return [field, max](const std::string& key, const std::string& v,
-                      format::CreateOptions& o) -> Status {
+  return [field, max](const std::string& key, const std::string& v, CreateRequest& r) -> Status {
     FVD_ASSIGN_OR_RETURN(uint64_t n, ParseSize(key, v));
     if (n > max) return Status::InvalidArgument("option " + key + "=" + v + " is too large");
-    o.*field = static_cast<T>(n);
+    r.options.*field = static_cast<T>(n);
     return Status::Ok();
   };
 }
 
 Setter BoolSetter(bool format::CreateOptions::*field) {
-  return [field](const std::string& key, const std::string& v, format::CreateOptions& o) -> Status {
-    FVD_ASSIGN_OR_RETURN(o.*field, ParseBool(key, v));
+  return [field](const std::string& key, const std::string& v, CreateRequest& r) -> Status {
+    FVD_ASSIGN_OR_RETURN(r.options.*field, ParseBool(key, v));
     return Status::Ok();
   };
 }
 
 Setter StringSetter(std::string format::CreateOptions::*field) {
-  return [field](const std::string&, const std::string& v, format::CreateOptions& o) -> Status {
-    o.*field = v;
+  return [field](const std::string&, const std::string& v, CreateRequest& r) -> Status {
+    r.options.*field = v;
     return Status::Ok();
   };
 }
@@ -93,8 +93,8 @@ std::map<std::string, OptionSpec> Specs() {
         BoolSetter(&format::CreateOptions::copy_on_read)}},
       {"prefetch_start_delay",
        {"seconds: start whole-image prefetch this long after open (<= 0: never)",
-        [](const std::string& key, const std::string& v, format::CreateOptions& o) -> Status {
-          FVD_ASSIGN_OR_RETURN(o.prefetch_start_delay, ParseInt32(key, v));
+        [](const std::string& key, const std::string& v, CreateRequest& r) -> Status {
+          FVD_ASSIGN_OR_RETURN(r.options.prefetch_start_delay, ParseInt32(key, v));
           return Status::Ok();
         }}},
       {"detect_sparse_hole",
@@ -102,9 +102,32 @@ std::map<std::string, OptionSpec> Specs() {
         BoolSetter(&format::CreateOptions::detect_sparse_hole)}},
       {"journal_size",
        {"size: metadata journal size (default 16M; 0: no journal)",
-        [](const std::string& key, const std::string& v, format::CreateOptions& o) -> Status {
+        [](const std::string& key, const std::string& v, CreateRequest& r) -> Status {
           FVD_ASSIGN_OR_RETURN(uint64_t n, ParseSize(key, v));
-          o.journal_size = n;
+          r.options.journal_size = n;
+          return Status::Ok();
+        }}},
+      {"generate_prefetch_profile",
+       {"on/off: record the order the guest first reads base blocks into the image's prefetch "
+        "profile (reserves a region; see prefetch_profile_capacity)",
+        BoolSetter(&format::CreateOptions::generate_prefetch_profile)}},
+      {"prefetch_profile_capacity",
+       {"count: entries the prefetch profile region holds (default 16384 when recording)",
+        SizeSetter(&format::CreateOptions::prefetch_profile_capacity,
+                   format::kMaxProfileCapacity)}},
+      {"profile_directed_prefetch_start_delay",
+       {"seconds: prefetch the stored profile's blocks this long after open (-1: never; "
+        "default 0 with prefetch_profile_from)",
+        [](const std::string& key, const std::string& v, CreateRequest& r) -> Status {
+          FVD_ASSIGN_OR_RETURN(r.options.profile_directed_prefetch_start_delay,
+                               ParseInt32(key, v));
+          return Status::Ok();
+        }}},
+      {"prefetch_profile_from",
+       {"path: start with the prefetch profile stored in this FVD image (one created from the "
+        "same base with generate_prefetch_profile=on, after a boot)",
+        [](const std::string&, const std::string& v, CreateRequest& r) -> Status {
+          r.prefetch_profile_from = v;
           return Status::Ok();
         }}},
   };
@@ -128,7 +151,7 @@ std::vector<std::string> SplitOptions(std::string_view text) {
 
 }  // namespace
 
-Status ApplyCreateOptions(std::string_view text, format::CreateOptions& options) {
+Status ApplyCreateOptions(std::string_view text, CreateRequest& request) {
   for (const std::string& item : SplitOptions(text)) {
     if (item.empty()) continue;
     const size_t eq = item.find('=');
@@ -141,7 +164,7 @@ Status ApplyCreateOptions(std::string_view text, format::CreateOptions& options)
     if (eq == std::string::npos) {
       return Status::InvalidArgument("option '" + key + "' needs a value (" + key + "=...)");
     }
-    FVD_RETURN_IF_ERROR(it->second.set(key, item.substr(eq + 1), options));
+    FVD_RETURN_IF_ERROR(it->second.set(key, item.substr(eq + 1), request));
   }
   return Status::Ok();
 }

@@ -24,6 +24,13 @@ Result<ImageFacts> ReadFacts(const std::string& filename) {
   ImageFacts facts;
   facts.filename = filename;
   FVD_ASSIGN_OR_RETURN(facts.header, ReadImageHeader(*image, files.drive()));
+  // A damaged profile is reported, not fatal: it only orders prefetching.
+  auto profile = ReadStoredProfile(*image, files.drive(), facts.header);
+  if (profile.ok()) {
+    facts.profile_entries = profile->size();
+  } else {
+    facts.profile_problem = profile.status().message();
+  }
   struct stat st {};
   if (::stat(filename.c_str(), &st) == 0)
     facts.actual_size = static_cast<uint64_t>(st.st_blocks) * 512;

@@ -32,6 +32,12 @@ nlohmann::ordered_json InfoToJson(const ImageFacts& f) {
   }
   if (h.compact_image) j["cluster-size"] = h.chunk_size;
   j["format-specific"] = {{"type", "fvd"}, {"data", HeaderToJson(h)}};
+  if (h.prefetch_profile_entries > 0) {
+    j["format-specific"]["prefetch-profile"] = {
+        {"capacity", h.prefetch_profile_entries}, {"entries", f.profile_entries}};
+    if (!f.profile_problem.empty())
+      j["format-specific"]["prefetch-profile"]["problem"] = f.profile_problem;
+  }
   return j;
 }
 
@@ -73,6 +79,12 @@ std::string InfoToText(const ImageFacts& f) {
   out << "    data offset: " << h.data_offset() << "\n"
       << "    copy on read: " << (h.copy_on_read ? "on" : "off") << "\n"
       << "    prefetch start delay: " << h.prefetch_start_delay << " s\n";
+  if (h.prefetch_profile_entries > 0) {
+    out << "    prefetch profile: " << f.profile_entries << " of " << h.prefetch_profile_entries
+        << " entries" << (h.generate_prefetch_profile ? ", recording" : "")
+        << (f.profile_problem.empty() ? "" : " (" + f.profile_problem + ")")
+        << ", followed " << h.profile_directed_prefetch_start_delay << " s after open\n";
+  }
   return out.str();
 }
 

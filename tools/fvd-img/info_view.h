@@ -14,6 +14,10 @@ struct ImageFacts {
   std::string filename;
   uint64_t actual_size = 0;  // bytes allocated on the host
   format::Header header;
+  // The stored prefetch profile, when the image has a region: entries recorded, or why the
+  // region cannot be read.
+  uint64_t profile_entries = 0;
+  std::string profile_problem;
 };
 
 // Every on-disk header field by its name, plus the derived layout (data_offset, table size).

@@ -13,7 +13,11 @@ ImageFacts Sample() {
   o.base_img = "base.raw";
   o.base_img_length = 1ull << 29;
   o.compact_image = true;
-  return ImageFacts{"disk.fvd", 4096, *format::PlanImage(o)};
+  return ImageFacts{.filename = "disk.fvd",
+                    .actual_size = 4096,
+                    .header = *format::PlanImage(o),
+                    .profile_entries = 0,
+                    .profile_problem = {}};
 }
 
 TEST(InfoViewTest, JsonHasQemuKeysAndEveryHeaderField) {
