@@ -109,3 +109,60 @@ TEST(LayoutTest, BadOptionsNameOptionAndValue) {
 
 }  // namespace
 }  // namespace fvd::format
+
+namespace fvd::format {
+namespace {
+
+TEST(LayoutTest, ARecordingImageGetsAProfileRegionAfterTheJournal) {
+  CreateOptions o;
+  o.base_img = "base.raw";
+  o.base_img_length = 1 << 30;
+  o.generate_prefetch_profile = true;
+  auto h = PlanImage(o);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_TRUE(h->generate_prefetch_profile);
+  EXPECT_EQ(h->prefetch_profile_entries, kDefaultProfileCapacity);
+  EXPECT_EQ(h->prefetch_profile_offset, h->journal_offset + h->journal_size);
+  // 512 + 16384 * 12 bytes, in whole 4 KiB.
+  EXPECT_EQ(h->metadata_size, h->prefetch_profile_offset + 200704);
+  EXPECT_TRUE(ValidateHeader(*h, InitialFileSize(*h)).ok());
+
+  o.prefetch_profile_capacity = 100;
+  o.profile_directed_prefetch_start_delay = 3;
+  h = PlanImage(o);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->prefetch_profile_entries, 100u);
+  EXPECT_EQ(h->profile_directed_prefetch_start_delay, 3);
+  EXPECT_EQ(h->metadata_size, h->prefetch_profile_offset + 4096);
+}
+
+TEST(LayoutTest, ProfileOptionsNeedABase) {
+  CreateOptions o;
+  o.virtual_size = 1 << 30;
+  o.generate_prefetch_profile = true;
+  auto h = PlanImage(o);
+  ASSERT_FALSE(h.ok());
+  EXPECT_NE(h.status().message().find("need a base image"), std::string::npos);
+}
+
+TEST(LayoutTest, AProfileRegionOverlappingAnotherIsCorrupt) {
+  CreateOptions o;
+  o.base_img = "base.raw";
+  o.base_img_length = 1 << 30;
+  o.generate_prefetch_profile = true;
+  auto h = PlanImage(o);
+  ASSERT_TRUE(h.ok());
+  Header bad = *h;
+  bad.prefetch_profile_offset = bad.journal_offset + 4096;
+  const Status s = ValidateHeader(bad, InitialFileSize(bad));
+  EXPECT_EQ(s.code(), StatusCode::kCorruption);
+  EXPECT_NE(s.message().find("prefetch_profile region"), std::string::npos) << s.message();
+  bad = *h;
+  bad.unit_of_prefetch_profile_entry_len = 0;
+  EXPECT_NE(ValidateHeader(bad, InitialFileSize(bad)).message().find(
+                "unit_of_PrefetchProfileEntry_len"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace fvd::format
