@@ -37,6 +37,7 @@ struct Layout {
   bool compact;
   uint64_t journal;
   uint32_t block;
+  bool profile = false;  // records a prefetch profile, and holds one already
 };
 
 // One layout: a fresh image, then the same image after writes and a crash (no close).
@@ -55,6 +56,11 @@ void Make(const fs::path& out, const Layout& l) {
   o.storage_grow_unit = 32 << 10;
   o.block_size = l.block;
   o.journal_size = l.journal;
+  if (l.profile) {
+    o.generate_prefetch_profile = true;
+    o.prefetch_profile_capacity = 8;
+    o.profile_directed_prefetch_start_delay = 0;
+  }
   auto h = format::PlanImage(o);
   if (!h.ok()) {
     std::fprintf(stderr, "%s: %s\n", l.name, h.status().ToString().c_str());
@@ -62,6 +68,10 @@ void Make(const fs::path& out, const Layout& l) {
   }
   const LoopDriver drive = [&](const std::function<bool()>& done) { w.loop.RunUntil(done); };
   if (!WriteNewImage(w.image, nullptr, drive, *h).ok()) std::exit(1);
+  if (l.profile) {
+    const std::vector<format::ProfileEntry> boot{{64 << 10, 8192}, {0, 4096}, {128 << 10, 4096}};
+    if (!WriteStoredProfile(w.image, drive, *h, boot).ok()) std::exit(1);
+  }
   const std::string n = l.name;
   const auto fresh = ReadAll(w.image, 0, w.image.size());
   Save(out / "open_image", n + "-fresh", fresh);
@@ -116,7 +126,8 @@ int main(int argc, char** argv) {
         Layout{"overlay-compact", true, true, 8192, 4096},
         Layout{"overlay-compact-512", true, true, 4096, 512},
         Layout{"compact", false, true, 8192, 0}, Layout{"overlay-nojournal", true, false, 0, 512},
-        Layout{"plain", false, false, 4096, 0}}) {
+        Layout{"plain", false, false, 4096, 0},
+        Layout{"overlay-profile", true, false, 8192, 4096, true}}) {
     fvd::fuzz::Make(argv[1], l);
   }
   return 0;
