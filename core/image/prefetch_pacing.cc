@@ -26,6 +26,21 @@ void ThroughputMeter::Reset() {
   window_busy_ = Duration::zero();
 }
 
+Duration DelayBackoff::Add(uint64_t bytes, Duration took) {
+  if (!enabled() || bytes == 0 || took <= Duration::zero()) return Duration::zero();
+  const double per_byte = static_cast<double>(took.count()) / static_cast<double>(bytes);
+  if (!least_ns_per_byte_.has_value() || per_byte < *least_ns_per_byte_) {
+    least_ns_per_byte_ = per_byte;
+  }
+  if (per_byte <= factor_ * *least_ns_per_byte_) {
+    multiplier_ = 1;
+    return Duration::zero();
+  }
+  const Duration pause = std::min(max_pause_, took * static_cast<int64_t>(multiplier_));
+  if (pause < max_pause_) multiplier_ *= 2;
+  return pause;
+}
+
 TimePoint RateCap::Admit(TimePoint now, uint64_t bytes) {
   if (rate_ == 0) return now;
   const TimePoint start = next_.has_value() ? std::max(now, *next_) : now;

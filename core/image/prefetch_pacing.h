@@ -58,6 +58,30 @@ class RateCap {
   std::optional<TimePoint> next_;  // when the next I/O may start
 };
 
+// Delay-based back-off (beyond FVD, in the spirit of LEDBAT): how long a base read took per
+// byte, against the least seen so far, tells how long it queued behind other traffic on a
+// shared base server. A read that took more than `factor` times the least makes the stream
+// yield: it pauses as long as that read took times a multiplier that doubles while reads keep
+// queueing (the pause at most `max_pause`) and falls back to 1 after a read that did not.
+// Unlike the throughput coin, it needs no minimum throughput to be configured, and it backs
+// off as soon as others queue in front of it, not once its own throughput has collapsed.
+class DelayBackoff {
+ public:
+  // `factor` <= 1 disables the back-off (Add always returns zero).
+  DelayBackoff(double factor, Duration max_pause) : factor_(factor), max_pause_(max_pause) {}
+
+  // Adds a read of `bytes` that took `took`; returns how long to pause before the next one.
+  Duration Add(uint64_t bytes, Duration took);
+  bool enabled() const { return factor_ > 1; }
+  uint64_t multiplier() const { return multiplier_; }
+
+ private:
+  double factor_;
+  Duration max_pause_;
+  std::optional<double> least_ns_per_byte_;
+  uint64_t multiplier_ = 1;
+};
+
 // The header's KB/s figures are KiB/s (1024 bytes). Non-positive means "none".
 inline uint64_t KiBpsToBytesPerSecond(int32_t kib_per_second) {
   return kib_per_second > 0 ? uint64_t(kib_per_second) * 1024 : 0;

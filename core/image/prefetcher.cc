@@ -52,7 +52,9 @@ Prefetcher::Prefetcher(Image::Core& core)
       write_meter_(milliseconds(core.header.prefetch_write_throughput_measure_time),
                    core.header.prefetch_perf_calc_alpha),
       read_cap_(KiBpsToBytesPerSecond(core.header.prefetch_max_read_throughput)),
-      write_cap_(KiBpsToBytesPerSecond(core.header.prefetch_max_write_throughput)) {
+      write_cap_(KiBpsToBytesPerSecond(core.header.prefetch_max_write_throughput)),
+      backoff_(core.options.prefetch_backoff_factor,
+               milliseconds(std::max<int32_t>(1, core.header.prefetch_throttle_time))) {
   for (const ByteRange& r : core.options.prefetch_profile) {
     if (r.length > 0 && r.offset < core.header.base_img_size)
       profile_.push_back({r.offset, r.length});
@@ -239,10 +241,15 @@ Task<void> Prefetcher::Reader() {
       Fail(s, "prefetch base read");
       break;
     }
-    read_meter_.Add(next->length, c_.env.clock.Now() - t0);
+    const Duration took = c_.env.clock.Now() - t0;
+    read_meter_.Add(next->length, took);
     c_.stats.prefetch_bytes_read += next->length;
     ++head_;
     ring_changed_.NotifyAll(c_.env.scheduler);
+    if (const Duration pause = backoff_.Add(next->length, took); pause > Duration::zero()) {
+      ++c_.stats.prefetch_backoffs;
+      co_await Sleep(pause);
+    }
   }
 }
 

@@ -75,6 +75,36 @@ TEST(RateCapTest, ZeroMeansNoCap) {
   EXPECT_EQ(cap.Admit(TimePoint{}, 1 << 30), TimePoint{});
 }
 
+TEST(DelayBackoffTest, QueueingDoublesThePauseAndAFastReadResetsIt) {
+  DelayBackoff b(2.0, milliseconds(100));
+  ASSERT_TRUE(b.enabled());
+  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(8)), Duration::zero());  // the least so far
+  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(16)), Duration::zero());  // 2x: not more than factor
+  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(20)), milliseconds(20));  // queued: pause as long
+  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(20)), milliseconds(40));  // still: twice that
+  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(30)), milliseconds(100));  // 4 x 30, capped
+  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(30)), milliseconds(100));  // stays at the cap
+  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(9)), Duration::zero());  // no queue: reset
+  EXPECT_EQ(b.multiplier(), 1u);
+  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(17)), milliseconds(17));
+}
+
+TEST(DelayBackoffTest, ComparesTimePerByteSoSmallerReadsAreNotQueueing) {
+  DelayBackoff b(2.0, milliseconds(100));
+  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(8)), Duration::zero());
+  EXPECT_EQ(b.Add(256 * kKiB, milliseconds(2)), Duration::zero());
+  // A faster device seen later lowers the bar.
+  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(2)), Duration::zero());
+  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(8)), milliseconds(8));
+}
+
+TEST(DelayBackoffTest, AFactorOfOneOrLessIsOff) {
+  DelayBackoff b(0, milliseconds(100));
+  EXPECT_FALSE(b.enabled());
+  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(8)), Duration::zero());
+  EXPECT_EQ(b.Add(1 * kMiB, seconds(8)), Duration::zero());
+}
+
 // ---- The prefetcher in an image ----
 
 // A RandomSource that returns the given unit doubles in turn (then 0.99...).
@@ -403,6 +433,29 @@ TEST_F(PrefetcherTest, BaseReadErrorStopsPrefetchAndTheGuestCarriesOn) {
   EXPECT_EQ(again->stats().prefetch_bytes_read, base.size() - 2 * kMiB);
   ExpectContents(*again, {{3 * kMiB + 4096, mine}});
   EXPECT_TRUE(world.Run(again->Close()).ok());
+}
+
+TEST_F(PrefetcherTest, DelayBackoffPausesWhileBaseReadsQueue) {
+  Create(PrefetchOptions(), nullptr);  // 3 MiB of base in 48 reads of 64 KiB, from 2 s
+  int reads = 0;
+  world.base_dev.set_delay([&](Op op, uint64_t, uint64_t) {
+    if (op != Op::kRead) return Duration::zero();
+    ++reads;
+    // Reads 9 to 12 queue behind someone else's traffic: five times slower.
+    return Duration(milliseconds(reads > 8 && reads <= 12 ? 5 : 1));
+  });
+  ImageOptions o;
+  o.prefetch_backoff_factor = 2;
+  auto img = OpenOrDie(nullptr, o);
+  RunUntilPrefetchEnds(*img);
+  const ImageStats& st = img->stats();
+  ASSERT_TRUE(st.prefetch_finished) << st.prefetch_error;
+  EXPECT_EQ(st.prefetch_backoffs, 4u);
+  // 44 fast and 4 slow reads, plus pauses of 5, 10, 20 and 40 ms after the slow ones.
+  EXPECT_GE(st.prefetch_finished_at_ns - st.prefetch_started_at_ns,
+            Duration(milliseconds(44 + 4 * 5 + 75)).count());
+  ExpectContents(*img, {});
+  EXPECT_TRUE(world.Run(img->Close()).ok());
 }
 
 TEST_F(PrefetcherTest, CloseStopsAPausedPrefetcher) {

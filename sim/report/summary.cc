@@ -66,6 +66,7 @@ nlohmann::ordered_json VmJson(const VmReport& v) {
                                  ? nlohmann::ordered_json(Seconds(s.prefetch_started_ns))
                                  : nlohmann::ordered_json(nullptr)},
       {"prefetch_pauses", s.prefetch_pauses},
+      {"prefetch_backoffs", s.prefetch_backoffs},
       {"prefetch_resets", s.prefetch_resets},
       {"last_guest_base_read_s", s.last_guest_base_read_ns >= 0
                                      ? nlohmann::ordered_json(Seconds(s.last_guest_base_read_ns))

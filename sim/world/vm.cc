@@ -102,6 +102,7 @@ Task<void> Vm::OpenImage() {
   options.bugs = w_.options.bugs;
 #endif
   options.record_prefetch_profile = config_.image.record_prefetch_profile;
+  options.prefetch_backoff_factor = config_.image.prefetch_backoff;
   if (!config_.image.prefetch_profile_from.empty() && w_.profile_of)
     options.prefetch_profile = w_.profile_of(config_.image.prefetch_profile_from);
   const uint64_t copied_before = stats_.prefetch_bytes;
@@ -303,6 +304,7 @@ void Vm::AddImageStats() {
   stats_.prefetch_bytes += s.prefetch_bytes_written;
   stats_.prefetch_profile_bytes += s.prefetch_profile_bytes;
   stats_.prefetch_pauses += s.prefetch_pauses;
+  stats_.prefetch_backoffs += s.prefetch_backoffs;
   stats_.prefetch_resets += s.prefetch_resets;
   if (s.prefetch_finished) stats_.prefetch_finished_ns = s.prefetch_finished_at_ns;
 }
