@@ -113,11 +113,17 @@ TEST(LayoutTest, BadOptionsNameOptionAndValue) {
 namespace fvd::format {
 namespace {
 
-TEST(LayoutTest, ARecordingImageGetsAProfileRegionAfterTheJournal) {
+// An overlay of a 1 GiB base that records a prefetch profile.
+CreateOptions RecordingOverlay() {
   CreateOptions o;
   o.base_img = "base.raw";
   o.base_img_length = 1 << 30;
   o.generate_prefetch_profile = true;
+  return o;
+}
+
+TEST(LayoutTest, ARecordingImageGetsAProfileRegionAfterTheJournal) {
+  CreateOptions o = RecordingOverlay();
   auto h = PlanImage(o);
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   EXPECT_TRUE(h->generate_prefetch_profile);
@@ -146,11 +152,7 @@ TEST(LayoutTest, ProfileOptionsNeedABase) {
 }
 
 TEST(LayoutTest, AProfileRegionOverlappingAnotherIsCorrupt) {
-  CreateOptions o;
-  o.base_img = "base.raw";
-  o.base_img_length = 1 << 30;
-  o.generate_prefetch_profile = true;
-  auto h = PlanImage(o);
+  auto h = PlanImage(RecordingOverlay());
   ASSERT_TRUE(h.ok());
   Header bad = *h;
   bad.prefetch_profile_offset = bad.journal_offset + 4096;
