@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "bench/calibrate.h"
 #include "core/format/layout.h"
 #include "core/image/image.h"
 #include "core/image/image_file.h"
@@ -215,6 +216,7 @@ void BM_Recovery_Full16MiBJournal(benchmark::State& state) {
   }
 }
 
+BENCHMARK(BM_Calibrate);
 BENCHMARK(BM_BareDevice_Read4K);
 BENCHMARK(BM_BareDevice_Write4K);
 BENCHMARK(BM_Passthrough_Read4K);

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "bench/calibrate.h"
 #include "core/format/bitmap.h"
 #include "core/format/journal_sector.h"
 #include "core/format/layout.h"
@@ -163,6 +164,7 @@ void BM_Journal_DecodeFullSector(benchmark::State& state) {
   }
 }
 
+BENCHMARK(BM_Calibrate);
 BENCHMARK(BM_Bitmap_AllSet4K);
 BENCHMARK(BM_Bitmap_SetRange64K);
 BENCHMARK(BM_Bitmap_NoneSet64K);

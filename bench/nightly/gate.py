@@ -9,6 +9,8 @@ A figure is a named list of values (one per repetition) with a kind:
          from SciPy (Debian's python3-scipy), the same test Google Benchmark's compare.py uses.
          With fewer than 3 repetitions on either side the test cannot reach p < 0.05, and the
          threshold alone decides (the verdict says so).
+  info   reported beside the others with its change, never a regression (the CPU times behind
+         the calibrated micro figures, the simulator's wall time).
 Figures say which direction is better ("lower" or "higher").
 """
 import dataclasses
@@ -60,6 +62,9 @@ def judge(name, cur, base, wall_threshold, exact_tolerance, alpha):
     better = cur.get("better", "lower")
     w = worse_by(c, b, better)
     v = Verdict(name, "same", cur["kind"], cur.get("unit", ""), b, c, w, None)
+    if cur["kind"] == "info" or base.get("kind") == "info":
+        v.kind = "info"
+        return v
     if cur["kind"] == "exact":
         limit = cur.get("threshold", exact_tolerance)
         if w > limit:

@@ -103,7 +103,7 @@ def write(out_dir, current, baseline, baseline_path, verdicts, settings):
         png = plot(group, vs, out_dir)
         if png:
             lines += [f"![{group}]({png})", ""]
-        lines += ["| figure | kind | unit | baseline | this run | worse by | p | verdict |",
+        lines += ["| figure | kind | unit | baseline | this run | worse by | p (worse) | verdict |",
                   "|---|---|---|---:|---:|---:|---:|---|"]
         for v in vs:
             p = f"{v.p_value:.3g}" if v.p_value is not None else ""
