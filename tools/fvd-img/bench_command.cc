@@ -10,7 +10,6 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "core/image/image_file.h"
 #include "core/util/io_buffer.h"
 #include "core/util/units.h"
 #include "tools/fvd-img/bench_plan.h"
@@ -115,12 +114,6 @@ ImageOptions OptionsFor(const BenchArgs& a) {
   return o;
 }
 
-Result<uint64_t> DiskSize(PosixFiles& files, const std::string& path) {
-  FVD_ASSIGN_OR_RETURN(auto file, files.Open(path, OpenMode::kReadOnly));
-  FVD_ASSIGN_OR_RETURN(const format::Header h, ReadImageHeader(*file, files.drive()));
-  return h.virtual_disk_size;
-}
-
 int RunBench(const BenchArgs& a) {
   if (a.format != "fvd") {
     return BenchFail("-f " + a.format + ": fvd-img benches FVD images only (use qemu-img bench "
@@ -130,7 +123,7 @@ int RunBench(const BenchArgs& a) {
   if (!plan.ok()) return BenchFail(plan.status().message());
   auto files = PosixFiles::Create();
   if (!files.ok()) return BenchFail(files.status().ToString());
-  auto size = DiskSize(*files, a.filename);
+  auto size = host::ReadDiskSize(*files, a.filename);
   if (!size.ok()) return BenchFail(a.filename + ": " + size.status().ToString());
   plan->disk_size = *size;
   if (Status s = ValidateBenchPlan(*plan); !s.ok()) return BenchFail(s.message());

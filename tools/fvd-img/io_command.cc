@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <iostream>
 
-#include "core/image/image_file.h"
 #include "tools/fvd-img/commands.h"
 #include "tools/fvd-img/io_script.h"
 #include "tools/host/open_image.h"
@@ -34,14 +33,6 @@ ImageOptions OptionsFor(const IoArgs& a) {
   o.access = a.read_only ? AccessMode::kReadOnly : AccessMode::kReadWrite;
   o.journal_mode = a.cache == "writethrough" ? JournalMode::kUnbuffered : JournalMode::kBuffered;
   return o;
-}
-
-// Read from the header before Image::Open, because a read-write open already writes (a new
-// journal epoch): a command past the end of the disk must leave the file untouched.
-Result<uint64_t> ReadDiskSize(PosixFiles& files, const std::string& path) {
-  FVD_ASSIGN_OR_RETURN(auto file, files.Open(path, OpenMode::kReadOnly));
-  FVD_ASSIGN_OR_RETURN(const format::Header h, ReadImageHeader(*file, files.drive()));
-  return h.virtual_disk_size;
 }
 
 // Reports a command that failed; the script goes on, as in qemu-io.
@@ -106,7 +97,9 @@ int RunIo(const IoArgs& a) {
   if (!script.ok()) return IoFail(script.status().message());
   auto files = PosixFiles::Create();
   if (!files.ok()) return IoFail(files.status().ToString());
-  const auto disk_size = ReadDiskSize(*files, a.filename);
+  // From the header before Image::Open, because a read-write open already writes (a new
+  // journal epoch): a command past the end of the disk must leave the file untouched.
+  const auto disk_size = host::ReadDiskSize(*files, a.filename);
   if (!disk_size.ok()) return IoFail(a.filename + ": " + disk_size.status().ToString());
   const Status ranges = CheckIoScriptRanges(*script, *disk_size);
   if (!ranges.ok()) return IoFail(ranges.message());

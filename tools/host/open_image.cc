@@ -4,6 +4,12 @@
 
 namespace fvd::host {
 
+Result<uint64_t> ReadDiskSize(PosixFiles& files, const std::string& path) {
+  FVD_ASSIGN_OR_RETURN(auto file, files.Open(path, OpenMode::kReadOnly));
+  FVD_ASSIGN_OR_RETURN(const format::Header h, ReadImageHeader(*file, files.drive()));
+  return h.virtual_disk_size;
+}
+
 Result<OpenedImage> OpenImage(PosixFiles& files, const std::string& path,
                               const ImageOptions& options) {
   const OpenMode mode =

@@ -24,6 +24,10 @@ struct OpenedImage {
 Result<OpenedImage> OpenImage(PosixFiles& files, const std::string& path,
                               const ImageOptions& options);
 
+// The virtual disk size of the image file `path`, from its header alone: nothing is opened
+// read-write and no recovery runs, so a command can check its ranges before anything writes.
+Result<uint64_t> ReadDiskSize(PosixFiles& files, const std::string& path);
+
 // Runs `task` on the files' event loop until it finishes.
 template <typename T>
 T RunTask(PosixFiles& files, Task<T> task) {
