@@ -139,7 +139,8 @@ void BM_Table_MapToData4MiB(benchmark::State& state) {
 // The journal record of one allocating write: a bitmap record (overlay) or a table record and
 // a bitmap record (compact), encoded into a v2 sector with its CRC32C.
 void BM_Journal_EncodeBitmapRecord(benchmark::State& state) {
-  const std::vector<JournalUpdate> updates{{.first_sector = 800, .num_sectors = 8, .first_entry = 0, .entries = {}}};
+  const std::vector<JournalUpdate> updates{
+      {.first_sector = 800, .num_sectors = 8, .first_entry = 0, .entries = {}}};
   for (auto _ : state)
     benchmark::DoNotOptimize(EncodeUpdates(updates, format::JournalFormat::kV2, 1, 2048));
 }

@@ -161,9 +161,9 @@ TEST(LayoutTest, AProfileRegionOverlappingAnotherIsCorrupt) {
   EXPECT_NE(s.message().find("prefetch_profile region"), std::string::npos) << s.message();
   bad = *h;
   bad.unit_of_prefetch_profile_entry_len = 0;
-  EXPECT_NE(ValidateHeader(bad, InitialFileSize(bad)).message().find(
-                "unit_of_PrefetchProfileEntry_len"),
-            std::string::npos);
+  EXPECT_NE(
+      ValidateHeader(bad, InitialFileSize(bad)).message().find("unit_of_PrefetchProfileEntry_len"),
+      std::string::npos);
 }
 
 }  // namespace

@@ -53,9 +53,10 @@ Result<std::vector<ProfileEntry>> DecodeProfileRegion(std::span<const std::byte>
   }
   const uint32_t stored = LoadLE32(region, kCrcAt), computed = RegionCrc(region, count);
   if (stored != computed) {
-    return Status::Corruption("prefetch profile: checksum mismatch (byte 16 of the region): "
-                              "stored " + std::to_string(stored) + ", computed " +
-                              std::to_string(computed));
+    return Status::Corruption(
+        "prefetch profile: checksum mismatch (byte 16 of the region): "
+        "stored " +
+        std::to_string(stored) + ", computed " + std::to_string(computed));
   }
   out.reserve(count);
   for (uint64_t i = 0; i < count; ++i) {
@@ -65,9 +66,10 @@ Result<std::vector<ProfileEntry>> DecodeProfileRegion(std::span<const std::byte>
     if (offset >= base_size || units == 0) {
       return Status::Corruption("prefetch profile: entry " + std::to_string(i) + " (byte " +
                                 std::to_string(at) + " of the region) " +
-                                (units == 0 ? "is empty" : "starts past the base (offset " +
-                                 std::to_string(offset) + ", base " +
-                                 std::to_string(base_size) + " bytes)"));
+                                (units == 0
+                                     ? "is empty"
+                                     : "starts past the base (offset " + std::to_string(offset) +
+                                           ", base " + std::to_string(base_size) + " bytes)"));
     }
     out.push_back({offset, std::min(units * unit, base_size - offset)});
   }

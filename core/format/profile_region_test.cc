@@ -82,8 +82,8 @@ TEST(ProfileRegionTest, AnEmptyEntryWithAValidChecksumIsStillRejected) {
   const std::vector<ProfileEntry> one{{4096, 4096}};
   IoBuffer region = EncodeProfileRegion(one, 16, 4096);
   StoreLE32(region, 512 + 8, 0);  // length 0 units, then a checksum that matches
-  const uint32_t crc = Crc32cExtend(Crc32c(std::span(region).subspan(0, 16)),
-                                    std::span(region).subspan(512, 12));
+  const uint32_t crc =
+      Crc32cExtend(Crc32c(std::span(region).subspan(0, 16)), std::span(region).subspan(512, 12));
   StoreLE32(region, 16, crc);
   auto out = DecodeProfileRegion(region, 16, 4096, kBase);
   ASSERT_FALSE(out.ok());

@@ -10,8 +10,8 @@
 #include "core/image/image_core.h"
 #include "core/image/journal.h"
 #include "core/image/prefetch_profile.h"
-#include "core/image/profile_store.h"
 #include "core/image/prefetcher.h"
+#include "core/image/profile_store.h"
 #include "core/image/recovery.h"
 
 namespace fvd {

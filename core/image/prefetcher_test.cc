@@ -78,13 +78,13 @@ TEST(RateCapTest, ZeroMeansNoCap) {
 TEST(DelayBackoffTest, QueueingDoublesThePauseAndAFastReadResetsIt) {
   DelayBackoff b(2.0, milliseconds(100));
   ASSERT_TRUE(b.enabled());
-  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(8)), Duration::zero());  // the least so far
-  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(16)), Duration::zero());  // 2x: not more than factor
-  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(20)), milliseconds(20));  // queued: pause as long
-  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(20)), milliseconds(40));  // still: twice that
+  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(8)), Duration::zero());    // the least so far
+  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(16)), Duration::zero());   // 2x: not more than factor
+  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(20)), milliseconds(20));   // queued: pause as long
+  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(20)), milliseconds(40));   // still: twice that
   EXPECT_EQ(b.Add(1 * kMiB, milliseconds(30)), milliseconds(100));  // 4 x 30, capped
   EXPECT_EQ(b.Add(1 * kMiB, milliseconds(30)), milliseconds(100));  // stays at the cap
-  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(9)), Duration::zero());  // no queue: reset
+  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(9)), Duration::zero());    // no queue: reset
   EXPECT_EQ(b.multiplier(), 1u);
   EXPECT_EQ(b.Add(1 * kMiB, milliseconds(17)), milliseconds(17));
 }

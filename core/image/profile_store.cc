@@ -17,8 +17,7 @@ Task<void> LoadStoredProfile(Image::Core& c) {
     co_return;
   }
   auto entries = format::DecodeProfileRegion(region, h.prefetch_profile_entries,
-                                             h.unit_of_prefetch_profile_entry_len,
-                                             h.base_img_size);
+                                             h.unit_of_prefetch_profile_entry_len, h.base_img_size);
   if (!entries.ok()) {
     c.stats.prefetch_profile_error = entries.status().ToString();
     co_return;

@@ -9,8 +9,9 @@
 namespace fvd {
 
 // When the image has a profile region, reads it (`c.stats.stored_profile_entries`) and, unless
-// `c.options.prefetch_profile` already holds one, makes it the profile to follow. A damaged region is not an error: the profile only orders prefetching, so it
-// is ignored and `c.stats.prefetch_profile_error` says why.
+// `c.options.prefetch_profile` already holds one, makes it the profile to follow. A damaged region
+// is not an error: the profile only orders prefetching, so it is ignored and
+// `c.stats.prefetch_profile_error` says why.
 Task<void> LoadStoredProfile(Image::Core& c);
 
 // Writes what the profile recorder holds into the region (truncated to its capacity), when the
