@@ -116,7 +116,8 @@ ImageOptions OptionsFor(const BenchArgs& a) {
 
 int RunBench(const BenchArgs& a) {
   if (a.format != "fvd") {
-    return BenchFail("-f " + a.format + ": fvd-img benches FVD images only (use qemu-img bench "
+    return BenchFail("-f " + a.format +
+                     ": fvd-img benches FVD images only (use qemu-img bench "
                      "for raw and qcow2)");
   }
   auto plan = PlanFor(a);

@@ -12,14 +12,14 @@
 namespace fvd::img {
 
 struct BenchPlan {
-  uint64_t count = 75000;     // -c: requests in all
-  uint64_t depth = 64;        // -d: requests in flight
-  uint64_t offset = 0;        // -o: the first request's offset
+  uint64_t count = 75000;       // -c: requests in all
+  uint64_t depth = 64;          // -d: requests in flight
+  uint64_t offset = 0;          // -o: the first request's offset
   uint64_t buffer_size = 4096;  // -s: bytes per request
-  uint64_t step = 0;          // -S: 0 = buffer_size
-  bool write = false;         // -w
-  uint8_t pattern = 0;        // --pattern: the byte writes carry (qemu-img: zeros)
-  uint64_t disk_size = 0;     // the image's virtual size
+  uint64_t step = 0;            // -S: 0 = buffer_size
+  bool write = false;           // -w
+  uint8_t pattern = 0;          // --pattern: the byte writes carry (qemu-img: zeros)
+  uint64_t disk_size = 0;       // the image's virtual size
 
   uint64_t step_or_size() const { return step == 0 ? buffer_size : step; }
 };

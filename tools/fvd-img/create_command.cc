@@ -64,8 +64,8 @@ Status Create(const CreateArgs& a) {
   std::vector<format::ProfileEntry> profile;
   if (!request.prefetch_profile_from.empty()) {
     auto from = ProfileFrom(files, request.prefetch_profile_from, request.options);
-    if (!from.ok()) return from.status().WithContext("prefetch_profile_from " +
-                                                     request.prefetch_profile_from);
+    if (!from.ok())
+      return from.status().WithContext("prefetch_profile_from " + request.prefetch_profile_from);
     profile = std::move(*from);
   }
   FVD_ASSIGN_OR_RETURN(const format::Header h,

@@ -119,8 +119,7 @@ std::map<std::string, OptionSpec> Specs() {
        {"seconds: prefetch the stored profile's blocks this long after open (-1: never; "
         "default 0 with prefetch_profile_from)",
         [](const std::string& key, const std::string& v, CreateRequest& r) -> Status {
-          FVD_ASSIGN_OR_RETURN(r.options.profile_directed_prefetch_start_delay,
-                               ParseInt32(key, v));
+          FVD_ASSIGN_OR_RETURN(r.options.profile_directed_prefetch_start_delay, ParseInt32(key, v));
           return Status::Ok();
         }}},
       {"prefetch_profile_from",

@@ -33,8 +33,8 @@ nlohmann::ordered_json InfoToJson(const ImageFacts& f) {
   if (h.compact_image) j["cluster-size"] = h.chunk_size;
   j["format-specific"] = {{"type", "fvd"}, {"data", HeaderToJson(h)}};
   if (h.prefetch_profile_entries > 0) {
-    j["format-specific"]["prefetch-profile"] = {
-        {"capacity", h.prefetch_profile_entries}, {"entries", f.profile_entries}};
+    j["format-specific"]["prefetch-profile"] = {{"capacity", h.prefetch_profile_entries},
+                                                {"entries", f.profile_entries}};
     if (!f.profile_problem.empty())
       j["format-specific"]["prefetch-profile"]["problem"] = f.profile_problem;
   }
@@ -82,8 +82,8 @@ std::string InfoToText(const ImageFacts& f) {
   if (h.prefetch_profile_entries > 0) {
     out << "    prefetch profile: " << f.profile_entries << " of " << h.prefetch_profile_entries
         << " entries" << (h.generate_prefetch_profile ? ", recording" : "")
-        << (f.profile_problem.empty() ? "" : " (" + f.profile_problem + ")")
-        << ", followed " << h.profile_directed_prefetch_start_delay << " s after open\n";
+        << (f.profile_problem.empty() ? "" : " (" + f.profile_problem + ")") << ", followed "
+        << h.profile_directed_prefetch_start_delay << " s after open\n";
   }
   return out.str();
 }
