@@ -21,15 +21,21 @@ endfunction()
 # fvd_plugin_test(name SCRIPT module ENV var=value ...): a Python unittest module run by CTest
 # against a plugin loaded into a program we did not build (fio, nbdkit). Under the asan preset
 # that program is not instrumented, so the ASan runtime must be loaded first: the test gets
-# FVD_ASAN_PRELOAD=<libasan.so> and sets LD_PRELOAD for the host program only.
+# FVD_ASAN_PRELOAD=<the shared ASan runtime> and sets LD_PRELOAD for the host program only
+# (the asan preset links shared libraries against Clang's shared runtime, -shared-libsan).
 function(fvd_plugin_test name)
   cmake_parse_arguments(T "" "SCRIPT" "ENV" ${ARGN})
   find_package(Python3 REQUIRED COMPONENTS Interpreter)
   add_test(NAME ${name} COMMAND ${Python3_EXECUTABLE} -m unittest -v ${T_SCRIPT}
            WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
   set(env ${T_ENV})
-  if(CMAKE_CXX_FLAGS MATCHES "sanitize=address")
-    execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libasan.so
+  if(CMAKE_CXX_FLAGS MATCHES "sanitize=[^ ]*address")
+    if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+      set(runtime libclang_rt.asan-${CMAKE_SYSTEM_PROCESSOR}.so)
+    else()
+      set(runtime libasan.so)
+    endif()
+    execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=${runtime}
                     OUTPUT_VARIABLE libasan OUTPUT_STRIP_TRAILING_WHITESPACE)
     list(APPEND env "FVD_ASAN_PRELOAD=${libasan}")
   endif()

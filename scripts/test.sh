@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: set up, build, check that GCC and Clang builds simulate bit for bit alike, run
 # the whole CTest suite, then the suite again under AddressSanitizer +
-# UndefinedBehaviorSanitizer (the asan preset), then a short run of every fuzz target.
+# UndefinedBehaviorSanitizer (the asan preset, Clang), then a short run of every fuzz target
+# (built by that same asan build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

@@ -33,6 +33,19 @@ def fio_env():
     return e
 
 
+def processes_naming(path):
+    """PIDs of the processes whose command line names path."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if path.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass  # the process ended while we looked
+    return found
+
+
 def fio(*args, timeout=300):
     # verify_state_save=0: fio would otherwise leave *-verify.state files in the working dir.
     return subprocess.run([FIO, f"--ioengine=external:{PLUGIN}", "--verify_state_save=0", *args],
@@ -126,7 +139,10 @@ class FioPluginTest(unittest.TestCase):
 
         size_before = allocated()
         proc = subprocess.Popen(
-            [FIO, f"--ioengine=external:{PLUGIN}", "--verify_state_save=0", *common, "--name=b",
+            # --thread: the job runs in fio's own process, so the kill reaches it (a forked
+            # job runs on, detached, after its parent is killed).
+            [FIO, "--thread", f"--ioengine=external:{PLUGIN}", "--verify_state_save=0", *common,
+             "--name=b",
              "--rw=randwrite",
              "--bs=4k", "--offset=16m", "--size=32m", "--iodepth=16", "--fsync=64",
              "--time_based", "--runtime=120", "--output=/dev/null"],
@@ -140,6 +156,7 @@ class FioPluginTest(unittest.TestCase):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
         self.assertEqual(proc.returncode, -signal.SIGKILL)
+        self.assertEqual(processes_naming(disk), [], "a fio process outlived the kill")
         # The image recovers: clean or leaks only.
         r = subprocess.run([FVD_IMG, "info", disk], capture_output=True, text=True)
         self.assertIn("clean shutdown: false", r.stdout)
