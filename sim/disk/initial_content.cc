@@ -1,26 +1,18 @@
 #include "sim/disk/initial_content.h"
 
-#include <algorithm>
-#include <array>
-#include <cstring>
-
-#include "core/util/endian.h"
 #include "core/util/prng.h"
+#include "sim/disk/sector_token.h"
 
 namespace fvd::sim {
 
+uint64_t InitialToken(uint64_t seed, uint64_t nonzero_bytes, uint64_t sector) {
+  if (sector * kTokenSectorBytes >= nonzero_bytes) return 0;
+  return NonzeroToken(Prng(DeriveSeed(seed, sector)).NextU64());
+}
+
 void FillInitialSector(uint64_t seed, uint64_t nonzero_bytes, uint64_t sector,
                        std::span<std::byte> out) {
-  std::fill(out.begin(), out.end(), std::byte{0});
-  const uint64_t begin = sector * 512;
-  if (begin >= nonzero_bytes) return;
-  const uint64_t n = std::min<uint64_t>(out.size(), nonzero_bytes - begin);
-  Prng p(DeriveSeed(seed, sector));
-  for (uint64_t i = 0; i < n; i += 8) {
-    std::array<std::byte, 8> le;
-    StoreLE64(le, 0, p.NextU64());  // little-endian bytes: the same content on every host
-    std::memcpy(out.data() + i, le.data(), std::min<uint64_t>(8, n - i));
-  }
+  FillTokenSector(InitialToken(seed, nonzero_bytes, sector), out);
 }
 
 }  // namespace fvd::sim

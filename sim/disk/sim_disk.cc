@@ -7,7 +7,8 @@
 // reads zeros. Invariant: a page touched by a cached write stays in overlay until no cached
 // write remains, so writing durable underneath (a flush) never changes what reads see. When no
 // cached write remains, overlay equals durable and is dropped: memory stays near the bytes
-// written (twice at most, while writes wait for a flush).
+// written (twice at most, while writes wait for a flush). Pages keep token sectors
+// (sector_token.h) as 8-byte tokens, so guest data costs little memory (page_map.h).
 //
 // Trace codes: submissions fold op 1 read, 2 cached write, 3 FUA write, 4 flush, 5 resize (its
 // offset field is the new size); completions fold the same code + 16 and the status code.
@@ -21,12 +22,13 @@
 #include <map>
 #include <utility>
 
+#include "sim/disk/compact_copy.h"
 #include "sim/disk/initial_content.h"
+#include "sim/disk/page_map.h"
 
 namespace fvd::sim {
 namespace {
 
-constexpr uint64_t kPageSize = 4096;
 constexpr uint64_t kSectorSize = 512;  // the unit of a torn write
 constexpr uint64_t kNsPerSecond = 1'000'000'000;
 constexpr uint64_t kGiB = 1ull << 30;
@@ -45,20 +47,6 @@ uint64_t Saturate(Uint128 v) {
   return v > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(v);
 }
 
-// Splits [offset, offset + length) at page boundaries: fn(page, offset in page, offset in the
-// range, bytes).
-template <typename Fn>
-void ForEachPage(uint64_t offset, uint64_t length, Fn&& fn) {
-  uint64_t done = 0;
-  while (done < length) {
-    const uint64_t pos = offset + done;
-    const uint64_t in_page = pos % kPageSize;
-    const uint64_t n = std::min(kPageSize - in_page, length - done);
-    fn(pos / kPageSize, in_page, done, n);
-    done += n;
-  }
-}
-
 // The part of [offset, offset + data.size()) that lies inside [lo, hi), as a sub-span and its
 // offset; empty when they do not meet.
 std::pair<uint64_t, std::span<const std::byte>> Clip(uint64_t offset,
@@ -70,74 +58,11 @@ std::pair<uint64_t, std::span<const std::byte>> Clip(uint64_t offset,
   return {begin, data.subspan(begin - offset, end - begin)};
 }
 
-// Sparse 4 KiB pages, allocated on first write.
-class PageMap {
- public:
-  using Page = std::array<std::byte, kPageSize>;
-
-  const Page* Find(uint64_t index) const {
-    auto it = pages_.find(index);
-    return it == pages_.end() ? nullptr : it->second.get();
-  }
-
-  // Writes `data` at `offset`. A new page starts as a copy of `base`'s page (or zeros), so an
-  // overlay page always holds the whole current contents of its page.
-  // `init` fills a page that neither map holds yet (the disk's initial content).
-  void Write(uint64_t offset, std::span<const std::byte> data, const PageMap* base,
-             const std::function<void(uint64_t, Page&)>& init) {
-    ForEachPage(offset, data.size(),
-                [&](uint64_t index, uint64_t in_page, uint64_t at, uint64_t n) {
-                  auto& page = pages_[index];
-                  if (!page) {
-                    const Page* from = base ? base->Find(index) : nullptr;
-                    if (from != nullptr) {
-                      page = std::make_unique<Page>(*from);
-                    } else {
-                      page = std::make_unique<Page>();
-                      init(index, *page);
-                    }
-                  }
-                  std::memcpy(page->data() + in_page, data.data() + at, n);
-                });
-  }
-
-  // Writes only into pages already held (keeps an overlay current without growing it).
-  void WriteHeld(uint64_t offset, std::span<const std::byte> data) {
-    ForEachPage(offset, data.size(),
-                [&](uint64_t index, uint64_t in_page, uint64_t at, uint64_t n) {
-                  auto it = pages_.find(index);
-                  if (it != pages_.end())
-                    std::memcpy(it->second->data() + in_page, data.data() + at, n);
-                });
-  }
-
-  // Drops pages past `size` and zeroes the tail of the last partial page, so a later grow
-  // reads zeros there.
-  void Truncate(uint64_t size) {
-    const uint64_t first_dropped = (size + kPageSize - 1) / kPageSize;
-    // The erase visits pages in hash order, but only decides membership: no order escapes.
-    std::erase_if(pages_, [&](const auto& kv) { return kv.first >= first_dropped; });
-    if (size % kPageSize == 0) return;
-    auto it = pages_.find(size / kPageSize);
-    if (it != pages_.end()) {
-      std::memset(it->second->data() + size % kPageSize, 0, kPageSize - size % kPageSize);
-    }
-  }
-
-  void Clear() { pages_.clear(); }
-  uint64_t pages() const { return pages_.size(); }
-
- private:
-  std::unordered_map<uint64_t, std::unique_ptr<Page>> pages_;  // lookup only; never iterated
-};
-
 }  // namespace
 
 struct SimDisk::Impl {
   // What a page nobody has written holds: zeros, or the seeded initial content.
-  std::function<void(uint64_t, PageMap::Page&)> init_page = [](uint64_t, PageMap::Page& page) {
-    page.fill(std::byte{0});
-  };
+  PageMap::InitPage init_page = [](uint64_t, PageMap::Page&) {};  // a new page reads zeros
 
   // One accepted operation, from submission to completion.
   struct Op {
@@ -157,10 +82,14 @@ struct SimDisk::Impl {
   struct PendingWrite {
     uint64_t offset = 0;
     std::span<const std::byte> in_flight;
-    std::vector<std::byte> cached;
+    CompactCopy cached;
     uint64_t completion = 0;  // completion index (1, 2, ...), 0 while in flight
-    std::span<const std::byte> bytes() const {
-      return completion != 0 ? std::span<const std::byte>(cached) : in_flight;
+    uint64_t size() const { return completion != 0 ? cached.size() : in_flight.size(); }
+    // The bytes: the caller's buffer while in flight, else decoded into `scratch`.
+    std::span<const std::byte> bytes(std::vector<std::byte>& scratch) const {
+      if (completion == 0) return in_flight;
+      scratch = cached.Bytes();
+      return scratch;
     }
   };
 
@@ -320,7 +249,7 @@ struct SimDisk::Impl {
     }
     overlay.Write(op.offset, op.write_buf, &durable, init_page);
     PendingWrite& w = it->second;
-    w.cached.assign(op.write_buf.begin(), op.write_buf.end());
+    w.cached = CompactCopy(op.write_buf);
     w.in_flight = {};
     w.completion = completed_writes;
     ++cached_writes;
@@ -340,7 +269,7 @@ struct SimDisk::Impl {
       return a->second.completion < b->second.completion;
     });
     for (const auto& it : due) {
-      durable.Write(it->second.offset, it->second.cached, nullptr, init_page);
+      durable.Write(it->second.offset, it->second.cached.Bytes(), nullptr, init_page);
       DropCached(it);
     }
     DropOverlayIfClean();
@@ -371,7 +300,7 @@ struct SimDisk::Impl {
         it = DropCached(it);
       } else if (keep < w.cached.size()) {
         cached_bytes -= w.cached.size() - keep;
-        w.cached.resize(keep);
+        w.cached.Truncate(keep);
         ++it;
       } else {
         ++it;
@@ -389,9 +318,9 @@ struct SimDisk::Impl {
       if (page == nullptr) {
         PageMap::Page fresh;
         init_page(index, fresh);
-        std::memcpy(buf.data() + at, fresh.data() + in_page, n);
+        fresh.Read(in_page, buf.subspan(at, n));
       } else {
-        std::memcpy(buf.data() + at, page->data() + in_page, n);
+        page->Read(in_page, buf.subspan(at, n));
       }
     });
   }
@@ -405,7 +334,7 @@ struct SimDisk::Impl {
     for (auto& [seq, w] : pending) {
       if (w.completion == 0) continue;
       const auto [at, part] = Clip(offset, data, w.offset, w.offset + w.cached.size());
-      if (!part.empty()) std::memcpy(w.cached.data() + (at - w.offset), part.data(), part.size());
+      if (!part.empty()) w.cached.Patch(at - w.offset, part);
     }
     DropOverlayIfClean();
   }
@@ -428,9 +357,9 @@ struct SimDisk::Impl {
     std::vector<CrashDraw> draws;
     for (const auto& [seq, w] : pending) {
       CrashDraw d{&w, seq, static_cast<Fate>(rng.Choose(3)), {}};
-      if (d.fate == Fate::kTorn && !w.bytes().empty()) {
+      if (d.fate == Fate::kTorn && w.size() != 0) {
         const uint64_t first = w.offset / kSectorSize;
-        const uint64_t last = (w.offset + w.bytes().size() - 1) / kSectorSize;
+        const uint64_t last = (w.offset + w.size() - 1) / kSectorSize;
         for (uint64_t s = first; s <= last; ++s) d.sector_is_new.push_back(rng.Choose(2) < 1);
       }
       draws.push_back(std::move(d));
@@ -440,7 +369,8 @@ struct SimDisk::Impl {
 
   // Writes what a fate keeps of one write onto durable, clipped to the current size.
   void ApplyFate(const CrashDraw& d) {
-    const auto [offset, data] = Clip(d.write->offset, d.write->bytes(), 0, disk.size_);
+    std::vector<std::byte> scratch;
+    const auto [offset, data] = Clip(d.write->offset, d.write->bytes(scratch), 0, disk.size_);
     if (data.empty() || d.fate == Fate::kLost) return;
     if (d.fate == Fate::kSurvived) {
       durable.Write(offset, data, nullptr, init_page);
@@ -614,9 +544,8 @@ void SimDisk::ReadNow(uint64_t offset, std::span<std::byte> buf) const {
 
 void SimDisk::SetInitialContent(uint64_t seed, uint64_t nonzero_bytes) {
   impl_->init_page = [seed, nonzero_bytes](uint64_t index, PageMap::Page& page) {
-    for (uint64_t k = 0; k < kPageSize / 512; ++k) {
-      FillInitialSector(seed, nonzero_bytes, index * (kPageSize / 512) + k,
-                        std::span<std::byte>(page).subspan(k * 512, 512));
+    for (unsigned k = 0; k < PageMap::kSectorsPerPage; ++k) {
+      page.SetToken(k, InitialToken(seed, nonzero_bytes, index * PageMap::kSectorsPerPage + k));
     }
   };
 }
@@ -627,7 +556,8 @@ void SimDisk::WriteNowDurable(uint64_t offset, std::span<const std::byte> buf) {
 }
 
 uint64_t SimDisk::allocated_bytes() const {
-  return (impl_->durable.pages() + impl_->overlay.pages()) * kPageSize + impl_->cached_bytes;
+  return (impl_->durable.pages() + impl_->overlay.pages()) * PageMap::kPageBytes +
+         impl_->cached_bytes;
 }
 
 }  // namespace fvd::sim

@@ -9,7 +9,7 @@
 // share the bandwidth, so contention is real), plus a uniform jitter in [0, jitter_ns) drawn
 // from the disk's own seeded PRNG. Completions never run inline.
 //
-// Data. Storage is sparse (4 KiB pages allocated on first write). A read sees every write
+// Data. Storage is sparse (4 KiB pages allocated on first write; token sectors kept as tokens). A read sees every write
 // completed before the read completes. With a volatile cache, a completed write is only in the
 // cache: it becomes durable when a flush submitted after its completion completes, or at once
 // if it was written with FUA. Without a volatile cache, a write is durable when it completes.

@@ -591,9 +591,11 @@ TEST_F(SimDiskTest, InitialContentIsSeededComputedAndKeptUnderPartialWrites) {
   EXPECT_EQ(ReadNow(*e, 0, 8192), a);  // same seed, same content
   e->SetInitialContent(6, 10 * kMiB + 100);
   EXPECT_NE(ReadNow(*e, 0, 8192), a);  // another seed, other content
-  // The tail past nonzero_bytes reads zeros, also inside the page holding the boundary.
-  const auto tail = ReadNow(*d, 10 * kMiB + 100, 3996);
-  EXPECT_EQ(tail, std::vector<std::byte>(3996));
+  // The sector holding the boundary has content (it starts below nonzero_bytes); the sectors
+  // after it read zeros, also inside the page holding the boundary.
+  EXPECT_NE(ReadNow(*d, 10 * kMiB, 512), std::vector<std::byte>(512));
+  const auto tail = ReadNow(*d, 10 * kMiB + 512, 3584);
+  EXPECT_EQ(tail, std::vector<std::byte>(3584));
   EXPECT_EQ(d->allocated_bytes(), 0u);  // reading costs no memory
   // A partial write keeps the initial content around it in its page.
   const std::vector<std::byte> small(512, std::byte{0x5A});

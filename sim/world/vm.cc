@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/util/units.h"
+#include "sim/disk/sector_token.h"
 
 namespace fvd::sim {
 namespace {
@@ -24,14 +25,12 @@ uint64_t NowNs(const VirtualLoop& loop) {
   return static_cast<uint64_t>(loop.Now().time_since_epoch().count());
 }
 
-std::vector<std::byte> RandomData(Prng& p, uint64_t length) {
-  std::vector<std::byte> data(length);
-  for (uint64_t i = 0; i < length; i += 8) {
-    uint64_t v = p.NextU64();
-    for (uint64_t k = 0; k < 8 && i + k < length; ++k)
-      data[i + k] = static_cast<std::byte>(v >> (8 * k));
+// Guest data: a fresh token sector (sector_token.h) per 512 bytes; guest requests are whole
+// sectors.
+void FillTokenData(Prng& p, std::span<std::byte> data) {
+  for (uint64_t i = 0; i + kSector <= data.size(); i += kSector) {
+    FillTokenSector(NonzeroToken(p.NextU64()), data.subspan(i, kSector));
   }
-  return data;
 }
 
 }  // namespace
@@ -212,16 +211,15 @@ Task<void> Vm::DoOp(GuestOp op) {
   ++in_flight_;
   in_flight_ops_.push_back(op);
   const uint64_t start = NowNs(w_.loop);
-  std::vector<std::byte> data;
+  std::vector<std::byte> data = TakeBuffer(op.kind == GuestOp::kFlush ? 0 : op.length);
   uint64_t write_id = 0, flush_id = 0;
   bool verify = false;
   Status s;
   if (op.kind == GuestOp::kWrite) {
-    data = RandomData(prng_, op.length);
+    FillTokenData(prng_, data);
     write_id = oracle_.WriteSubmitted(op.offset, data);
     s = co_await image_->Write(op.offset, data);
   } else if (op.kind == GuestOp::kRead) {
-    data.resize(op.length);
     verify = oracle_.Quiet(op.offset / kSector, op.length / kSector);
     s = co_await image_->Read(op.offset, data);
   } else {
@@ -261,8 +259,22 @@ Task<void> Vm::DoOp(GuestOp op) {
     return o.kind == op.kind && o.offset == op.offset && o.length == op.length;
   });
   if (it != in_flight_ops_.end()) in_flight_ops_.erase(it);
+  GiveBack(std::move(data));
   --in_flight_;
   completions_.NotifyAll(w_.loop);
+}
+
+std::vector<std::byte> Vm::TakeBuffer(uint64_t length) {
+  if (spare_buffers_.empty()) return std::vector<std::byte>(length);
+  std::vector<std::byte> buffer = std::move(spare_buffers_.back());
+  spare_buffers_.pop_back();
+  buffer.assign(length, std::byte{0});
+  return buffer;
+}
+
+void Vm::GiveBack(std::vector<std::byte> buffer) {
+  constexpr size_t kMaxSpares = 64;  // more than any queue depth a workload uses
+  if (spare_buffers_.size() < kMaxSpares) spare_buffers_.push_back(std::move(buffer));
 }
 
 // Sets stopped_ when the image does not come back or a check fails.

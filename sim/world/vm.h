@@ -121,6 +121,10 @@ class Vm {
   Task<void> OpenImage();  // sets stopped_ on failure
   Task<void> RunPhase(const PhaseConfig& phase);
   Task<void> DoOp(GuestOp op);
+  // A zeroed buffer of `length` bytes for one guest request, reusing a spare when there is one
+  // (fresh memory for every request would cost a page fault per page).
+  std::vector<std::byte> TakeBuffer(uint64_t length);
+  void GiveBack(std::vector<std::byte> buffer);
   Task<void> Drain();
   Task<void> Sleep(uint64_t ns);
   Task<void> Recover();  // sets stopped_ on failure
@@ -148,6 +152,7 @@ class Vm {
   uint32_t in_flight_ = 0;
   uint8_t phase_index_ = 0;
   std::vector<GuestOp> in_flight_ops_;
+  std::vector<std::vector<std::byte>> spare_buffers_;
   WaitList completions_;
   bool crash_pending_ = false;
   bool running_ = false;
