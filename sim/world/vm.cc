@@ -67,6 +67,7 @@ Vm::Vm(VmWorld world, std::string name, uint64_t id, const VmConfig& config, Sim
       base_(base),
       disk_bytes_(disk_bytes),
       prng_(seed),
+      data_prng_(DeriveSeed(seed, 1)),
       oracle_(std::move(original)) {}
 
 Vm::~Vm() = default;
@@ -216,7 +217,7 @@ Task<void> Vm::DoOp(GuestOp op) {
   bool verify = false;
   Status s;
   if (op.kind == GuestOp::kWrite) {
-    FillTokenData(prng_, data);
+    FillTokenData(data_prng_, data);
     write_id = oracle_.WriteSubmitted(op.offset, data);
     s = co_await image_->Write(op.offset, data);
   } else if (op.kind == GuestOp::kRead) {

@@ -144,7 +144,8 @@ class Vm {
   BlockDevice& image_dev_;
   BlockDevice* base_;
   uint64_t disk_bytes_;
-  Prng prng_;
+  Prng prng_;       // the workload's draws: requests, think times, spot checks
+  Prng data_prng_;  // the tokens of written data, apart so data never shifts the requests
   TruthImage oracle_;
   std::unique_ptr<Image> image_;
   std::vector<ByteRange> saved_profile_;  // the last open's recording
