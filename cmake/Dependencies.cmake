@@ -4,7 +4,7 @@ find_package(PkgConfig REQUIRED)
 find_package(GTest REQUIRED)
 find_package(benchmark REQUIRED)
 find_package(rapidcheck REQUIRED)
-find_package(Boost 1.74 REQUIRED)            # header-only parts: Intrusive
+find_package(Boost 1.74 REQUIRED)            # header-only parts: Intrusive, small_vector
 find_package(yaml-cpp REQUIRED)
 find_package(CLI11 REQUIRED)                 # argument parsing for the command-line tools
 find_package(nlohmann_json 3.10 REQUIRED)    # JSON output of the tools

@@ -210,7 +210,9 @@ void Harness::Submit(const GuestOp& op, bool check_read, std::shared_ptr<InFligh
     const bool quiet = check_read && oracle_.Quiet(op.sector, op.count);
     Detach(image_->Read(offset, *data), [this, batch, data, quiet, offset, op](Status s) {
       if (s.ok() && quiet) {
-        oracle_.CheckRead(offset, *data, violations_);
+        std::vector<uint64_t> hashes;
+        sim::SectorHashes(*data, hashes);
+        oracle_.CheckRead(op.sector, hashes, violations_);
       } else if (!s.ok() && image_disk_->alive() && !faults_) {
         Violation("read of sectors [" + std::to_string(op.sector) + ", +" +
                   std::to_string(op.count) + ") failed: " + s.ToString());

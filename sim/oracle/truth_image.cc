@@ -25,6 +25,11 @@ uint64_t SectorHash(std::span<const std::byte> sector) {
   return crc64_ecma_refl(0, reinterpret_cast<const uint8_t*>(sector.data()), sector.size());
 }
 
+void SectorHashes(std::span<const std::byte> data, std::vector<uint64_t>& out) {
+  out.resize(data.size() / kSector);
+  for (size_t i = 0; i < out.size(); ++i) out[i] = SectorHash(data.subspan(i * kSector, kSector));
+}
+
 TruthImage::TruthImage(std::function<uint64_t(uint64_t)> original)
     : original_(std::move(original)) {}
 
@@ -89,13 +94,13 @@ bool TruthImage::Quiet(uint64_t sector, uint64_t count) const {
   return true;
 }
 
-void TruthImage::CheckRead(uint64_t offset, std::span<const std::byte> data,
+void TruthImage::CheckRead(uint64_t first, std::span<const uint64_t> hashes,
                            std::vector<std::string>& out) const {
-  for (uint64_t i = 0; i < data.size() / kSector; ++i) {
-    const uint64_t sector = offset / kSector + i;
+  for (uint64_t i = 0; i < hashes.size(); ++i) {
+    const uint64_t sector = first + i;
     auto it = state_.find(sector);
     const uint64_t expect = it == state_.end() ? original_(sector) : Latest(it->second);
-    const uint64_t found = SectorHash(data.subspan(i * kSector, kSector));
+    const uint64_t found = hashes[i];
     if (found != expect) {
       out.push_back(Violation("a read returned a value never written there", sector, found));
       return;

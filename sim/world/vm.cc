@@ -229,9 +229,14 @@ Task<void> Vm::DoOp(GuestOp op) {
   }
   const uint64_t now = NowNs(w_.loop);
   const bool crashed = crash_pending_;
+  // A read's sector hashes, once: folded into the trace, and checked by the oracle.
+  uint64_t read_hash = 0;
+  if (op.kind == GuestOp::kRead && s.ok()) {
+    SectorHashes(data, read_hashes_);
+    read_hash = SectorHash(std::as_bytes(std::span<const uint64_t>(read_hashes_)));
+  }
   w_.trace.Add({now, id_, static_cast<uint64_t>(op.kind), op.offset, op.length,
-                static_cast<uint64_t>(s.code()),
-                op.kind == GuestOp::kRead && s.ok() ? SectorHash(data) : 0});
+                static_cast<uint64_t>(s.code()), read_hash});
   if (s.ok() && !crashed && w_.recorder != nullptr) {
     w_.recorder->Add(now, now - start, static_cast<uint32_t>(op.length), static_cast<uint16_t>(id_),
                      static_cast<uint8_t>(op.kind), phase_index_);
@@ -243,7 +248,7 @@ Task<void> Vm::DoOp(GuestOp op) {
       stats_.bytes_written += op.length;
       stats_.write_latency.Add(now - start);
     } else if (op.kind == GuestOp::kRead) {
-      if (verify) oracle_.CheckRead(op.offset, data, w_.violations);
+      if (verify) oracle_.CheckRead(op.offset / kSector, read_hashes_, w_.violations);
       ++stats_.reads;
       stats_.bytes_read += op.length;
       stats_.read_latency.Add(now - start);

@@ -154,6 +154,7 @@ class Vm {
   uint8_t phase_index_ = 0;
   std::vector<GuestOp> in_flight_ops_;
   std::vector<std::vector<std::byte>> spare_buffers_;
+  std::vector<uint64_t> read_hashes_;  // scratch: the sector hashes of the read completing now
   WaitList completions_;
   bool crash_pending_ = false;
   bool running_ = false;
