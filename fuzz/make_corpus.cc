@@ -4,6 +4,7 @@
 //
 //   make_corpus OUT_DIR
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 
 #include "core/format/layout.h"
 #include "core/image/image_file.h"
+#include "core/image/journal.h"
 #include "fuzz/fuzz_world.h"
 
 namespace fvd::fuzz {
@@ -86,9 +88,26 @@ void Make(const fs::path& out, const Layout& l) {
   for (uint64_t off : {uint64_t{512}, uint64_t{70000 / 512 * 512}, uint64_t{200 << 10}}) {
     (void)w.Run((**img)->Write(off, data));
   }
+  const uint64_t epoch = (**img)->header().journal_epoch;
   img->value().reset();  // crash: no close
   const auto crashed = ReadAll(w.image, 0, w.image.size());
   Save(out / "open_image", n + "-crashed", crashed);
+  if (h->compact_image && h->has_journal()) {
+    // The crashed image plus, in its last journal sector, a well-formed record of the current
+    // epoch that maps a chunk past the table: a journal corrupt beyond replay (the image must
+    // open read-only; fvd-img's tests use this file too).
+    JournalUpdate impossible;
+    impossible.first_sector = 0;
+    impossible.num_sectors = h->chunk_size / 512;
+    impossible.first_entry = static_cast<uint32_t>(h->table_entries()) + 100;
+    impossible.entries = {1};
+    const auto sectors =
+        EncodeUpdates({impossible}, format::JournalFormat::kV2, epoch, h->chunk_size / 512);
+    auto bad = crashed;
+    std::copy(sectors[0].begin(), sectors[0].end(),
+              bad.begin() + static_cast<ptrdiff_t>(h->journal_offset + h->journal_size - 512));
+    Save(out / "open_image", n + "-unreplayable", bad);
+  }
   if (h->has_journal()) {
     Save(out / "journal_replay", n, std::span(crashed).subspan(h->journal_offset, h->journal_size));
   }

@@ -19,6 +19,7 @@ struct CheckReport {
   bool clean_shutdown = true;
   uint64_t replayed_sectors = 0;  // journal sectors applied in memory (unclean images)
   uint64_t skipped_sectors = 0;   // torn, stale-epoch or malformed journal sectors
+  bool journal_unreplayable = false;  // the journal is corrupt beyond replay (in corruptions)
 
   bool corrupt() const { return !corruptions.empty(); }
   // qemu-img check's exit code: 0 clean, 2 corruption, 3 leaks only.

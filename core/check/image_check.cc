@@ -15,6 +15,13 @@ CheckReport Image::Check() const {
   r.clean_shutdown = !c.stats.recovered;
   r.replayed_sectors = c.stats.replayed_sectors;
   r.skipped_sectors = c.stats.skipped_sectors;
+  if (c.stats.journal_unreplayable && !c.stats.journal_discarded) {
+    r.clean_shutdown = false;
+    r.journal_unreplayable = true;
+    r.corruptions.push_back("journal at byte " + std::to_string(c.header.journal_offset) +
+                            " is corrupt beyond replay: " + c.journal_error +
+                            "; the bitmap and table as last written are in use, read-only");
+  }
   if (!c.compact()) return r;
   const uint64_t start = c.header.data_offset(), size = c.data_dev.size();
   r.capacity_chunks = size <= start ? 0 : (size - start) / c.header.chunk_size;

@@ -100,6 +100,25 @@ Task<Status> StartSession(Image::Core& c, bool recovered) {
   co_return co_await c.FlushImage();
 }
 
+// The journal is corrupt beyond replay (`why`): drop what replay applied and reload the
+// metadata as last written. Then go read-only, so nothing guessed is ever used to write, unless
+// the caller asked to discard the journal (StartSession's new epoch then retires its records).
+Task<Status> OpenWithoutJournal(Image::Core& c, const Status& why) {
+  FVD_CO_RETURN_IF_ERROR(co_await LoadMetadata(c));
+  c.stats.journal_unreplayable = true;
+  c.journal_error = why.message();
+  if (c.options.discard_unreplayable_journal && !c.read_only()) {
+    c.stats.journal_discarded = true;
+    co_return Status::Ok();
+  }
+  c.options.access = AccessMode::kReadOnly;
+  c.open_warning = "the journal is corrupt beyond replay (" + why.message() +
+                   "): opened read-only, with the bitmap and table as last written; writes "
+                   "recorded only in the journal are not visible (`fvd-img check -r all` "
+                   "discards the journal)";
+  co_return Status::Ok();
+}
+
 // A recorded profile keeps at most this many extents (256 KiB of them).
 constexpr uint64_t kMaxProfileEntries = 16384;
 
@@ -126,10 +145,15 @@ Task<Result<std::unique_ptr<Image>>> Image::Open(ImageEnv env, ImageDevices devi
   const bool recover = !c.header.clean_shutdown && c.header.has_journal();
   if (recover) {
     auto counts = co_await ReplayJournal(c);
-    if (!counts.ok()) co_return counts.status();
-    c.stats.recovered = true;
-    c.stats.replayed_sectors = counts->applied;
-    c.stats.skipped_sectors = counts->skipped;
+    if (counts.ok()) {
+      c.stats.recovered = true;
+      c.stats.replayed_sectors = counts->applied;
+      c.stats.skipped_sectors = counts->skipped;
+    } else if (counts.status().code() == StatusCode::kCorruption) {
+      FVD_CO_RETURN_IF_ERROR(co_await OpenWithoutJournal(c, counts.status()));
+    } else {
+      co_return counts.status();
+    }
   }
   c.allocator = ChunkAllocator(c.table, DataCapacityChunks(c));
   c.allocator.set_fresh_chunks_hold_garbage(!c.data_dev.zero_initialized());
@@ -253,6 +277,14 @@ const ImageStats& Image::stats() const {
 }
 bool Image::metadata_error() const {
   return core_->metadata_error;
+}
+
+const std::string& Image::open_warning() const {
+  return core_->open_warning;
+}
+
+const std::string& Image::journal_error() const {
+  return core_->journal_error;
 }
 
 }  // namespace fvd

@@ -72,6 +72,10 @@ struct ImageOptions {
   // took more than this many times the least time per byte seen pauses the prefetcher, the
   // pause growing while reads keep queueing, up to prefetch_throttle_time. 0 (or <= 1): off.
   double prefetch_backoff_factor = 0;
+  // The repair of `fvd-img check -r all`: when the journal is corrupt beyond replay, open
+  // read-write anyway with the metadata as last written and start a new journal epoch, so the
+  // old records are never applied. Writes recorded only in the journal are lost for good.
+  bool discard_unreplayable_journal = false;
 };
 
 // The world an image runs in: time, timers and randomness come only from here.
@@ -126,6 +130,10 @@ struct ImageStats {
   // Recovery at open.
   bool recovered = false;
   uint64_t replayed_sectors = 0, skipped_sectors = 0, leaked_chunks = 0;
+  // The journal described impossible metadata (a record past the disk or the table, two chunks
+  // mapped to one): the image opened read-only, with the metadata as last written.
+  bool journal_unreplayable = false;
+  bool journal_discarded = false;  // ... and discard_unreplayable_journal discarded it
 };
 
 // Where a guest range's data is, for `fvd-img map`.
@@ -142,6 +150,9 @@ class Image {
  public:
   // Opens an image whose devices are open. Recovers first if it was not shut down cleanly and
   // access is read-write (a read-only open of such an image replays the journal in memory).
+  // A journal corrupt beyond replay never fails the open and never yields guessed metadata:
+  // the image opens read-only with the bitmap and table as last written (writes recorded
+  // only in the journal are not visible), and open_warning() says so.
   static Task<Result<std::unique_ptr<Image>>> Open(ImageEnv env, ImageDevices devices,
                                                    ImageOptions options);
   ~Image();
@@ -168,6 +179,10 @@ class Image {
   std::vector<ByteRange> recorded_prefetch_profile() const;
   const ImageStats& stats() const;
   bool metadata_error() const;
+  // Empty, or why the image is read-only though opened read-write (see Open).
+  const std::string& open_warning() const;
+  // Empty, or why the journal could not be replayed at open.
+  const std::string& journal_error() const;
   uint64_t size() const { return header().virtual_disk_size; }
 
   struct Core;  // the state shared by the request paths (image_core.h)

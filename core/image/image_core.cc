@@ -45,7 +45,10 @@ Status Image::Core::CheckRange(uint64_t offset, uint64_t length) const {
 }
 
 Status Image::Core::CheckWritable() const {
-  if (read_only()) return Status::ReadOnly("image is open read-only");
+  if (read_only()) {
+    return Status::ReadOnly(open_warning.empty() ? "image is open read-only"
+                                                 : "image is read-only: " + open_warning);
+  }
   if (metadata_error) return Status::ReadOnly(metadata_error_what);
   return Status::Ok();
 }

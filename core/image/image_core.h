@@ -54,6 +54,8 @@ struct Image::Core {
 
   bool metadata_error = false;
   std::string metadata_error_what;
+  std::string open_warning;   // why the image opened read-only against the caller's wish
+  std::string journal_error;  // why the journal could not be replayed (empty: it could)
   uint64_t outstanding_copy_on_read_bytes = 0;
   uint64_t in_flight = 0;  // guest requests and background copies
   WaitList idle;           // notified when in_flight drops to 0

@@ -235,6 +235,60 @@ TEST_F(ImageTest, ReplaySkipsTornAndStaleEpochSectors) {
   ASSERT_TRUE(world.Run(img->Close()).ok());
 }
 
+TEST_F(ImageTest, AJournalCorruptBeyondReplayOpensReadOnlyWithTheMetadataAsLastWritten) {
+  ASSERT_TRUE(world.Create(BaseOptions(/*compact=*/true)).ok());
+  auto img = OpenOrDie({.journal_mode = JournalMode::kUnbuffered});
+  const auto w1 = Pattern(4096, 1), w2 = Pattern(4096, 2);
+  ASSERT_TRUE(world.Run(img->Write(0, w1)).ok());
+  ASSERT_TRUE(world.Run(img->Close()).ok());  // w1's chunk is in the table region now
+  img = OpenOrDie({.journal_mode = JournalMode::kUnbuffered});
+  const uint64_t epoch = img->header().journal_epoch;
+  ASSERT_TRUE(world.Run(img->Write(2 * 65536, w2)).ok());  // recorded only in the journal
+  img.reset();                                             // crash
+  // A well-formed sector of the current epoch whose table record lies past the table.
+  JournalUpdate impossible;
+  impossible.first_sector = 0;
+  impossible.num_sectors = 65536 / 512;
+  impossible.first_entry = 1u << 30;
+  impossible.entries = {3};
+  const auto sectors =
+      EncodeUpdates({impossible}, format::JournalFormat::kV2, epoch, 65536 / 512);
+  ASSERT_EQ(sectors.size(), 1u);
+  world.image_mem.WriteNow(world.header.journal_offset + 3 * 512, sectors[0]);
+  std::vector<std::byte> before(world.image_mem.size());
+  world.image_mem.ReadNow(0, before);
+
+  auto opened = world.Open();  // read-write was asked for
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  img = std::move(*opened);
+  EXPECT_TRUE(img->stats().journal_unreplayable);
+  EXPECT_NE(img->open_warning().find("corrupt beyond replay"), std::string::npos);
+  EXPECT_NE(img->open_warning().find("past the table"), std::string::npos) << img->open_warning();
+  EXPECT_EQ(ReadAll(*img, 0, 4096), w1);                                 // as last written
+  EXPECT_EQ(ReadAll(*img, 2 * 65536, 4096), Expected(2 * 65536, 4096));  // journal only: not seen
+  const Status refused = world.Run(img->Write(0, w2));
+  EXPECT_EQ(refused.code(), StatusCode::kReadOnly);
+  EXPECT_NE(refused.message().find("corrupt beyond replay"), std::string::npos);
+  EXPECT_TRUE(world.Run(img->Close()).ok());
+  std::vector<std::byte> after(world.image_mem.size());
+  world.image_mem.ReadNow(0, after);
+  EXPECT_TRUE(before == after) << "opening and closing wrote to the image";
+  EXPECT_TRUE(img->Check().corrupt());  // check names the journal
+
+  // The repair of `check -r all`: discard the journal, keep the metadata as last written.
+  img = OpenOrDie({.discard_unreplayable_journal = true});
+  EXPECT_TRUE(img->stats().journal_discarded);
+  EXPECT_TRUE(img->open_warning().empty());
+  EXPECT_FALSE(img->Check().corrupt());
+  EXPECT_EQ(ReadAll(*img, 0, 4096), w1);
+  ASSERT_TRUE(world.Run(img->Write(2 * 65536, w2)).ok());
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+  img = OpenOrDie();  // clean now: the impossible record is of an old epoch
+  EXPECT_FALSE(img->stats().recovered);
+  EXPECT_EQ(ReadAll(*img, 2 * 65536, 4096), w2);
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+}
+
 TEST_F(ImageTest, LeakedChunkIsReusedAndZeroedBeforeGrowing) {
   auto o = BaseOptions(true);
   o.base_img.clear();

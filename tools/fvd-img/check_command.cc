@@ -21,12 +21,25 @@ struct CheckArgs {
 };
 
 // Recovery is the repair: opening read-write replays the journal and writes the metadata back;
-// closing marks the image clean. Leaked chunks stay and are reused by the next allocations.
-Status Repair(PosixFiles& files, const std::string& path, std::ostream& out) {
-  FVD_ASSIGN_OR_RETURN(OpenedImage opened, OpenImage(files, path, ImageOptions{}));
+// closing marks the image clean. Leaked chunks stay and are reused by the next allocations. A
+// journal corrupt beyond replay is discarded by `-r all` only (the writes recorded only there
+// are lost); `-r leaks` leaves it and fails.
+Status Repair(PosixFiles& files, const std::string& path, bool all, std::ostream& out) {
+  FVD_ASSIGN_OR_RETURN(OpenedImage opened,
+                       OpenImage(files, path, ImageOptions{.discard_unreplayable_journal = all}));
   const ImageStats stats = opened.image->stats();
+  const std::string journal_error = opened.image->journal_error();
   FVD_RETURN_IF_ERROR(RunTask(files, opened.image->Close()));
-  if (stats.recovered) {
+  if (stats.journal_unreplayable && !stats.journal_discarded) {
+    return Status::Corruption("the journal is corrupt beyond replay (" + journal_error +
+                              "); -r leaks leaves it alone: -r all discards it, losing the "
+                              "writes recorded only there");
+  }
+  if (stats.journal_discarded) {
+    out << "Repaired: discarded the journal, corrupt beyond replay (" << journal_error
+        << "). The image keeps its bitmap and table as last written; writes recorded only in "
+           "the journal are lost. Marked the image clean.\n";
+  } else if (stats.recovered) {
     out << "Repaired: replayed " << stats.replayed_sectors << " journal sectors (skipped "
         << stats.skipped_sectors << " torn or stale) and marked the image clean.\n";
   } else {
@@ -36,7 +49,10 @@ Status Repair(PosixFiles& files, const std::string& path, std::ostream& out) {
 }
 
 void PrintHuman(const CheckReport& r, std::ostream& out) {
-  if (!r.clean_shutdown) {
+  if (r.journal_unreplayable) {
+    out << "The image was not shut down cleanly, and its journal cannot be replayed (below): "
+           "`-r all` discards it.\n";
+  } else if (!r.clean_shutdown) {
     out << "The image was not shut down cleanly: " << r.replayed_sectors
         << " journal sectors replay at the next read-write open (" << r.skipped_sectors
         << " torn or stale sectors are ignored).\n";
@@ -68,7 +84,8 @@ nlohmann::ordered_json ToJson(const std::string& filename, const CheckReport& r)
           {"total-clusters", r.capacity_chunks},
           {"clean-shutdown", r.clean_shutdown},
           {"journal-replayed-sectors", r.replayed_sectors},
-          {"journal-skipped-sectors", r.skipped_sectors}};
+          {"journal-skipped-sectors", r.skipped_sectors},
+          {"journal-unreplayable", r.journal_unreplayable}};
 }
 
 int RunCheck(const CheckArgs& a) {
@@ -76,7 +93,7 @@ int RunCheck(const CheckArgs& a) {
   if (!files.ok()) return Fail(files.status().ToString());
   std::ostream& human = a.output == "json" ? std::cerr : std::cout;
   if (!a.repair.empty()) {
-    const Status s = Repair(*files, a.filename, human);
+    const Status s = Repair(*files, a.filename, a.repair == "all", human);
     if (!s.ok()) return Fail(a.filename + ": repair failed: " + s.ToString());
   }
   auto opened = OpenImage(*files, a.filename, ImageOptions{.access = AccessMode::kReadOnly});
@@ -103,7 +120,9 @@ void AddCheckCommand(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<CheckArgs>();
   CLI::App* cmd = app.add_subcommand("check", "Check an FVD image's metadata for consistency");
   cmd->footer("Exit codes: 0 clean, 1 check failed to run, 2 corruption, 3 leaked chunks only.");
-  cmd->add_option("-r", args->repair, "Repair: replay the journal and mark the image clean")
+  cmd->add_option("-r", args->repair,
+                  "Repair: replay the journal and mark the image clean; `all` also discards a "
+                  "journal corrupt beyond replay")
       ->check(CLI::IsMember({"leaks", "all"}));
   cmd->add_option("--output", args->output, "Output format")
       ->check(CLI::IsMember({"human", "json"}));

@@ -3,6 +3,7 @@
 Run by CTest with FVD_IMG set to the binary. The expected header offsets come from the v1 table
 of FVD-FORMAT.md (typed in here), not from the code under test.
 """
+import hashlib
 import json
 import os
 import struct
@@ -201,6 +202,48 @@ class CliTest(unittest.TestCase):
         r = run("check", disk)
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertIn("entry 0", r.stderr)
+
+    def test_journal_corrupt_beyond_replay_opens_read_only_until_check_r_all(self):
+        # A crashed compact overlay whose journal also holds a well-formed record mapping a chunk
+        # past the table (made by fuzz/make_corpus.cc, committed in the fuzz corpus).
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fuzz",
+                           "corpus", "open_image", "overlay-compact-unreplayable")
+        disk = self.path("ur.fvd")
+        with open(src, "rb") as f, open(disk, "wb") as out:
+            out.write(f.read())
+        with open(self.path("base.raw"), "wb") as f:  # the name the image's header gives
+            f.write(bytes(192 << 10))
+
+        def digest():
+            with open(disk, "rb") as f:
+                return hashlib.sha256(f.read()).hexdigest()
+
+        before = digest()
+        r = run("check", disk)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("journal cannot be replayed", r.stdout)
+        self.assertIn("corrupt beyond replay", r.stdout)
+        self.assertIn("lies past the table", r.stdout)
+        self.assertTrue(json.loads(run("check", "--output=json", disk).stdout)
+                        ["journal-unreplayable"])
+        # A read-write open reads, with a warning, and refuses writes; nothing is written.
+        r = run("io", disk, "-c", "read 0 4k")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("warning: the journal is corrupt beyond replay", r.stderr)
+        r = run("io", disk, "-c", "write 0 4k")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("read-only", r.stderr)
+        r = run("check", "-r", "leaks", disk)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("-r all discards it", r.stderr)
+        self.assertEqual(digest(), before)
+        # -r all discards the journal, says so, and leaves a clean image that takes writes.
+        r = run("check", "-r", "all", disk)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("discarded the journal", r.stdout)
+        self.assertEqual(run("check", disk).returncode, 0)
+        r = run("io", disk, "-c", "write 0 4k")
+        self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_check_bad_repair_mode(self):
         disk = self.path("ck2.fvd")

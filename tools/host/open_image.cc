@@ -1,5 +1,7 @@
 #include "tools/host/open_image.h"
 
+#include <cstdio>
+
 #include "core/image/image_file.h"
 
 namespace fvd::host {
@@ -32,6 +34,9 @@ Result<OpenedImage> OpenImage(PosixFiles& files, const std::string& path,
   ImageEnv env{files.loop(), files.loop(), files.random()};
   ImageDevices devices{out.image_file.get(), out.data_file.get(), out.base_file.get()};
   FVD_ASSIGN_OR_RETURN(out.image, RunTask(files, Image::Open(env, devices, options)));
+  if (!out.image->open_warning().empty()) {
+    std::fprintf(stderr, "%s: warning: %s\n", path.c_str(), out.image->open_warning().c_str());
+  }
   return out;
 }
 

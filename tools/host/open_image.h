@@ -20,7 +20,8 @@ struct OpenedImage {
 
 // Opens `path` (its base and data file resolved relative to it, as qemu does) and runs
 // Image::Open on them: recovery runs if the image was not closed cleanly and access is
-// read-write. Errors name the file.
+// read-write. Errors name the file. An image that opens read-only against the caller's wish
+// (a journal corrupt beyond replay: Image::open_warning) is named on stderr with the reason.
 Result<OpenedImage> OpenImage(PosixFiles& files, const std::string& path,
                               const ImageOptions& options);
 

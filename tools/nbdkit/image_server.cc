@@ -50,6 +50,8 @@ struct ImageServer::State {
     io.journal_mode = options.journal;
     FVD_ASSIGN_OR_RETURN(host::OpenedImage o, host::OpenImage(*files, options.file, io));
     opened.emplace(std::move(o));
+    // A journal corrupt beyond replay leaves the image read-only: so is the export.
+    if (!opened->image->open_warning().empty()) options.read_only = true;
     size = opened->image->size();
     loop = &files->loop();
     return Status::Ok();
