@@ -6,6 +6,7 @@
 #include "core/format/chunk_table.h"
 #include "core/image/journal.h"
 #include "core/testing/image_world.h"
+#include "core/util/endian.h"
 
 namespace fvd {
 namespace {
@@ -287,6 +288,29 @@ TEST_F(ImageTest, AJournalCorruptBeyondReplayOpensReadOnlyWithTheMetadataAsLastW
   EXPECT_FALSE(img->stats().recovered);
   EXPECT_EQ(ReadAll(*img, 2 * 65536, 4096), w2);
   ASSERT_TRUE(world.Run(img->Close()).ok());
+}
+
+// Found by open_image_fuzz: a table entry mapping a chunk far past the data file's end made the
+// next allocation grow the file a unit at a time towards it (a hang, and terabytes on a file).
+TEST_F(ImageTest, ATableEntryPastTheDataFileFailsAllocationInsteadOfGrowingTowardsIt) {
+  ASSERT_TRUE(world.Create(BaseOptions(/*compact=*/true)).ok());
+  auto img = OpenOrDie();
+  ASSERT_TRUE(world.Run(img->Write(0, Pattern(4096, 1))).ok());  // chunk 0
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+  std::array<std::byte, 4> entry;
+  StoreLE32(entry, 0, 1'000'000);  // table entry 1 maps chunk 1,000,000
+  world.image_mem.WriteNow(world.header.table_offset + 4, entry);
+  img = OpenOrDie();
+  const uint64_t size = world.image_mem.size();
+  // Chunks the data file already holds are handed out first; then a fresh one is needed.
+  Status s;
+  for (uint64_t chunk = 2; chunk < 64 && s.ok(); ++chunk) {
+    s = world.Run(img->Write(chunk * 65536, Pattern(4096, chunk)));
+  }
+  EXPECT_EQ(s.code(), StatusCode::kCorruption) << s.ToString();
+  EXPECT_NE(s.message().find("past the end of the data file"), std::string::npos) << s.message();
+  EXPECT_EQ(world.image_mem.size(), size);
+  EXPECT_TRUE(img->Check().corrupt());
 }
 
 TEST_F(ImageTest, LeakedChunkIsReusedAndZeroedBeforeGrowing) {

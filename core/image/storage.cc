@@ -40,9 +40,18 @@ Task<Status> Grow(Image::Core& c) {
   co_return Status::Ok();
 }
 
+// A chunk to allocate, growing the data file when none is left. A table that maps a chunk past
+// the end of the data file (a corrupt image) leaves fresh ids there: growing the file to reach
+// them could take it to terabytes, so the write fails instead (found by open_image_fuzz).
 Task<Result<ChunkAllocator::Chunk>> TakeChunk(Image::Core& c) {
   for (;;) {
     if (auto chunk = c.allocator.Take()) co_return *chunk;
+    if (c.allocator.high_water() > c.allocator.capacity()) {
+      co_return Status::Corruption(
+          "the chunk table maps chunk " + std::to_string(c.allocator.high_water() - 1) +
+          ", past the end of the data file (room for " + std::to_string(c.allocator.capacity()) +
+          " chunks): not growing the file to match (fvd-img check names the entry)");
+    }
     FVD_CO_RETURN_IF_ERROR(co_await Grow(c));
   }
 }
