@@ -3,8 +3,8 @@
 // the output is committed. Deterministic: the same files every time.
 //
 //   make_corpus OUT_DIR
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>

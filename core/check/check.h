@@ -17,8 +17,8 @@ struct CheckReport {
   uint64_t leaked_chunks = 0;  // unreferenced chunks below the highest referenced one
   uint64_t capacity_chunks = 0;
   bool clean_shutdown = true;
-  uint64_t replayed_sectors = 0;  // journal sectors applied in memory (unclean images)
-  uint64_t skipped_sectors = 0;   // torn, stale-epoch or malformed journal sectors
+  uint64_t replayed_sectors = 0;      // journal sectors applied in memory (unclean images)
+  uint64_t skipped_sectors = 0;       // torn, stale-epoch or malformed journal sectors
   bool journal_unreplayable = false;  // the journal is corrupt beyond replay (in corruptions)
 
   bool corrupt() const { return !corruptions.empty(); }

@@ -252,8 +252,7 @@ TEST_F(ImageTest, AJournalCorruptBeyondReplayOpensReadOnlyWithTheMetadataAsLastW
   impossible.num_sectors = 65536 / 512;
   impossible.first_entry = 1u << 30;
   impossible.entries = {3};
-  const auto sectors =
-      EncodeUpdates({impossible}, format::JournalFormat::kV2, epoch, 65536 / 512);
+  const auto sectors = EncodeUpdates({impossible}, format::JournalFormat::kV2, epoch, 65536 / 512);
   ASSERT_EQ(sectors.size(), 1u);
   world.image_mem.WriteNow(world.header.journal_offset + 3 * 512, sectors[0]);
   std::vector<std::byte> before(world.image_mem.size());

@@ -24,9 +24,9 @@ TEST(SectorToken, RoundTripsAndRecognizesOnlyItsOwnForm) {
   EXPECT_EQ(Sector(0), zeros);
 
   std::vector<std::byte> s = Sector(0x1234);
-  EXPECT_EQ(s[0], std::byte{0x34});  // little-endian token first
+  EXPECT_EQ(s[0], std::byte{0x34});                      // little-endian token first
   EXPECT_EQ(s[kTokenSectorBytes - 8], std::byte{0xcb});  // ~token last
-  s[200] = std::byte{1};  // a byte in the middle
+  s[200] = std::byte{1};                                 // a byte in the middle
   EXPECT_FALSE(TokenOf(s).has_value());
   s = Sector(0x1234);
   s[kTokenSectorBytes - 1] = std::byte{0};  // the tail does not match the token

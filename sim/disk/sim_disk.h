@@ -9,10 +9,11 @@
 // share the bandwidth, so contention is real), plus a uniform jitter in [0, jitter_ns) drawn
 // from the disk's own seeded PRNG. Completions never run inline.
 //
-// Data. Storage is sparse (4 KiB pages allocated on first write; token sectors kept as tokens). A read sees every write
-// completed before the read completes. With a volatile cache, a completed write is only in the
-// cache: it becomes durable when a flush submitted after its completion completes, or at once
-// if it was written with FUA. Without a volatile cache, a write is durable when it completes.
+// Data. Storage is sparse (4 KiB pages allocated on first write; token sectors kept as tokens). A
+// read sees every write completed before the read completes. With a volatile cache, a completed
+// write is only in the cache: it becomes durable when a flush submitted after its completion
+// completes, or at once if it was written with FUA. Without a volatile cache, a write is durable
+// when it completes.
 //
 // Crash. Crash(rng) models power failure now and builds the new durable image: every durable
 // byte stays; each write that is not durable (completed into the cache, or still in flight)

@@ -8,7 +8,6 @@
 #pragma once
 
 #include <boost/container/small_vector.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <span>
