@@ -8,6 +8,9 @@
 #   scripts/fuzz.sh --long            the long run: 10 million executions or an hour per
 #                                     target, whichever comes first
 #   scripts/fuzz.sh --runs N          stop each target after N executions (and --seconds)
+#   scripts/fuzz.sh --timeout N       a unit running longer than N s is a finding (default 20;
+#                                     --long: 120, as a long run shares the machine; libFuzzer
+#                                     times units by the wall clock)
 #   scripts/fuzz.sh --corpus          regenerate fuzz/corpus with make_corpus (default build)
 #   scripts/fuzz.sh open_image_fuzz   only the named targets
 set -euo pipefail
@@ -15,19 +18,21 @@ cd "$(dirname "$0")/.."
 
 seconds=30
 runs=-1
+timeout=20
 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
-    --long) seconds=3600; runs=10000000; shift ;;
+    --timeout) timeout="$2"; shift 2 ;;
+    --long) seconds=3600; runs=10000000; timeout=120; shift ;;
     --corpus)
       cmake --build --preset default --target make_corpus >/dev/null
       rm -rf fuzz/corpus/{header,metadata,journal_replay,open_image}
       build/default/fuzz/make_corpus fuzz/corpus
       echo "fuzz: corpus written to fuzz/corpus"
       exit 0 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     -*) echo "fuzz: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -55,7 +60,7 @@ for t in "${targets[@]}"; do
   fi
   start=$SECONDS
   if ! build/asan/fuzz/"$t" "$scratch/$t" "${seeds[@]}" -max_total_time="$seconds" -runs="$runs" \
-      -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
+      -timeout="$timeout" -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="$artifacts/$t-" >"$log" 2>&1; then
     tail -n 60 "$log"
     echo "fuzz: $t found a problem; reproducer in $artifacts/" >&2
