@@ -3,6 +3,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "core/image/image_file.h"
 #include "tools/fvd-img/commands.h"
 #include "tools/host/open_image.h"
 
@@ -73,6 +74,20 @@ void PrintHuman(const CheckReport& r, std::ostream& out) {
   }
 }
 
+// Findings that cost nothing but a feature: a damaged prefetch profile region is ignored at open
+// (prefetching goes on without it), so it is named here without changing the exit code.
+std::vector<std::string> Warnings(PosixFiles& files, const OpenedImage& opened) {
+  std::vector<std::string> out;
+  const format::Header& h = opened.image->header();
+  auto profile = ReadStoredProfile(*opened.image_file, files.drive(), h);
+  if (!profile.ok()) {
+    out.push_back("prefetch profile region at byte " + std::to_string(h.prefetch_profile_offset) +
+                  ": " + profile.status().message() +
+                  " (ignored: the image prefetches without it)");
+  }
+  return out;
+}
+
 nlohmann::ordered_json ToJson(const std::string& filename, const CheckReport& r) {
   return {{"filename", filename},
           {"format", "fvd"},
@@ -106,9 +121,13 @@ int RunCheck(const CheckArgs& a) {
     return corrupt ? 2 : 1;
   }
   const CheckReport r = opened->image->Check();
+  const std::vector<std::string> warnings = Warnings(*files, *opened);
   if (a.output == "json") {
-    std::cout << ToJson(a.filename, r).dump(4) << "\n";
+    auto j = ToJson(a.filename, r);
+    j["warnings"] = warnings;
+    std::cout << j.dump(4) << "\n";
   } else {
+    for (const std::string& w : warnings) std::cout << "WARNING " << w << "\n";
     PrintHuman(r, std::cout);
   }
   return r.exit_code();

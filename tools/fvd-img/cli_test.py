@@ -70,6 +70,17 @@ class CliTest(unittest.TestCase):
         self.assertEqual(info["format-specific"]["data"]["profile_directed_prefetch_start_delay"], 0)
         self.assertIn("prefetch profile: 3 of 3 entries", run("info", second).stdout)
         self.assertEqual(run("check", second).returncode, 0)
+        self.assertNotIn("WARNING", run("check", second).stdout)
+
+        # A damaged region is named by check, which still exits 0: the image ignores it.
+        with open(second, "r+b") as f:
+            f.seek(info["format-specific"]["data"]["prefetch_profile_offset"] + 512)
+            f.write(b"\xff" * 12)
+        r = run("check", second)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("WARNING prefetch profile region at byte", r.stdout)
+        j = json.loads(run("check", "--output=json", second).stdout)
+        self.assertEqual(len(j["warnings"]), 1, j)
 
     def test_prefetch_profile_from_an_image_without_one_fails_and_creates_nothing(self):
         plain = self.path("plain.fvd")
