@@ -3,6 +3,7 @@
 #include <isa-l/crc64.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cinttypes>
 #include <cstdio>
 
@@ -33,10 +34,21 @@ void SectorHashes(std::span<const std::byte> data, std::vector<uint64_t>& out) {
 TruthImage::TruthImage(std::function<uint64_t(uint64_t)> original)
     : original_(std::move(original)) {}
 
+const TruthImage::Sector* TruthImage::Find(uint64_t sector) const {
+  auto it = groups_.find(sector / kGroup);
+  if (it == groups_.end()) return nullptr;
+  const unsigned k = sector % kGroup;
+  return (it->second.written >> k) & 1 ? &it->second.sectors[k] : nullptr;
+}
+
 TruthImage::Sector& TruthImage::At(uint64_t sector) {
-  auto [it, inserted] = state_.try_emplace(sector);
-  if (inserted) it->second.stable = original_(sector);
-  return it->second;
+  Group& g = groups_[sector / kGroup];
+  const unsigned k = sector % kGroup;
+  if (((g.written >> k) & 1) == 0) {
+    g.written = static_cast<uint8_t>(g.written | (1u << k));
+    g.sectors[k].stable = original_(sector);
+  }
+  return g.sectors[k];
 }
 
 uint64_t TruthImage::WriteSubmitted(uint64_t offset, std::span<const std::byte> data) {
@@ -88,8 +100,8 @@ void TruthImage::FlushCompleted(uint64_t flush_id) {
 
 bool TruthImage::Quiet(uint64_t sector, uint64_t count) const {
   for (uint64_t i = 0; i < count; ++i) {
-    auto it = state_.find(sector + i);
-    if (it != state_.end() && it->second.in_flight > 0) return false;
+    const Sector* s = Find(sector + i);
+    if (s != nullptr && s->in_flight > 0) return false;
   }
   return true;
 }
@@ -98,8 +110,8 @@ void TruthImage::CheckRead(uint64_t first, std::span<const uint64_t> hashes,
                            std::vector<std::string>& out) const {
   for (uint64_t i = 0; i < hashes.size(); ++i) {
     const uint64_t sector = first + i;
-    auto it = state_.find(sector);
-    const uint64_t expect = it == state_.end() ? original_(sector) : Latest(it->second);
+    const Sector* s = Find(sector);
+    const uint64_t expect = s == nullptr ? original_(sector) : Latest(*s);
     const uint64_t found = hashes[i];
     if (found != expect) {
       out.push_back(Violation("a read returned a value never written there", sector, found));
@@ -110,8 +122,11 @@ void TruthImage::CheckRead(uint64_t first, std::span<const uint64_t> hashes,
 
 std::vector<std::pair<uint64_t, uint64_t>> TruthImage::WrittenRuns(uint64_t max_run) const {
   std::vector<uint64_t> written;
-  written.reserve(state_.size());
-  for (const auto& kv : state_) written.push_back(kv.first);
+  for (const auto& [group, g] : groups_) {
+    for (uint64_t k = 0; k < kGroup; ++k) {
+      if ((g.written >> k) & 1) written.push_back(group * kGroup + k);
+    }
+  }
   std::sort(written.begin(), written.end());
   std::vector<std::pair<uint64_t, uint64_t>> runs;
   for (uint64_t sector : written) {
@@ -126,7 +141,8 @@ std::vector<std::pair<uint64_t, uint64_t>> TruthImage::WrittenRuns(uint64_t max_
 }
 
 void TruthImage::Recovered(uint64_t sector, uint64_t hash, std::vector<std::string>& out) {
-  Sector& s = state_.at(sector);
+  assert(Find(sector) != nullptr);  // only written sectors are read back
+  Sector& s = At(sector);
   bool allowed = hash == s.stable;
   for (const Pending& p : s.pending) allowed |= hash == p.hash;
   if (!allowed) {
@@ -145,7 +161,9 @@ void TruthImage::CrashDone() {
 }
 
 void TruthImage::Final(uint64_t sector, uint64_t hash, std::vector<std::string>& out) const {
-  if (hash != Latest(state_.at(sector))) {
+  const Sector* s = Find(sector);
+  assert(s != nullptr);
+  if (hash != Latest(*s)) {
     out.push_back(Violation("a completed write is not what the disk reads", sector, hash));
   }
 }

@@ -7,6 +7,7 @@
 // complete in submission order.
 #pragma once
 
+#include <array>
 #include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <functional>
@@ -46,7 +47,7 @@ class TruthImage {
   // Sorted runs (first sector, count) of the sectors ever written, at most `max_run` long:
   // what to read back after a crash or at the end.
   std::vector<std::pair<uint64_t, uint64_t>> WrittenRuns(uint64_t max_run) const;
-  bool Written(uint64_t sector) const { return state_.count(sector) > 0; }
+  bool Written(uint64_t sector) const { return Find(sector) != nullptr; }
   uint64_t Original(uint64_t sector) const { return original_(sector); }
 
   // After a crash and recovery, `sector` (written before) reads `hash`: it must be its value at
@@ -75,14 +76,24 @@ class TruthImage {
     uint64_t completion_seq = 0;  // 0 while in flight
   };
 
+  // Sectors in groups of 8 consecutive ones, so a 4 KiB write costs one map node, not eight.
+  static constexpr uint64_t kGroup = 8;
+  struct Group {
+    std::array<Sector, kGroup> sectors;
+    uint8_t written = 0;  // bit k: sector k of the group was ever written
+  };
+
   uint64_t Latest(const Sector& s) const {
     return s.pending.empty() ? s.stable : s.pending.back().hash;
   }
+  // The state of a written sector, or null if it was never written.
+  const Sector* Find(uint64_t sector) const;
+  // The state of `sector`, created (value: the original) on its first write.
   Sector& At(uint64_t sector);
 
   std::function<uint64_t(uint64_t)> original_;
-  std::unordered_map<uint64_t, Sector>
-      state_;  // written sectors; lookups only, except CheckAfterCrash (sorted first)
+  std::unordered_map<uint64_t, Group> groups_;  // by sector / kGroup; lookups only, except
+                                                // WrittenRuns (sorted first)
   std::unordered_map<uint64_t, Write> writes_;  // writes not yet durable
   uint64_t next_write_id_ = 1;
   uint64_t completion_seq_ = 0;
