@@ -4,7 +4,8 @@
 // fio loads us with --ioengine=external:/abs/path/libfvd_fio.so and calls get_ioengine(). Each
 // job thread/process gets its own FvdEngine in td->io_ops_data. The engine is asynchronous:
 // queue starts a request and returns FIO_Q_QUEUED, getevents runs our event loop until enough
-// requests completed, event hands them back one by one.
+// requests completed, event hands them back one by one. A read whose data is in the image and
+// in the page cache is served inside queue (FIO_Q_COMPLETED), as psync would serve it.
 
 // Every standard header before fio's: its minmax.h defines min/max macros.
 #include <atomic>
@@ -159,6 +160,10 @@ extern "C" fio_q_status FvdQueue(thread_data* td, io_u* u) {
   auto* buf = static_cast<std::byte*>(u->xfer_buf);
   const std::span<std::byte> span(buf, kind == RequestKind::kFlush ? 0 : u->xfer_buflen);
   JobData& d = *Data(td);
+  if (kind == RequestKind::kRead && d.engine->TryReadNow(u->offset, span)) {
+    u->error = 0;
+    return FIO_Q_COMPLETED;  // from the page cache, as psync would
+  }
   const fvd::Status s = d.engine->Queue(kind, u->offset, span, u);
   if (!s.ok()) {
     u->error = fvd::fio::ErrnoFor(s);

@@ -133,6 +133,11 @@ Status FvdEngine::Queue(RequestKind kind, uint64_t offset, std::span<std::byte> 
   return Status::Ok();
 }
 
+bool FvdEngine::TryReadNow(uint64_t offset, std::span<std::byte> buf) {
+  State& s = *state_;
+  return s.opened && s.opened->image->TryReadNow(offset, buf);
+}
+
 size_t FvdEngine::Reap(size_t min, size_t max, std::optional<std::chrono::nanoseconds> timeout,
                        std::vector<Completion>& out) {
   State& s = *state_;

@@ -89,6 +89,32 @@ TEST_F(FvdEngineTest, CreatesAnOverlayAndServesQueuedRequests) {
   ASSERT_TRUE(e->Close().ok());
 }
 
+TEST_F(FvdEngineTest, TryReadNowServesPageCacheHitsWithoutACompletion) {
+  const auto base = Bytes(1 << 20, 8);
+  std::ofstream(Path("base.raw"), std::ios::binary)
+      .write(reinterpret_cast<const char*>(base.data()), static_cast<std::streamsize>(base.size()));
+  EngineOptions o;
+  o.base = "base.raw";
+  auto e = Make(o);
+  ASSERT_TRUE(e->Prepare(Path("disk.fvd"), 0).ok());
+  std::vector<std::byte> buf(4096);
+  EXPECT_FALSE(e->TryReadNow(0, buf));  // no image open
+  ASSERT_TRUE(e->Open(Path("disk.fvd")).ok());
+  auto data = Bytes(65536, 9);
+  std::vector<Completion> done;
+  ASSERT_TRUE(e->Queue(RequestKind::kWrite, 0, data, nullptr).ok());
+  EXPECT_EQ(e->Reap(1, 1, std::nullopt, done), 1u);
+  ASSERT_EQ(done.at(0).error, 0);
+
+  ASSERT_TRUE(e->TryReadNow(4096, buf));  // written: in the image and in the page cache
+  EXPECT_TRUE(std::equal(buf.begin(), buf.end(), data.begin() + 4096));
+  EXPECT_FALSE(e->TryReadNow(65536, buf));  // still in the base: Queue it
+  EXPECT_EQ(e->in_flight(), 0u);
+  done.clear();
+  EXPECT_EQ(e->Reap(1, 1, std::chrono::milliseconds(1), done), 0u);  // no completion comes
+  ASSERT_TRUE(e->Close().ok());
+}
+
 TEST_F(FvdEngineTest, ReapTimesOutWithNothingInFlight) {
   auto e = Make({});
   ASSERT_TRUE(e->Prepare(Path("d.fvd"), 1 << 20).ok());

@@ -456,6 +456,42 @@ TEST_F(ImageTest, CopyOnReadRespectsOutstandingLimit) {
   ASSERT_TRUE(world.Run(img->Close()).ok());
 }
 
+TEST_F(ImageTest, TryReadNowServesOneContiguousRunInTheImageAndDeclinesTheRest) {
+  ASSERT_TRUE(world.Create(BaseOptions(/*compact=*/true)).ok());
+  auto img = OpenOrDie();
+  // Chunk 1 is allocated before chunk 0, so [60 KiB, 68 KiB) is in the image but not one run.
+  const auto hi = Pattern(4096, 1), lo = Pattern(4096, 2);
+  ASSERT_TRUE(world.Run(img->Write(64 * kKiB, hi)).ok());
+  ASSERT_TRUE(world.Run(img->Write(60 * kKiB, lo)).ok());
+  Put(64 * kKiB, hi);
+  Put(60 * kKiB, lo);
+  const uint64_t reads = img->stats().guest_reads;
+  const size_t pending = world.loop.pending();
+
+  std::vector<std::byte> buf(4096);
+  ASSERT_TRUE(img->TryReadNow(60 * kKiB, buf));
+  EXPECT_EQ(buf, lo);
+  ASSERT_TRUE(img->TryReadNow(64 * kKiB, buf));
+  EXPECT_EQ(buf, hi);
+  EXPECT_EQ(img->stats().guest_reads, reads + 2);
+  EXPECT_EQ(world.loop.pending(), pending);  // nothing was submitted or posted
+
+  std::vector<std::byte> two(8192);
+  EXPECT_FALSE(img->TryReadNow(60 * kKiB, two));   // two runs of the data file
+  EXPECT_FALSE(img->TryReadNow(128 * kKiB, buf));  // still in the base
+  std::vector<std::byte> odd(1000);
+  EXPECT_FALSE(img->TryReadNow(60 * kKiB, odd));       // not sector-sized
+  EXPECT_FALSE(img->TryReadNow(4 * kMiB - 512, buf));  // past the end
+  world.image_dev.set_fail([](Op op, uint64_t, uint64_t) { return op == Op::kRead; });
+  EXPECT_FALSE(img->TryReadNow(60 * kKiB, buf));  // the device would fail: Read reports it
+  world.image_dev.set_fail(nullptr);
+  EXPECT_EQ(img->stats().guest_reads, reads + 2);
+  EXPECT_EQ(ReadAll(*img, 60 * kKiB, 8192), Expected(60 * kKiB, 8192));
+  EXPECT_EQ(ReadAll(*img, 128 * kKiB, 4096), Expected(128 * kKiB, 4096));
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+  EXPECT_FALSE(img->TryReadNow(60 * kKiB, buf));  // closed
+}
+
 TEST_F(ImageTest, RejectsBadRequests) {
   ASSERT_TRUE(world.Create(BaseOptions()).ok());
   auto img = OpenOrDie();

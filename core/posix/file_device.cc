@@ -460,24 +460,38 @@ struct FileDevice::Impl {
     const bool nowait = op.kind == OpKind::kRead ? nowait_reads : nowait_writes;
     const bool blocking_write = op.kind == OpKind::kWrite && !nowait && inline_cached_writes;
     if (!nowait && !blocking_write) return false;
+    if (op.kind == OpKind::kRead) return ReadWithoutBlocking(op.offset, op.read_buf, op.done);
     while (op.done < op.length()) {
-      ssize_t res = 0;
-      if (op.kind == OpKind::kRead) {
-        iovec iov{op.read_buf.data() + op.done, op.NextChunk()};
-        res = ::preadv2(fd, &iov, 1, static_cast<off_t>(op.offset + op.done), RWF_NOWAIT);
-      } else {
-        iovec iov{const_cast<std::byte*>(op.write_buf.data() + op.done), op.NextChunk()};
-        res = ::pwritev2(fd, &iov, 1, static_cast<off_t>(op.offset + op.done),
-                         blocking_write ? 0 : RWF_NOWAIT);
-      }
-      if (res < 0 && errno == EOPNOTSUPP) {
-        // The filesystem cannot (ext4 cannot do non-blocking buffered writes): stop trying.
-        (op.kind == OpKind::kRead ? nowait_reads : nowait_writes) = false;
-      }
-      if (res <= 0) return false;  // would block, unsupported, EOF or an error: the backend
+      iovec iov{const_cast<std::byte*>(op.write_buf.data() + op.done), op.NextChunk()};
+      const ssize_t res = ::pwritev2(fd, &iov, 1, static_cast<off_t>(op.offset + op.done),
+                                     blocking_write ? 0 : RWF_NOWAIT);
+      // ext4 cannot do non-blocking buffered writes: stop trying.
+      if (res < 0 && errno == EOPNOTSUPP) nowait_writes = false;
+      if (res <= 0) return false;  // would block, unsupported or an error: the backend
       op.done += static_cast<size_t>(res);
     }
     return true;
+  }
+
+  // Reads buf[done..] from the page cache with RWF_NOWAIT, advancing `done`; true once all of
+  // `buf` is read. False if any part would block (or on EOF, an error, no support), with
+  // `done` at what was read.
+  bool ReadWithoutBlocking(uint64_t offset, std::span<std::byte> buf, size_t& done) {
+    while (done < buf.size()) {
+      iovec iov{buf.data() + done, std::min(buf.size() - done, kMaxChunk)};
+      const ssize_t res = ::preadv2(fd, &iov, 1, static_cast<off_t>(offset + done), RWF_NOWAIT);
+      if (res < 0 && errno == EOPNOTSUPP) nowait_reads = false;
+      if (res <= 0) return false;
+      done += static_cast<size_t>(res);
+    }
+    return true;
+  }
+
+  // FileDevice::TryReadNow.
+  bool TryReadNow(uint64_t offset, std::span<std::byte> buf) {
+    if (!try_without_blocking || direct_io || !nowait_reads) return false;
+    size_t done = 0;
+    return ReadWithoutBlocking(offset, buf, done);
   }
 
   PosixEventLoop& loop;
@@ -547,6 +561,11 @@ Status FileDevice::SubmitRead(uint64_t offset, std::span<std::byte> buf, IoCallb
   op->read_buf = buf;
   op->callback = std::move(done);
   return impl_->Start(std::move(op));
+}
+
+bool FileDevice::TryReadNow(uint64_t offset, std::span<std::byte> buf) {
+  if (!CheckRange(offset, buf.size(), buf.data()).ok()) return false;
+  return impl_->TryReadNow(offset, buf);
 }
 
 Status FileDevice::SubmitWrite(uint64_t offset, std::span<const std::byte> buf, WriteMode mode,

@@ -1,8 +1,10 @@
 #include "core/posix/file_device.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -427,6 +429,33 @@ TEST_P(FileDeviceTest, ReadPastEofOfAFileShrunkBehindOurBackGivesZeros) {
       std::all_of(back.begin() + 4096, back.end(), [](std::byte b) { return b == std::byte{0}; }));
 }
 
+TEST_P(FileDeviceTest, TryReadNowReadsThePageCacheHereAndDeclinesWhatItCannot) {
+  {  // A filesystem without non-blocking buffered reads cannot serve any (tmpfs on old kernels).
+    const int fd = ::open(file_.path().c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    char c;
+    iovec iov{&c, 1};
+    const bool unsupported = ::preadv2(fd, &iov, 1, 0, RWF_NOWAIT) < 0 && errno == EOPNOTSUPP;
+    ::close(fd);
+    if (unsupported) GTEST_SKIP() << "no RWF_NOWAIT reads on this filesystem";
+  }
+  FileDeviceOptions options = Options();
+  options.try_without_blocking = true;
+  OPEN_OR_SKIP(dev, options);
+  const auto data = Pattern(3 * 4096 + 512, 78);
+  ASSERT_TRUE(Write(*dev, 5000, data).ok());  // now in the page cache
+  std::vector<std::byte> back(data.size());
+  ASSERT_TRUE(dev->TryReadNow(5000, back));
+  EXPECT_EQ(back, data);
+  EXPECT_EQ(loop_->RunReady(), 0u);                      // nothing was posted
+  EXPECT_FALSE(dev->TryReadNow(kFileSize - 512, back));  // past the end
+  EXPECT_EQ(loop_->RunReady(), 0u);
+
+  auto without = OpenOrSkip(Options());  // try_without_blocking off: never served here
+  ASSERT_NE(without, nullptr);
+  EXPECT_FALSE(without->TryReadNow(5000, back));
+}
+
 TEST_P(FileDeviceTest, DirectIoWithAlignedBuffers) {
   FileDeviceOptions options = Options();
   options.cache = CacheMode::kDirect;
@@ -455,6 +484,7 @@ TEST_P(FileDeviceTest, DirectIoWithAlignedBuffers) {
   ASSERT_TRUE(Write(dev, 8 * 4096, {wbuf.get(), kLen}, WriteMode::kFua).ok());
   ASSERT_TRUE(Read(dev, 8 * 4096, {rbuf.get(), kLen}).ok());
   EXPECT_EQ(0, std::memcmp(rbuf.get(), data.data(), kLen));
+  EXPECT_FALSE(dev.TryReadNow(8 * 4096, {rbuf.get(), kLen}));  // O_DIRECT always waits
 
   int calls = 0;
   EXPECT_EQ(dev.SubmitRead(a / 2, {rbuf.get(), a}, [&](Status) { ++calls; }).code(),

@@ -57,6 +57,15 @@ class BlockDevice {
   // cannot change size completes with kNoSpace or kUnsupported.
   [[nodiscard]] virtual Status SubmitResize(uint64_t new_size, IoCallback done) = 0;
 
+  // Optional, synchronous: reads [offset, offset + buf.size()) right here if the device can do
+  // so without waiting (a page-cache hit, memory), and returns true with `buf` filled, as a read
+  // completing now would. Returns false when it would have to wait, on any error, or when the
+  // device does not offer it (the default): then `buf` may hold anything and the caller submits
+  // the read as usual, which reports any error. Never blocks, never calls back, never counts as
+  // a submission. For hosts whose caller is itself synchronous (the fio plugin's reads); the
+  // engine's own request paths always submit.
+  [[nodiscard]] virtual bool TryReadNow(uint64_t offset, std::span<std::byte> buf);
+
  protected:
   // Shared argument check for implementations: range inside the device and aligned.
   Status CheckRange(uint64_t offset, uint64_t length, const void* buf) const;

@@ -66,6 +66,12 @@ Status MemoryDevice::SubmitRead(uint64_t offset, std::span<std::byte> buf, IoCal
   return Status::Ok();
 }
 
+bool MemoryDevice::TryReadNow(uint64_t offset, std::span<std::byte> buf) {
+  if (!CheckRange(offset, buf.size(), buf.data()).ok()) return false;
+  ReadNow(offset, buf);
+  return true;
+}
+
 Status MemoryDevice::SubmitWrite(uint64_t offset, std::span<const std::byte> buf, WriteMode,
                                  IoCallback done) {
   FVD_RETURN_IF_ERROR(CheckRange(offset, buf.size(), buf.data()));

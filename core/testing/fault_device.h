@@ -33,6 +33,12 @@ class FaultDevice final : public BlockDevice {
     return inner_.SubmitWrite(offset, buf, mode,
                               Delayed(Op::kWrite, offset, buf.size(), std::move(done)));
   }
+  // Served by the inner device, unless that read would fail or be delayed.
+  bool TryReadNow(uint64_t offset, std::span<std::byte> buf) override {
+    if (Fails(Op::kRead, offset, buf.size())) return false;
+    if (delay_ && delay_(Op::kRead, offset, buf.size()) > Duration::zero()) return false;
+    return inner_.TryReadNow(offset, buf);
+  }
   Status SubmitFlush(IoCallback done) override {
     if (Fails(Op::kFlush, 0, 0)) return PostError(std::move(done));
     return inner_.SubmitFlush(Delayed(Op::kFlush, 0, 0, std::move(done)));
