@@ -68,10 +68,11 @@ struct ImageOptions {
   // Record the order in which guest reads pull base blocks (also when the header's
   // generate_prefetch_profile is set); see Image::recorded_prefetch_profile().
   bool record_prefetch_profile = false;
-  // Delay-based back-off of prefetch base reads (prefetch_pacing.h, DelayBackoff): a read that
-  // took more than this many times the least time per byte seen pauses the prefetcher, the
-  // pause growing while reads keep queueing, up to prefetch_throttle_time. 0 (or <= 1): off.
-  double prefetch_backoff_factor = 0;
+  // Delay-based pacing of prefetch base reads (prefetch_pacing.h, QueueDelayPacer): a read
+  // that queued longer than this behind other traffic on the base's storage makes the
+  // prefetcher leave a gap before its next read, growing while reads keep queueing, up to
+  // prefetch_throttle_time. Zero: off.
+  Duration prefetch_queue_target{0};
   // The repair of `fvd-img check -r all`: when the journal is corrupt beyond replay, open
   // read-write anyway with the metadata as last written and start a new journal epoch, so the
   // old records are never applied. Writes recorded only in the journal are lost for good.
@@ -126,7 +127,7 @@ struct ImageStats {
   uint64_t prefetch_pauses = 0;          // coin came up heads: paused
   uint64_t prefetch_resets = 0;          // coin came up tails: average forgotten
   uint64_t prefetch_cap_waits = 0;       // waits for a max-throughput cap
-  uint64_t prefetch_backoffs = 0;        // pauses of the delay-based back-off
+  uint64_t prefetch_backoffs = 0;        // gaps left by the delay-based pacing
   // Recovery at open.
   bool recovered = false;
   uint64_t replayed_sectors = 0, skipped_sectors = 0, leaked_chunks = 0;

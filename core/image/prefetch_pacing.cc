@@ -26,19 +26,17 @@ void ThroughputMeter::Reset() {
   window_busy_ = Duration::zero();
 }
 
-Duration DelayBackoff::Add(uint64_t bytes, Duration took) {
+Duration QueueDelayPacer::Add(uint64_t bytes, Duration took) {
   if (!enabled() || bytes == 0 || took <= Duration::zero()) return Duration::zero();
-  const double per_byte = static_cast<double>(took.count()) / static_cast<double>(bytes);
-  if (!least_ns_per_byte_.has_value() || per_byte < *least_ns_per_byte_) {
-    least_ns_per_byte_ = per_byte;
+  auto [least, first] = least_.try_emplace(bytes, took);
+  if (!first && took < least->second) least->second = took;
+  if (took - least->second > target_) {
+    gap_ = std::min(max_gap_, std::max(gap_ * 2, took));
+  } else {
+    gap_ /= 2;
+    if (gap_ < target_) gap_ = Duration::zero();
   }
-  if (per_byte <= factor_ * *least_ns_per_byte_) {
-    multiplier_ = 1;
-    return Duration::zero();
-  }
-  const Duration pause = std::min(max_pause_, took * static_cast<int64_t>(multiplier_));
-  if (pause < max_pause_) multiplier_ *= 2;
-  return pause;
+  return gap_;
 }
 
 TimePoint RateCap::Admit(TimePoint now, uint64_t bytes) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 
 #include "core/seam/clock.h"
@@ -58,28 +59,32 @@ class RateCap {
   std::optional<TimePoint> next_;  // when the next I/O may start
 };
 
-// Delay-based back-off (beyond FVD, in the spirit of LEDBAT): how long a base read took per
-// byte, against the least seen so far, tells how long it queued behind other traffic on a
-// shared base server. A read that took more than `factor` times the least makes the stream
-// yield: it pauses as long as that read took times a multiplier that doubles while reads keep
-// queueing (the pause at most `max_pause`) and falls back to 1 after a read that did not.
-// Unlike the throughput coin, it needs no minimum throughput to be configured, and it backs
-// off as soon as others queue in front of it, not once its own throughput has collapsed.
-class DelayBackoff {
+// Delay-based pacing of base reads (beyond FVD; a scavenger in the spirit of LEDBAT, RFC
+// 6817). A read's time less the least time a read of the same size has taken is how long it
+// queued behind other traffic on a shared base server. While that exceeds `target`, the reader
+// yields more and more: the gap it leaves before its next read doubles (starting from the
+// read's own time, at most `max_gap`). Once reads queue no longer than the target, the gap
+// halves with each read, and below the target it is none. The prefetchers of many VMs on one
+// server so keep its queue near the target between them: a guest read waits about that long
+// for prefetch traffic, plus at most the transfer of one prefetch read (so small reads, a
+// small prefetch slot, keep guests' latency), and prefetch takes the bandwidth nobody else
+// wants. Unlike the throughput coin, it needs no minimum throughput configured, and it yields
+// as soon as others queue in front of it, not once its own throughput has collapsed.
+class QueueDelayPacer {
  public:
-  // `factor` <= 1 disables the back-off (Add always returns zero).
-  DelayBackoff(double factor, Duration max_pause) : factor_(factor), max_pause_(max_pause) {}
+  // A `target` of zero or less disables the pacing (Add always returns zero).
+  QueueDelayPacer(Duration target, Duration max_gap) : target_(target), max_gap_(max_gap) {}
 
-  // Adds a read of `bytes` that took `took`; returns how long to pause before the next one.
+  // Adds a read of `bytes` that took `took`; returns the gap to leave before the next read.
   Duration Add(uint64_t bytes, Duration took);
-  bool enabled() const { return factor_ > 1; }
-  uint64_t multiplier() const { return multiplier_; }
+  bool enabled() const { return target_ > Duration::zero(); }
+  Duration gap() const { return gap_; }
 
  private:
-  double factor_;
-  Duration max_pause_;
-  std::optional<double> least_ns_per_byte_;
-  uint64_t multiplier_ = 1;
+  Duration target_;
+  Duration max_gap_;
+  std::map<uint64_t, Duration> least_;  // by read size: the least time such a read took
+  Duration gap_{0};
 };
 
 // The header's KB/s figures are KiB/s (1024 bytes). Non-positive means "none".

@@ -53,8 +53,8 @@ Prefetcher::Prefetcher(Image::Core& core)
                    core.header.prefetch_perf_calc_alpha),
       read_cap_(KiBpsToBytesPerSecond(core.header.prefetch_max_read_throughput)),
       write_cap_(KiBpsToBytesPerSecond(core.header.prefetch_max_write_throughput)),
-      backoff_(core.options.prefetch_backoff_factor,
-               milliseconds(std::max<int32_t>(1, core.header.prefetch_throttle_time))) {
+      queue_pacer_(core.options.prefetch_queue_target,
+                   milliseconds(std::max<int32_t>(1, core.header.prefetch_throttle_time))) {
   for (const ByteRange& r : core.options.prefetch_profile) {
     if (r.length > 0 && r.offset < core.header.base_img_size)
       profile_.push_back({r.offset, r.length});
@@ -246,9 +246,9 @@ Task<void> Prefetcher::Reader() {
     c_.stats.prefetch_bytes_read += next->length;
     ++head_;
     ring_changed_.NotifyAll(c_.env.scheduler);
-    if (const Duration pause = backoff_.Add(next->length, took); pause > Duration::zero()) {
+    if (const Duration gap = queue_pacer_.Add(next->length, took); gap > Duration::zero()) {
       ++c_.stats.prefetch_backoffs;
-      co_await Sleep(pause);
+      co_await Sleep(gap);
     }
   }
 }

@@ -16,8 +16,9 @@
 //   pause 1 + U[0,1) * prefetch_throttle_time ms; tails, forget the average and go on
 //   (prefetch_throttle_time <= 0 disables this). prefetch_max_read_throughput and
 //   prefetch_max_write_throughput, when positive, cap each stream's rate. With
-//   ImageOptions::prefetch_backoff_factor, a base read that queued (DelayBackoff) pauses the
-//   reader, longer while reads keep queueing (at most prefetch_throttle_time).
+//   ImageOptions::prefetch_queue_target, a base read that queued longer than that behind
+//   other traffic (QueueDelayPacer) makes the reader leave a growing gap before its next read
+//   (at most prefetch_throttle_time), shrinking again once reads stop queueing.
 // - Completion: under a lock over the whole disk (so no write is between its fresh and stale
 //   bits), flush the data, write the all-set bitmap and the table, flush, set
 //   self_contained in the header, flush.
@@ -98,7 +99,7 @@ class Prefetcher {
   uint64_t head_ = 0, tail_ = 0;  // slots filled so far / emptied so far, this pass
   ThroughputMeter read_meter_, write_meter_;
   RateCap read_cap_, write_cap_;
-  DelayBackoff backoff_;
+  QueueDelayPacer queue_pacer_;
   std::vector<Extent> profile_;
   bool profile_pass_ = false;
   size_t profile_index_ = 0;  // next profile range to open as the window

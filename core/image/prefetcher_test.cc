@@ -15,7 +15,9 @@
 namespace fvd {
 namespace {
 
+using std::chrono::microseconds;
 using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
 using std::chrono::seconds;
 using testing::ImageWorld;
 using testing::Op;
@@ -75,34 +77,42 @@ TEST(RateCapTest, ZeroMeansNoCap) {
   EXPECT_EQ(cap.Admit(TimePoint{}, 1 << 30), TimePoint{});
 }
 
-TEST(DelayBackoffTest, QueueingDoublesThePauseAndAFastReadResetsIt) {
-  DelayBackoff b(2.0, milliseconds(100));
-  ASSERT_TRUE(b.enabled());
-  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(8)), Duration::zero());    // the least so far
-  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(16)), Duration::zero());   // 2x: not more than factor
-  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(20)), milliseconds(20));   // queued: pause as long
-  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(20)), milliseconds(40));   // still: twice that
-  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(30)), milliseconds(100));  // 4 x 30, capped
-  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(30)), milliseconds(100));  // stays at the cap
-  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(9)), Duration::zero());    // no queue: reset
-  EXPECT_EQ(b.multiplier(), 1u);
-  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(17)), milliseconds(17));
+TEST(QueueDelayPacerTest, QueueingDoublesTheGapAndReadsThatDoNotQueueHalveIt) {
+  QueueDelayPacer p(milliseconds(1), milliseconds(100));
+  ASSERT_TRUE(p.enabled());
+  EXPECT_EQ(p.Add(1 * kMiB, milliseconds(8)), Duration::zero());    // the least so far
+  EXPECT_EQ(p.Add(1 * kMiB, milliseconds(9)), Duration::zero());    // queued 1 ms: the target
+  EXPECT_EQ(p.Add(1 * kMiB, milliseconds(10)), milliseconds(10));   // 2 ms: a gap of the read
+  EXPECT_EQ(p.Add(1 * kMiB, milliseconds(12)), milliseconds(20));   // still: twice that
+  EXPECT_EQ(p.Add(1 * kMiB, milliseconds(60)), milliseconds(60));   // at least the read's time
+  EXPECT_EQ(p.Add(1 * kMiB, milliseconds(30)), milliseconds(100));  // 120, capped
+  EXPECT_EQ(p.Add(1 * kMiB, milliseconds(30)), milliseconds(100));  // stays at the cap
+  EXPECT_EQ(p.Add(1 * kMiB, milliseconds(8)), milliseconds(50));    // no queue: half
+  EXPECT_EQ(p.Add(1 * kMiB, milliseconds(9)), milliseconds(25));    // within the target: half
+  EXPECT_EQ(p.Add(1 * kMiB, milliseconds(8)), microseconds(12500));
+  EXPECT_EQ(p.Add(1 * kMiB, milliseconds(8)), microseconds(6250));
+  EXPECT_EQ(p.Add(1 * kMiB, milliseconds(8)), microseconds(3125));
+  EXPECT_EQ(p.Add(1 * kMiB, milliseconds(8)), nanoseconds(1562500));
+  EXPECT_EQ(p.Add(1 * kMiB, milliseconds(8)), Duration::zero());  // 0.78 ms: below the target
+  EXPECT_EQ(p.gap(), Duration::zero());
 }
 
-TEST(DelayBackoffTest, ComparesTimePerByteSoSmallerReadsAreNotQueueing) {
-  DelayBackoff b(2.0, milliseconds(100));
-  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(8)), Duration::zero());
-  EXPECT_EQ(b.Add(256 * kKiB, milliseconds(2)), Duration::zero());
-  // A faster device seen later lowers the bar.
-  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(2)), Duration::zero());
-  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(8)), milliseconds(8));
+TEST(QueueDelayPacerTest, EachReadSizeHasItsOwnLeastTime) {
+  QueueDelayPacer p(milliseconds(1), milliseconds(100));
+  EXPECT_EQ(p.Add(1 * kMiB, milliseconds(8)), Duration::zero());
+  EXPECT_EQ(p.Add(256 * kKiB, milliseconds(3)), Duration::zero());  // a new size: no history
+  EXPECT_EQ(p.Add(256 * kKiB, milliseconds(5)), milliseconds(5));   // 2 ms over its least
+  // A faster read lowers the bar for its size (and did not queue: the gap halves) ...
+  EXPECT_EQ(p.Add(1 * kMiB, milliseconds(2)), microseconds(2500));
+  // ... so a read as slow as the first one has now queued 6 ms.
+  EXPECT_EQ(p.Add(1 * kMiB, milliseconds(8)), milliseconds(8));
 }
 
-TEST(DelayBackoffTest, AFactorOfOneOrLessIsOff) {
-  DelayBackoff b(0, milliseconds(100));
-  EXPECT_FALSE(b.enabled());
-  EXPECT_EQ(b.Add(1 * kMiB, milliseconds(8)), Duration::zero());
-  EXPECT_EQ(b.Add(1 * kMiB, seconds(8)), Duration::zero());
+TEST(QueueDelayPacerTest, ATargetOfZeroIsOff) {
+  QueueDelayPacer p(Duration::zero(), milliseconds(100));
+  EXPECT_FALSE(p.enabled());
+  EXPECT_EQ(p.Add(1 * kMiB, milliseconds(8)), Duration::zero());
+  EXPECT_EQ(p.Add(1 * kMiB, seconds(8)), Duration::zero());
 }
 
 // ---- The prefetcher in an image ----
@@ -435,25 +445,29 @@ TEST_F(PrefetcherTest, BaseReadErrorStopsPrefetchAndTheGuestCarriesOn) {
   EXPECT_TRUE(world.Run(again->Close()).ok());
 }
 
-TEST_F(PrefetcherTest, DelayBackoffPausesWhileBaseReadsQueue) {
+TEST_F(PrefetcherTest, QueueDelayPacingLeavesGapsWhileBaseReadsQueue) {
   Create(PrefetchOptions(), nullptr);  // 3 MiB of base in 48 reads of 64 KiB, from 2 s
   int reads = 0;
   world.base_dev.set_delay([&](Op op, uint64_t, uint64_t) {
     if (op != Op::kRead) return Duration::zero();
     ++reads;
-    // Reads 9 to 12 queue behind someone else's traffic: five times slower.
+    // Reads 9 to 12 queue 4 ms behind someone else's traffic.
     return Duration(milliseconds(reads > 8 && reads <= 12 ? 5 : 1));
   });
   ImageOptions o;
-  o.prefetch_backoff_factor = 2;
+  o.prefetch_queue_target = milliseconds(2);
   auto img = OpenOrDie(nullptr, o);
   RunUntilPrefetchEnds(*img);
   const ImageStats& st = img->stats();
   ASSERT_TRUE(st.prefetch_finished) << st.prefetch_error;
-  EXPECT_EQ(st.prefetch_backoffs, 4u);
-  // 44 fast and 4 slow reads, plus pauses of 5, 10, 20 and 40 ms after the slow ones.
-  EXPECT_GE(st.prefetch_finished_at_ns - st.prefetch_started_at_ns,
-            Duration(milliseconds(44 + 4 * 5 + 75)).count());
+  // Gaps of 5, 10, 20 and 40 ms after the slow reads, then 20, 10, 5 and 2.5 ms after the next
+  // four (below the 2 ms target the gap is none).
+  EXPECT_EQ(st.prefetch_backoffs, 8u);
+  const int64_t reading = Duration(milliseconds(44 + 4 * 5)).count();
+  const int64_t gaps = Duration(microseconds(112'500)).count();
+  EXPECT_GE(st.prefetch_finished_at_ns - st.prefetch_started_at_ns, reading + gaps);
+  EXPECT_LT(st.prefetch_finished_at_ns - st.prefetch_started_at_ns,
+            reading + gaps + Duration(milliseconds(5)).count());
   ExpectContents(*img, {});
   EXPECT_TRUE(world.Run(img->Close()).ok());
 }

@@ -56,9 +56,9 @@ struct ImageConfig {
   uint64_t prefetch_throttle_ns = 30'000'000'000;  // longest pause; 0 = never throttle
   uint64_t prefetch_measure_ns = 100'000'000;      // throughput window (busy time)
   uint32_t prefetch_alpha_percent = 80;            // weight of the old average
-  // Delay-based back-off: a base read slower per byte than this many times the fastest seen
-  // pauses the prefetcher (ImageOptions::prefetch_backoff_factor). 0: off.
-  uint32_t prefetch_backoff = 0;
+  // Delay-based pacing: a base read that queued longer than this makes the prefetcher leave a
+  // gap before its next read (ImageOptions::prefetch_queue_target). 0: off.
+  uint64_t prefetch_queue_target_ns = 0;
   // Profile-directed prefetch: record the order this VM's guest reads pull base blocks, or
   // follow the profile another VM (defined earlier in the file) recorded, starting this many
   // seconds after open (-1: never).

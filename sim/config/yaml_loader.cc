@@ -502,7 +502,8 @@ const Fields<ImageConfig>& ImageFields() {
       Number("prefetch_throttle", &I::prefetch_throttle_ns, kDuration, kMillis),
       Number("prefetch_measure_time", &I::prefetch_measure_ns, kDuration, kMillis),
       Number("prefetch_alpha", &I::prefetch_alpha_percent, kPercent),
-      Number("prefetch_backoff", &I::prefetch_backoff, kCount, {.min = 0, .max = 1000}),
+      Number("prefetch_queue_target", &I::prefetch_queue_target_ns, kDuration,
+             {.max = 3'600'000'000'000}),  // an hour
       Bool("record_prefetch_profile", &I::record_prefetch_profile),
       Ref("prefetch_profile_from", &I::prefetch_profile_from, &Context::vms, "vms",
           Empty::kAllowed),

@@ -102,7 +102,8 @@ Task<void> Vm::OpenImage() {
   options.bugs = w_.options.bugs;
 #endif
   options.record_prefetch_profile = config_.image.record_prefetch_profile;
-  options.prefetch_backoff_factor = config_.image.prefetch_backoff;
+  options.prefetch_queue_target =
+      Duration(static_cast<int64_t>(config_.image.prefetch_queue_target_ns));
   if (!config_.image.prefetch_profile_from.empty() && w_.profile_of)
     options.prefetch_profile = w_.profile_of(config_.image.prefetch_profile_from);
   const uint64_t copied_before = stats_.prefetch_bytes;

@@ -62,7 +62,7 @@ struct VmStats {
   uint64_t prefetch_bytes = 0;          // copied into the image by the prefetcher
   uint64_t prefetch_profile_bytes = 0;  // of prefetch_bytes, copied following a profile
   uint64_t prefetch_pauses = 0, prefetch_resets = 0;
-  uint64_t prefetch_backoffs = 0;        // pauses of the delay-based back-off
+  uint64_t prefetch_backoffs = 0;        // gaps left by the delay-based pacing
   int64_t prefetch_started_ns = -1;      // virtual time the prefetcher started (last open)
   int64_t prefetch_finished_ns = -1;     // virtual time the image became self-contained
   int64_t last_guest_base_read_ns = -1;  // a workload read last waited for the base (at the
