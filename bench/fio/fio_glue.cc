@@ -160,9 +160,11 @@ extern "C" fio_q_status FvdQueue(thread_data* td, io_u* u) {
   auto* buf = static_cast<std::byte*>(u->xfer_buf);
   const std::span<std::byte> span(buf, kind == RequestKind::kFlush ? 0 : u->xfer_buflen);
   JobData& d = *Data(td);
-  if (kind == RequestKind::kRead && d.engine->TryReadNow(u->offset, span)) {
+  // A sync job (iodepth=1) waits for every read anyway: it may wait in pread, as psync does.
+  const fvd::ReadWait wait = d.sync ? fvd::ReadWait::kAllowed : fvd::ReadWait::kNever;
+  if (kind == RequestKind::kRead && d.engine->TryReadNow(u->offset, span, wait)) {
     u->error = 0;
-    return FIO_Q_COMPLETED;  // from the page cache, as psync would
+    return FIO_Q_COMPLETED;
   }
   const fvd::Status s = d.engine->Queue(kind, u->offset, span, u);
   if (!s.ok()) {

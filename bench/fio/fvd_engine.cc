@@ -133,9 +133,9 @@ Status FvdEngine::Queue(RequestKind kind, uint64_t offset, std::span<std::byte> 
   return Status::Ok();
 }
 
-bool FvdEngine::TryReadNow(uint64_t offset, std::span<std::byte> buf) {
+bool FvdEngine::TryReadNow(uint64_t offset, std::span<std::byte> buf, ReadWait wait) {
   State& s = *state_;
-  return s.opened && s.opened->image->TryReadNow(offset, buf);
+  return s.opened && s.opened->image->TryReadNow(offset, buf, wait);
 }
 
 size_t FvdEngine::Reap(size_t min, size_t max, std::optional<std::chrono::nanoseconds> timeout,

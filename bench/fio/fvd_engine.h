@@ -52,10 +52,11 @@ class FvdEngine {
   // Starts a request; `cookie` comes back in its Completion. Fails at once (nothing queued)
   // only when no image is open.
   Status Queue(RequestKind kind, uint64_t offset, std::span<std::byte> buf, void* cookie);
-  // A read served at once when its data is at hand (Image::TryReadNow: in the image and in
-  // the page cache): true, and no Completion will come for it. False: nothing was started;
-  // Queue it. Spares a page-cache hit the coroutine, the device op and the loop round trip.
-  bool TryReadNow(uint64_t offset, std::span<std::byte> buf);
+  // A read served at once when its data is at hand (Image::TryReadNow: in the image, and in
+  // the page cache unless `wait` allows waiting for the file): true, and no Completion will
+  // come for it. False: nothing was started; Queue it. Spares the read the coroutine, the
+  // device op and the loop round trip.
+  bool TryReadNow(uint64_t offset, std::span<std::byte> buf, ReadWait wait);
   // Runs the loop until at least `min` completions are ready (or `timeout` passes), then
   // appends up to `max` of them to `out` and returns how many.
   size_t Reap(size_t min, size_t max, std::optional<std::chrono::nanoseconds> timeout,

@@ -98,7 +98,7 @@ TEST_F(FvdEngineTest, TryReadNowServesPageCacheHitsWithoutACompletion) {
   auto e = Make(o);
   ASSERT_TRUE(e->Prepare(Path("disk.fvd"), 0).ok());
   std::vector<std::byte> buf(4096);
-  EXPECT_FALSE(e->TryReadNow(0, buf));  // no image open
+  EXPECT_FALSE(e->TryReadNow(0, buf, ReadWait::kNever));  // no image open
   ASSERT_TRUE(e->Open(Path("disk.fvd")).ok());
   auto data = Bytes(65536, 9);
   std::vector<Completion> done;
@@ -106,9 +106,11 @@ TEST_F(FvdEngineTest, TryReadNowServesPageCacheHitsWithoutACompletion) {
   EXPECT_EQ(e->Reap(1, 1, std::nullopt, done), 1u);
   ASSERT_EQ(done.at(0).error, 0);
 
-  ASSERT_TRUE(e->TryReadNow(4096, buf));  // written: in the image and in the page cache
+  ASSERT_TRUE(
+      e->TryReadNow(4096, buf, ReadWait::kNever));  // written: in the image and in the page cache
   EXPECT_TRUE(std::equal(buf.begin(), buf.end(), data.begin() + 4096));
-  EXPECT_FALSE(e->TryReadNow(65536, buf));  // still in the base: Queue it
+  EXPECT_FALSE(
+      e->TryReadNow(65536, buf, ReadWait::kAllowed));  // in the base: Queue it, even if it may wait
   EXPECT_EQ(e->in_flight(), 0u);
   done.clear();
   EXPECT_EQ(e->Reap(1, 1, std::chrono::milliseconds(1), done), 0u);  // no completion comes

@@ -160,11 +160,11 @@ class Image {
 
   Task<Status> Read(uint64_t offset, std::span<std::byte> buf);
   // A read served right here, for synchronous hosts (the fio plugin): when all of the range
-  // is in the image as one contiguous run of the data device and the device can read it
-  // without waiting (BlockDevice::TryReadNow), fills `buf`, counts a guest read and returns
-  // true. Otherwise returns false having changed nothing but `buf`'s bytes: call Read. It sees
-  // what a Read completing now would; it takes no lock, as Read's fast path takes none.
-  bool TryReadNow(uint64_t offset, std::span<std::byte> buf);
+  // is in the image as one contiguous run of the data device and the device can read it now
+  // (BlockDevice::TryReadNow with `wait`), fills `buf`, counts a guest read and returns true.
+  // Otherwise returns false having changed nothing but `buf`'s bytes: call Read. It sees what a
+  // Read completing now would; it takes no lock, as Read's fast path takes none.
+  bool TryReadNow(uint64_t offset, std::span<std::byte> buf, ReadWait wait = ReadWait::kNever);
   Task<Status> Write(uint64_t offset, std::span<const std::byte> buf);
   Task<Status> Flush();
   Task<Status> Close();

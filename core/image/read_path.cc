@@ -119,12 +119,12 @@ Task<Status> Image::Read(uint64_t offset, std::span<std::byte> buf) {
       [&](IoCallback cb) { return c.data_dev.SubmitRead(physical, buf, std::move(cb)); });
 }
 
-bool Image::TryReadNow(uint64_t offset, std::span<std::byte> buf) {
+bool Image::TryReadNow(uint64_t offset, std::span<std::byte> buf, ReadWait wait) {
   Core& c = *core_;
   if (buf.empty() || !c.CheckRange(offset, buf.size()).ok()) return false;
   if (c.use_bitmap && !AllInImage(c, offset, buf.size())) return false;
   const uint64_t physical = SinglePhysicalRun(c.header, c.table, offset, buf.size());
-  if (physical == kUnallocated || !c.data_dev.TryReadNow(physical, buf)) return false;
+  if (physical == kUnallocated || !c.data_dev.TryReadNow(physical, buf, wait)) return false;
   ++c.stats.guest_reads;
   return true;
 }

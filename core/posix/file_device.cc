@@ -488,10 +488,24 @@ struct FileDevice::Impl {
   }
 
   // FileDevice::TryReadNow.
-  bool TryReadNow(uint64_t offset, std::span<std::byte> buf) {
+  bool TryReadNow(uint64_t offset, std::span<std::byte> buf, ReadWait wait) {
+    if (wait == ReadWait::kAllowed) return ReadWaiting(offset, buf);
     if (!try_without_blocking || direct_io || !nowait_reads) return false;
     size_t done = 0;
     return ReadWithoutBlocking(offset, buf, done);
+  }
+
+  // Reads all of `buf` with pread, waiting for the storage; false on an error or EOF.
+  bool ReadWaiting(uint64_t offset, std::span<std::byte> buf) {
+    size_t done = 0;
+    while (done < buf.size()) {
+      const ssize_t res = ::pread(fd, buf.data() + done, std::min(buf.size() - done, kMaxChunk),
+                                  static_cast<off_t>(offset + done));
+      if (res < 0 && errno == EINTR) continue;
+      if (res <= 0) return false;
+      done += static_cast<size_t>(res);
+    }
+    return true;
   }
 
   PosixEventLoop& loop;
@@ -563,9 +577,9 @@ Status FileDevice::SubmitRead(uint64_t offset, std::span<std::byte> buf, IoCallb
   return impl_->Start(std::move(op));
 }
 
-bool FileDevice::TryReadNow(uint64_t offset, std::span<std::byte> buf) {
+bool FileDevice::TryReadNow(uint64_t offset, std::span<std::byte> buf, ReadWait wait) {
   if (!CheckRange(offset, buf.size(), buf.data()).ok()) return false;
-  return impl_->TryReadNow(offset, buf);
+  return impl_->TryReadNow(offset, buf, wait);
 }
 
 Status FileDevice::SubmitWrite(uint64_t offset, std::span<const std::byte> buf, WriteMode mode,

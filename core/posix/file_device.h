@@ -61,9 +61,9 @@ class FileDevice final : public BlockDevice {
   // growing runs the grow command (blocking the loop while it runs) and re-reads the size,
   // which must then be at least `new_size` (else kNoSpace).
   Status SubmitResize(uint64_t new_size, IoCallback done) override;
-  // A page-cache read with RWF_NOWAIT (when try_without_blocking is on); never with O_DIRECT,
-  // which always waits for the device.
-  bool TryReadNow(uint64_t offset, std::span<std::byte> buf) override;
+  // kNever: a page-cache read with RWF_NOWAIT (when try_without_blocking is on); never with
+  // O_DIRECT, which always waits for the device. kAllowed: a plain pread, in either cache mode.
+  bool TryReadNow(uint64_t offset, std::span<std::byte> buf, ReadWait wait) override;
   // False for block devices: their bytes are what they were.
   bool zero_initialized() const override;
   // Sets the grow command after open (the image header that names it is read from the device).

@@ -445,15 +445,19 @@ TEST_P(FileDeviceTest, TryReadNowReadsThePageCacheHereAndDeclinesWhatItCannot) {
   const auto data = Pattern(3 * 4096 + 512, 78);
   ASSERT_TRUE(Write(*dev, 5000, data).ok());  // now in the page cache
   std::vector<std::byte> back(data.size());
-  ASSERT_TRUE(dev->TryReadNow(5000, back));
+  ASSERT_TRUE(dev->TryReadNow(5000, back, ReadWait::kNever));
   EXPECT_EQ(back, data);
-  EXPECT_EQ(loop_->RunReady(), 0u);                      // nothing was posted
-  EXPECT_FALSE(dev->TryReadNow(kFileSize - 512, back));  // past the end
+  EXPECT_EQ(loop_->RunReady(), 0u);                                        // nothing was posted
+  EXPECT_FALSE(dev->TryReadNow(kFileSize - 512, back, ReadWait::kNever));  // past the end
   EXPECT_EQ(loop_->RunReady(), 0u);
 
   auto without = OpenOrSkip(Options());  // try_without_blocking off: never served here
   ASSERT_NE(without, nullptr);
-  EXPECT_FALSE(without->TryReadNow(5000, back));
+  EXPECT_FALSE(without->TryReadNow(5000, back, ReadWait::kNever));
+  std::fill(back.begin(), back.end(), std::byte{0});
+  ASSERT_TRUE(without->TryReadNow(5000, back, ReadWait::kAllowed));  // a plain pread
+  EXPECT_EQ(back, data);
+  EXPECT_FALSE(without->TryReadNow(kFileSize - 512, back, ReadWait::kAllowed));
 }
 
 TEST_P(FileDeviceTest, DirectIoWithAlignedBuffers) {
@@ -484,7 +488,10 @@ TEST_P(FileDeviceTest, DirectIoWithAlignedBuffers) {
   ASSERT_TRUE(Write(dev, 8 * 4096, {wbuf.get(), kLen}, WriteMode::kFua).ok());
   ASSERT_TRUE(Read(dev, 8 * 4096, {rbuf.get(), kLen}).ok());
   EXPECT_EQ(0, std::memcmp(rbuf.get(), data.data(), kLen));
-  EXPECT_FALSE(dev.TryReadNow(8 * 4096, {rbuf.get(), kLen}));  // O_DIRECT always waits
+  EXPECT_FALSE(dev.TryReadNow(8 * 4096, {rbuf.get(), kLen}, ReadWait::kNever));  // O_DIRECT waits
+  std::memset(rbuf.get(), 0xAA, kLen);
+  ASSERT_TRUE(dev.TryReadNow(8 * 4096, {rbuf.get(), kLen}, ReadWait::kAllowed));
+  EXPECT_EQ(0, std::memcmp(rbuf.get(), data.data(), kLen));
 
   int calls = 0;
   EXPECT_EQ(dev.SubmitRead(a / 2, {rbuf.get(), a}, [&](Status) { ++calls; }).code(),

@@ -21,7 +21,7 @@ Status BlockDevice::CheckRange(uint64_t offset, uint64_t length, const void* buf
   return Status::Ok();
 }
 
-bool BlockDevice::TryReadNow(uint64_t, std::span<std::byte>) {
+bool BlockDevice::TryReadNow(uint64_t, std::span<std::byte>, ReadWait) {
   return false;
 }
 

@@ -27,6 +27,12 @@ namespace fvd {
 // Completion of one device operation. Runs exactly once per accepted submission.
 using IoCallback = std::function<void(Status)>;
 
+// Whether BlockDevice::TryReadNow may wait for the data.
+enum class ReadWait {
+  kNever,    // only what is at hand (the page cache): the caller's loop must not stall
+  kAllowed,  // the caller is synchronous and would wait anyway (a sync fio job, like psync)
+};
+
 enum class WriteMode {
   kCached,  // may sit in a volatile cache until a flush
   kFua,     // durable when it completes (force unit access)
@@ -57,14 +63,15 @@ class BlockDevice {
   // cannot change size completes with kNoSpace or kUnsupported.
   [[nodiscard]] virtual Status SubmitResize(uint64_t new_size, IoCallback done) = 0;
 
-  // Optional, synchronous: reads [offset, offset + buf.size()) right here if the device can do
-  // so without waiting (a page-cache hit, memory), and returns true with `buf` filled, as a read
-  // completing now would. Returns false when it would have to wait, on any error, or when the
-  // device does not offer it (the default): then `buf` may hold anything and the caller submits
-  // the read as usual, which reports any error. Never blocks, never calls back, never counts as
-  // a submission. For hosts whose caller is itself synchronous (the fio plugin's reads); the
-  // engine's own request paths always submit.
-  [[nodiscard]] virtual bool TryReadNow(uint64_t offset, std::span<std::byte> buf);
+  // Optional, synchronous: reads [offset, offset + buf.size()) right here and returns true with
+  // `buf` filled, as a read completing now would, if the device can: without waiting (a
+  // page-cache hit, memory), or with ReadWait::kAllowed also by waiting for the storage here.
+  // Returns false when it would have to wait (kNever), on any error, or when the device does
+  // not offer it (the default): then `buf` may hold anything and the caller submits the read
+  // as usual, which reports any error. Never calls back, never counts as a submission. For
+  // hosts whose caller is itself synchronous (the fio plugin's reads); the engine's own request
+  // paths always submit.
+  [[nodiscard]] virtual bool TryReadNow(uint64_t offset, std::span<std::byte> buf, ReadWait wait);
 
  protected:
   // Shared argument check for implementations: range inside the device and aligned.

@@ -66,7 +66,7 @@ Status MemoryDevice::SubmitRead(uint64_t offset, std::span<std::byte> buf, IoCal
   return Status::Ok();
 }
 
-bool MemoryDevice::TryReadNow(uint64_t offset, std::span<std::byte> buf) {
+bool MemoryDevice::TryReadNow(uint64_t offset, std::span<std::byte> buf, ReadWait) {
   if (!CheckRange(offset, buf.size(), buf.data()).ok()) return false;
   ReadNow(offset, buf);
   return true;

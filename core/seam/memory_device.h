@@ -27,7 +27,7 @@ class MemoryDevice final : public BlockDevice {
   Status SubmitFlush(IoCallback done) override;
   Status SubmitResize(uint64_t new_size, IoCallback done) override;
   // Always served (memory never waits), unless the range is bad.
-  bool TryReadNow(uint64_t offset, std::span<std::byte> buf) override;
+  bool TryReadNow(uint64_t offset, std::span<std::byte> buf, ReadWait wait) override;
 
   // Synchronous access for tests and tools that set up or inspect contents directly.
   void ReadNow(uint64_t offset, std::span<std::byte> buf) const;

@@ -34,10 +34,10 @@ class FaultDevice final : public BlockDevice {
                               Delayed(Op::kWrite, offset, buf.size(), std::move(done)));
   }
   // Served by the inner device, unless that read would fail or be delayed.
-  bool TryReadNow(uint64_t offset, std::span<std::byte> buf) override {
+  bool TryReadNow(uint64_t offset, std::span<std::byte> buf, ReadWait wait) override {
     if (Fails(Op::kRead, offset, buf.size())) return false;
     if (delay_ && delay_(Op::kRead, offset, buf.size()) > Duration::zero()) return false;
-    return inner_.TryReadNow(offset, buf);
+    return inner_.TryReadNow(offset, buf, wait);
   }
   Status SubmitFlush(IoCallback done) override {
     if (Fails(Op::kFlush, 0, 0)) return PostError(std::move(done));
