@@ -108,10 +108,14 @@ def markdown(a, results):
         "",
         "## Reading the figures",
         "",
-        "- Reads of allocated data that the page cache holds are served inside fio's `queue` "
-        "call (`Image::TryReadNow`: a bitmap and table lookup, then one `preadv2` with "
-        "`RWF_NOWAIT`), as `psync` serves them; everything else goes through the engine's "
-        "coroutines and io_uring.",
+        "- Reads of allocated data are served inside fio's `queue` call "
+        "(`Image::TryReadNow`: a bitmap and table lookup, then one system call): with "
+        "iodepth 1 a plain `pread`, as `psync` does, in either cache mode; with iodepth 32 a "
+        "`preadv2` with `RWF_NOWAIT` when the page cache holds the data. Everything else "
+        "goes through the engine's coroutines and io_uring.",
+        "- Writes always go through the engine (a range lock, and a metadata update when "
+        "they allocate) and, with O_DIRECT, io_uring, also at iodepth 1 where `psync` "
+        "writes in place: that round trip is what O_DIRECT writes at iodepth 1 pay.",
         "- Page-cache writes are copied inline as `psync` does (ext4 refuses `RWF_NOWAIT` "
         "buffered writes); the raw file's page-cache writes swing with the kernel's dirty-page "
         "throttling, so their ratios are the noisiest.",
