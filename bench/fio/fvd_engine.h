@@ -55,7 +55,8 @@ class FvdEngine {
   // A read served at once when its data is at hand (Image::TryReadNow: in the image, and in
   // the page cache unless `wait` allows waiting for the file): true, and no Completion will
   // come for it. False: nothing was started; Queue it. Spares the read the coroutine, the
-  // device op and the loop round trip.
+  // device op and the loop round trip. Every 64th such read also runs what is ready on the
+  // loop (timers, completions, background work), without waiting.
   bool TryReadNow(uint64_t offset, std::span<std::byte> buf, ReadWait wait);
   // Runs the loop until at least `min` completions are ready (or `timeout` passes), then
   // appends up to `max` of them to `out` and returns how many.
