@@ -4,8 +4,9 @@
 // fio loads us with --ioengine=external:/abs/path/libfvd_fio.so and calls get_ioengine(). Each
 // job thread/process gets its own FvdEngine in td->io_ops_data. The engine is asynchronous:
 // queue starts a request and returns FIO_Q_QUEUED, getevents runs our event loop until enough
-// requests completed, event hands them back one by one. A read whose data is in the image and
-// in the page cache is served inside queue (FIO_Q_COMPLETED), as psync would serve it.
+// requests completed, event hands them back one by one. A read of data in the image is served
+// inside queue (FIO_Q_COMPLETED) when it can be: with iodepth=1 by a plain pread, as psync
+// serves it; otherwise when the page cache holds it.
 
 // Every standard header before fio's: its minmax.h defines min/max macros.
 #include <atomic>
