@@ -6,7 +6,8 @@
 // queue starts a request and returns FIO_Q_QUEUED, getevents runs our event loop until enough
 // requests completed, event hands them back one by one. A read of data in the image is served
 // inside queue (FIO_Q_COMPLETED) when it can be: with iodepth=1 by a plain pread, as psync
-// serves it; otherwise when the page cache holds it.
+// serves it; otherwise when the page cache holds it. With iodepth=1 a write that needs no
+// metadata is likewise a plain pwrite inside queue.
 
 // Every standard header before fio's: its minmax.h defines min/max macros.
 #include <atomic>
@@ -164,6 +165,11 @@ extern "C" fio_q_status FvdQueue(thread_data* td, io_u* u) {
   // A sync job (iodepth=1) waits for every read anyway: it may wait in pread, as psync does.
   const fvd::ReadWait wait = d.sync ? fvd::ReadWait::kAllowed : fvd::ReadWait::kNever;
   if (kind == RequestKind::kRead && d.engine->TryReadNow(u->offset, span, wait)) {
+    u->error = 0;
+    return FIO_Q_COMPLETED;
+  }
+  // Likewise its writes to data already in the image: a plain pwrite, as psync's.
+  if (kind == RequestKind::kWrite && d.sync && d.engine->TryWriteNow(u->offset, span)) {
     u->error = 0;
     return FIO_Q_COMPLETED;
   }

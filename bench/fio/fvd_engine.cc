@@ -48,7 +48,7 @@ struct FvdEngine::State {
   std::optional<host::OpenedImage> opened;
   std::deque<Completion> ready;
   size_t in_flight = 0;
-  uint64_t served_now = 0;  // reads TryReadNow served
+  uint64_t served_now = 0;  // requests TryReadNow and TryWriteNow served
   std::set<std::string> logged;
 };
 
@@ -137,11 +137,22 @@ Status FvdEngine::Queue(RequestKind kind, uint64_t offset, std::span<std::byte> 
 bool FvdEngine::TryReadNow(uint64_t offset, std::span<std::byte> buf, ReadWait wait) {
   State& s = *state_;
   if (!s.opened || !s.opened->image->TryReadNow(offset, buf, wait)) return false;
-  // Reads served here do not run the loop: every so often, give timers, completions and
+  ServedNow();
+  return true;
+}
+
+bool FvdEngine::TryWriteNow(uint64_t offset, std::span<const std::byte> buf) {
+  State& s = *state_;
+  if (!s.opened || !s.opened->image->TryWriteNow(offset, buf)) return false;
+  ServedNow();
+  return true;
+}
+
+void FvdEngine::ServedNow() {
+  // Requests served at once do not run the loop: every so often, give timers, completions and
   // background work (the journal's flush period, prefetch, copies) a pass without waiting.
   constexpr uint64_t kLoopPassEvery = 64;
-  if (++s.served_now % kLoopPassEvery == 0) s.files.loop().RunReady();
-  return true;
+  if (++state_->served_now % kLoopPassEvery == 0) state_->files.loop().RunReady();
 }
 
 size_t FvdEngine::Reap(size_t min, size_t max, std::optional<std::chrono::nanoseconds> timeout,

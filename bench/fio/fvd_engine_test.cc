@@ -15,6 +15,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
+std::vector<std::byte> Bytes(size_t n, uint64_t seed) {
+  std::vector<std::byte> v(n);
+  Prng p(seed);
+  for (auto& b : v) b = static_cast<std::byte>(p.NextU64());
+  return v;
+}
+
 class FvdEngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -23,6 +30,14 @@ class FvdEngineTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string Path(const char* name) const { return (dir_ / name).string(); }
+  // Writes `n` seeded random bytes to base.raw and returns them.
+  std::vector<std::byte> WriteBase(size_t n, uint64_t seed) const {
+    auto base = Bytes(n, seed);
+    std::ofstream(Path("base.raw"), std::ios::binary)
+        .write(reinterpret_cast<const char*>(base.data()),
+               static_cast<std::streamsize>(base.size()));
+    return base;
+  }
 
   std::unique_ptr<FvdEngine> Make(EngineOptions o) {
     auto e = FvdEngine::Create(std::move(o), [this](const std::string& l) { log_.push_back(l); });
@@ -34,17 +49,8 @@ class FvdEngineTest : public ::testing::Test {
   std::vector<std::string> log_;
 };
 
-std::vector<std::byte> Bytes(size_t n, uint64_t seed) {
-  std::vector<std::byte> v(n);
-  Prng p(seed);
-  for (auto& b : v) b = static_cast<std::byte>(p.NextU64());
-  return v;
-}
-
 TEST_F(FvdEngineTest, CreatesAnOverlayAndServesQueuedRequests) {
-  const auto base = Bytes(4 << 20, 7);
-  std::ofstream(Path("base.raw"), std::ios::binary)
-      .write(reinterpret_cast<const char*>(base.data()), static_cast<std::streamsize>(base.size()));
+  const auto base = WriteBase(4 << 20, 7);
   EngineOptions o;
   o.base = "base.raw";
   o.size = 4 << 20;
@@ -90,9 +96,7 @@ TEST_F(FvdEngineTest, CreatesAnOverlayAndServesQueuedRequests) {
 }
 
 TEST_F(FvdEngineTest, TryReadNowServesPageCacheHitsWithoutACompletion) {
-  const auto base = Bytes(1 << 20, 8);
-  std::ofstream(Path("base.raw"), std::ios::binary)
-      .write(reinterpret_cast<const char*>(base.data()), static_cast<std::streamsize>(base.size()));
+  WriteBase(1 << 20, 8);
   EngineOptions o;
   o.base = "base.raw";
   auto e = Make(o);
@@ -121,6 +125,39 @@ TEST_F(FvdEngineTest, TryReadNowServesPageCacheHitsWithoutACompletion) {
     ASSERT_TRUE(e->TryReadNow(0, buf, ReadWait::kNever));
   }
   EXPECT_EQ(e->in_flight(), 0u);
+  ASSERT_TRUE(e->Close().ok());
+}
+
+TEST_F(FvdEngineTest, TryWriteNowWritesDataInTheImageWithoutACompletion) {
+  const auto base = WriteBase(1 << 20, 10);
+  EngineOptions o;
+  o.base = "base.raw";
+  auto e = Make(o);
+  ASSERT_TRUE(e->Prepare(Path("disk.fvd"), 0).ok());
+  const auto mine = Bytes(4096, 11);
+  EXPECT_FALSE(e->TryWriteNow(0, mine));  // no image open
+  ASSERT_TRUE(e->Open(Path("disk.fvd")).ok());
+  auto data = Bytes(65536, 12);
+  std::vector<Completion> done;
+  ASSERT_TRUE(e->Queue(RequestKind::kWrite, 0, data, nullptr).ok());
+  EXPECT_EQ(e->Reap(1, 1, std::nullopt, done), 1u);
+  ASSERT_EQ(done.at(0).error, 0);
+
+  ASSERT_TRUE(e->TryWriteNow(8192, mine));          // in the image: written in place, here
+  EXPECT_FALSE(e->TryWriteNow(65536 + 512, mine));  // in the base: copy-on-write, Queue it
+  EXPECT_EQ(e->in_flight(), 0u);
+  done.clear();
+  EXPECT_EQ(e->Reap(1, 1, std::chrono::milliseconds(1), done), 0u);  // no completion comes
+  ASSERT_TRUE(e->Close().ok());
+
+  ASSERT_TRUE(e->Open(Path("disk.fvd")).ok());
+  std::vector<std::byte> back(2 * 65536);
+  ASSERT_TRUE(e->Queue(RequestKind::kRead, 0, back, nullptr).ok());
+  EXPECT_EQ(e->Reap(1, 1, std::nullopt, done), 1u);
+  auto truth = data;
+  std::copy(mine.begin(), mine.end(), truth.begin() + 8192);
+  truth.insert(truth.end(), base.begin() + 65536, base.begin() + 2 * 65536);
+  EXPECT_EQ(back, truth);
   ASSERT_TRUE(e->Close().ok());
 }
 

@@ -166,6 +166,13 @@ class Image {
   // Read completing now would; it takes no lock, as Read's fast path takes none.
   bool TryReadNow(uint64_t offset, std::span<std::byte> buf, ReadWait wait = ReadWait::kNever);
   Task<Status> Write(uint64_t offset, std::span<const std::byte> buf);
+  // A write done right here, for synchronous hosts (a sync fio job, which waits anyway): when
+  // it would be an in-place write (every touched block durably in the image, no metadata to
+  // record) to one contiguous run of the data device, and the device writes it now
+  // (BlockDevice::TryWriteNow, FUA in unbuffered mode as Write would), counts a guest write
+  // and returns true. Otherwise returns false, the guest range holding old or new bytes (as
+  // with a failed write): call Write. Takes no lock, as Write's in-place path takes none.
+  bool TryWriteNow(uint64_t offset, std::span<const std::byte> buf);
   Task<Status> Flush();
   Task<Status> Close();
   // Waits until no request, background copy or journal write is in flight and cancels the

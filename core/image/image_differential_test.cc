@@ -2,7 +2,7 @@
 // image and against a plain truth buffer, for every combination of base / no base, compact or
 // not, copy-on-read on or off, buffered or unbuffered journal, and no journal at all. Seeded: the
 // loop's tie-break seed picks the interleaving, so each seed explores another one and repeats it
-// exactly. Half the reads try Image::TryReadNow first.
+// exactly. Half the reads try Image::TryReadNow first, half the writes Image::TryWriteNow.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -99,7 +99,8 @@ void DifferentialTest::RunSeed(uint64_t seed) {
   };
 
   Prng p(seed);
-  int served_now = 0;  // reads TryReadNow served
+  int served_now = 0;   // reads TryReadNow served
+  int written_now = 0;  // writes TryWriteNow served
   for (int batch = 0; batch < 250; ++batch) {
     std::vector<Op> ops(1 + p.Below(8));
     std::vector<std::pair<uint64_t, uint64_t>> writes;
@@ -133,7 +134,15 @@ void DifferentialTest::RunSeed(uint64_t seed) {
         op.status = std::move(s);
         op.done = true;
       };
-      if (op.kind == Op::kWrite) Detach(img->Write(op.offset, op.data), done);
+      if (op.kind == Op::kWrite) {
+        // Likewise half the writes (served only when in place, needing no metadata).
+        if (p.Chance(1, 2) && img->TryWriteNow(op.offset, op.data)) {
+          ++written_now;
+          done(Status::Ok());
+        } else {
+          Detach(img->Write(op.offset, op.data), done);
+        }
+      }
       if (op.kind == Op::kRead) {
         // Half the reads first try the synchronous path (the fio plugin's), with this batch's
         // other requests already in flight; what it declines goes the usual way.
@@ -187,6 +196,7 @@ void DifferentialTest::RunSeed(uint64_t seed) {
   }
   verify_all("at the end", 250);
   EXPECT_GT(served_now, 0) << "no read was served by TryReadNow, seed " << seed;
+  EXPECT_GT(written_now, 0) << "no write was served by TryWriteNow, seed " << seed;
   ASSERT_TRUE(w.Run(img->Close()).ok());
 }
 

@@ -492,6 +492,50 @@ TEST_F(ImageTest, TryReadNowServesOneContiguousRunInTheImageAndDeclinesTheRest) 
   EXPECT_FALSE(img->TryReadNow(60 * kKiB, buf));  // closed
 }
 
+TEST_F(ImageTest, TryWriteNowWritesInPlaceAndDeclinesWhatNeedsMetadata) {
+  ASSERT_TRUE(world.Create(BaseOptions(/*compact=*/true)).ok());
+  auto img = OpenOrDie();
+  // Chunks 1 and 0, allocated in that order: [60 KiB, 68 KiB) is in the image but two runs.
+  ASSERT_TRUE(world.Run(img->Write(64 * kKiB, Pattern(4096, 1))).ok());
+  ASSERT_TRUE(world.Run(img->Write(60 * kKiB, Pattern(4096, 2))).ok());
+  ASSERT_TRUE(world.Run(img->Flush()).ok());
+  const auto stats = img->stats();
+  const size_t pending = world.loop.pending();
+
+  const auto mine = Pattern(4096, 3), yours = Pattern(512, 4);
+  ASSERT_TRUE(img->TryWriteNow(64 * kKiB, mine));
+  ASSERT_TRUE(img->TryWriteNow(60 * kKiB + 512, yours));
+  EXPECT_EQ(img->stats().guest_writes, stats.guest_writes + 2);
+  EXPECT_EQ(img->stats().in_place_writes, stats.in_place_writes + 2);
+  EXPECT_EQ(img->stats().journal_writes, stats.journal_writes);
+  EXPECT_EQ(world.loop.pending(), pending);  // nothing was submitted or posted
+  Put(64 * kKiB, mine);
+  Put(60 * kKiB, Pattern(4096, 2));
+  Put(60 * kKiB + 512, yours);
+
+  const auto other = Pattern(8192, 5);
+  EXPECT_FALSE(img->TryWriteNow(60 * kKiB, other));                         // two runs
+  EXPECT_FALSE(img->TryWriteNow(128 * kKiB, mine));                         // still in the base
+  EXPECT_FALSE(img->TryWriteNow(64 * kKiB, std::span(other).first(1000)));  // not sector-sized
+  EXPECT_FALSE(img->TryWriteNow(4 * kMiB - 512, mine));                     // past the end
+  world.image_dev.set_fail([](Op op, uint64_t, uint64_t) { return op == Op::kWrite; });
+  EXPECT_FALSE(img->TryWriteNow(64 * kKiB, other));  // the device would fail: Write reports it
+  world.image_dev.set_fail(nullptr);
+  EXPECT_EQ(img->stats().guest_writes, stats.guest_writes + 2);
+  EXPECT_EQ(ReadAll(*img, 0, 4 * kMiB), Expected(0, 4 * kMiB));
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+  EXPECT_FALSE(img->TryWriteNow(64 * kKiB, mine));  // closed
+
+  auto again = OpenOrDie();  // the writes are in the image, as any in-place write's
+  EXPECT_EQ(ReadAll(*again, 0, 4 * kMiB), Expected(0, 4 * kMiB));
+  ASSERT_TRUE(world.Run(again->Close()).ok());
+  ImageOptions ro;
+  ro.access = AccessMode::kReadOnly;
+  auto read_only = OpenOrDie(ro);
+  EXPECT_FALSE(read_only->TryWriteNow(64 * kKiB, mine));
+  ASSERT_TRUE(world.Run(read_only->Close()).ok());
+}
+
 TEST_F(ImageTest, RejectsBadRequests) {
   ASSERT_TRUE(world.Create(BaseOptions()).ok());
   auto img = OpenOrDie();

@@ -108,4 +108,17 @@ Task<Status> Image::Write(uint64_t offset, std::span<const std::byte> buf) {
   }
 }
 
+bool Image::TryWriteNow(uint64_t offset, std::span<const std::byte> buf) {
+  Core& c = *core_;
+  if (buf.empty() || !c.CheckRange(offset, buf.size()).ok() || !c.CheckWritable().ok())
+    return false;
+  if (NeedsMetadata(c, offset, buf.size())) return false;
+  const uint64_t physical = SinglePhysicalRun(c.header, c.table, offset, buf.size());
+  if (physical == kUnallocated || !c.data_dev.TryWriteNow(physical, buf, c.data_write_mode()))
+    return false;
+  ++c.stats.guest_writes;
+  ++c.stats.in_place_writes;
+  return true;
+}
+
 }  // namespace fvd

@@ -508,6 +508,22 @@ struct FileDevice::Impl {
     return true;
   }
 
+  // FileDevice::TryWriteNow: all of `buf` with pwritev2 (RWF_DSYNC for FUA), waiting for the
+  // storage; false on an error (a short write is continued).
+  bool WriteWaiting(uint64_t offset, std::span<const std::byte> buf, bool fua) {
+    if (mode == OpenMode::kReadOnly) return false;
+    size_t done = 0;
+    while (done < buf.size()) {
+      iovec iov{const_cast<std::byte*>(buf.data() + done), std::min(buf.size() - done, kMaxChunk)};
+      const ssize_t res =
+          ::pwritev2(fd, &iov, 1, static_cast<off_t>(offset + done), fua ? RWF_DSYNC : 0);
+      if (res < 0 && errno == EINTR) continue;
+      if (res <= 0) return false;
+      done += static_cast<size_t>(res);
+    }
+    return true;
+  }
+
   PosixEventLoop& loop;
   const std::string path;
   OpenMode mode = OpenMode::kReadWrite;
@@ -580,6 +596,11 @@ Status FileDevice::SubmitRead(uint64_t offset, std::span<std::byte> buf, IoCallb
 bool FileDevice::TryReadNow(uint64_t offset, std::span<std::byte> buf, ReadWait wait) {
   if (!CheckRange(offset, buf.size(), buf.data()).ok()) return false;
   return impl_->TryReadNow(offset, buf, wait);
+}
+
+bool FileDevice::TryWriteNow(uint64_t offset, std::span<const std::byte> buf, WriteMode mode) {
+  if (!CheckRange(offset, buf.size(), buf.data()).ok()) return false;
+  return impl_->WriteWaiting(offset, buf, mode == WriteMode::kFua);
 }
 
 Status FileDevice::SubmitWrite(uint64_t offset, std::span<const std::byte> buf, WriteMode mode,

@@ -64,6 +64,8 @@ class FileDevice final : public BlockDevice {
   // kNever: a page-cache read with RWF_NOWAIT (when try_without_blocking is on); never with
   // O_DIRECT, which always waits for the device. kAllowed: a plain pread, in either cache mode.
   bool TryReadNow(uint64_t offset, std::span<std::byte> buf, ReadWait wait) override;
+  // A plain pwrite in either cache mode; kFua adds RWF_DSYNC (pwritev2), as psync's sync=dsync.
+  bool TryWriteNow(uint64_t offset, std::span<const std::byte> buf, WriteMode mode) override;
   // False for block devices: their bytes are what they were.
   bool zero_initialized() const override;
   // Sets the grow command after open (the image header that names it is read from the device).

@@ -460,6 +460,30 @@ TEST_P(FileDeviceTest, TryReadNowReadsThePageCacheHereAndDeclinesWhatItCannot) {
   EXPECT_FALSE(without->TryReadNow(kFileSize - 512, back, ReadWait::kAllowed));
 }
 
+TEST_P(FileDeviceTest, TryWriteNowWritesHereInEitherModeAndDeclinesWhatItCannot) {
+  auto dev = OpenOrSkip(Options());
+  ASSERT_NE(dev, nullptr);
+  const auto data = Pattern(2 * 4096 + 512, 79), fua = Pattern(4096, 80);
+  ASSERT_TRUE(dev->TryWriteNow(5000, data, WriteMode::kCached));
+  ASSERT_TRUE(dev->TryWriteNow(20000, fua, WriteMode::kFua));                // RWF_DSYNC
+  EXPECT_EQ(loop_->RunReady(), 0u);                                          // nothing was posted
+  EXPECT_FALSE(dev->TryWriteNow(kFileSize - 512, fua, WriteMode::kCached));  // past the end
+  std::vector<std::byte> back(data.size());
+  ASSERT_TRUE(Read(*dev, 5000, back).ok());
+  EXPECT_EQ(back, data);
+  back.resize(fua.size());
+  ASSERT_TRUE(Read(*dev, 20000, back).ok());
+  EXPECT_EQ(back, fua);
+
+  FileDeviceOptions ro = Options();
+  ro.mode = OpenMode::kReadOnly;
+  auto reader = OpenOrSkip(ro);
+  ASSERT_NE(reader, nullptr);
+  EXPECT_FALSE(reader->TryWriteNow(5000, fua, WriteMode::kCached));
+  ASSERT_TRUE(Read(*reader, 5000, back).ok());
+  EXPECT_TRUE(std::equal(back.begin(), back.end(), data.begin()));
+}
+
 TEST_P(FileDeviceTest, DirectIoWithAlignedBuffers) {
   FileDeviceOptions options = Options();
   options.cache = CacheMode::kDirect;
@@ -492,6 +516,15 @@ TEST_P(FileDeviceTest, DirectIoWithAlignedBuffers) {
   std::memset(rbuf.get(), 0xAA, kLen);
   ASSERT_TRUE(dev.TryReadNow(8 * 4096, {rbuf.get(), kLen}, ReadWait::kAllowed));
   EXPECT_EQ(0, std::memcmp(rbuf.get(), data.data(), kLen));
+  // A synchronous O_DIRECT write, read back through the device.
+  const auto again = Pattern(kLen, 14);
+  std::memcpy(wbuf.get(), again.data(), kLen);
+  ASSERT_TRUE(dev.TryWriteNow(8 * 4096, {wbuf.get(), kLen}, WriteMode::kCached));
+  EXPECT_FALSE(
+      dev.TryWriteNow(8 * 4096 + a / 2, {wbuf.get(), a}, WriteMode::kCached));  // unaligned
+  std::memset(rbuf.get(), 0xAA, kLen);
+  ASSERT_TRUE(Read(dev, 8 * 4096, {rbuf.get(), kLen}).ok());
+  EXPECT_EQ(0, std::memcmp(rbuf.get(), again.data(), kLen));
 
   int calls = 0;
   EXPECT_EQ(dev.SubmitRead(a / 2, {rbuf.get(), a}, [&](Status) { ++calls; }).code(),

@@ -25,4 +25,8 @@ bool BlockDevice::TryReadNow(uint64_t, std::span<std::byte>, ReadWait) {
   return false;
 }
 
+bool BlockDevice::TryWriteNow(uint64_t, std::span<const std::byte>, WriteMode) {
+  return false;
+}
+
 }  // namespace fvd

@@ -72,6 +72,13 @@ class BlockDevice {
   // hosts whose caller is itself synchronous (the fio plugin's reads); the engine's own request
   // paths always submit.
   [[nodiscard]] virtual bool TryReadNow(uint64_t offset, std::span<std::byte> buf, ReadWait wait);
+  // Optional, synchronous, for the same hosts: writes `buf` at `offset` right here, waiting for
+  // the storage (and with kFua until it is durable), and returns true as a write completing now
+  // would. False on any error or when the device does not offer it (the default): then part of
+  // the range may hold the new bytes and the caller submits the whole write as usual, which
+  // reports any error. Never calls back, never counts as a submission.
+  [[nodiscard]] virtual bool TryWriteNow(uint64_t offset, std::span<const std::byte> buf,
+                                         WriteMode mode);
 
  protected:
   // Shared argument check for implementations: range inside the device and aligned.

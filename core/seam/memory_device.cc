@@ -72,6 +72,12 @@ bool MemoryDevice::TryReadNow(uint64_t offset, std::span<std::byte> buf, ReadWai
   return true;
 }
 
+bool MemoryDevice::TryWriteNow(uint64_t offset, std::span<const std::byte> buf, WriteMode) {
+  if (!CheckRange(offset, buf.size(), buf.data()).ok()) return false;
+  WriteNow(offset, buf);
+  return true;
+}
+
 Status MemoryDevice::SubmitWrite(uint64_t offset, std::span<const std::byte> buf, WriteMode,
                                  IoCallback done) {
   FVD_RETURN_IF_ERROR(CheckRange(offset, buf.size(), buf.data()));

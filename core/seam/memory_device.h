@@ -28,6 +28,8 @@ class MemoryDevice final : public BlockDevice {
   Status SubmitResize(uint64_t new_size, IoCallback done) override;
   // Always served (memory never waits), unless the range is bad.
   bool TryReadNow(uint64_t offset, std::span<std::byte> buf, ReadWait wait) override;
+  // Always done (memory never waits, and a completed write is durable), unless the range is bad.
+  bool TryWriteNow(uint64_t offset, std::span<const std::byte> buf, WriteMode mode) override;
 
   // Synchronous access for tests and tools that set up or inspect contents directly.
   void ReadNow(uint64_t offset, std::span<std::byte> buf) const;

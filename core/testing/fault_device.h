@@ -39,6 +39,12 @@ class FaultDevice final : public BlockDevice {
     if (delay_ && delay_(Op::kRead, offset, buf.size()) > Duration::zero()) return false;
     return inner_.TryReadNow(offset, buf, wait);
   }
+  // Likewise for writes.
+  bool TryWriteNow(uint64_t offset, std::span<const std::byte> buf, WriteMode mode) override {
+    if (Fails(Op::kWrite, offset, buf.size())) return false;
+    if (delay_ && delay_(Op::kWrite, offset, buf.size()) > Duration::zero()) return false;
+    return inner_.TryWriteNow(offset, buf, mode);
+  }
   Status SubmitFlush(IoCallback done) override {
     if (Fails(Op::kFlush, 0, 0)) return PostError(std::move(done));
     return inner_.SubmitFlush(Delayed(Op::kFlush, 0, 0, std::move(done)));
