@@ -1,19 +1,27 @@
 // Little-endian loads and stores at byte offsets: every on-disk FVD integer is little-endian.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <type_traits>
 
 namespace fvd {
 
+// One unaligned load or store on a little-endian host (the byte-by-byte form compiled to a
+// loop); byte by byte elsewhere.
 template <typename T>
 inline T LoadLE(std::span<const std::byte> buf, size_t offset) {
   static_assert(std::is_unsigned_v<T>);
   T v = 0;
-  for (size_t i = 0; i < sizeof(T); ++i) {
-    v |= static_cast<T>(static_cast<T>(std::to_integer<uint8_t>(buf[offset + i])) << (8 * i));
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(&v, buf.data() + offset, sizeof(T));
+  } else {
+    for (size_t i = 0; i < sizeof(T); ++i) {
+      v |= static_cast<T>(static_cast<T>(std::to_integer<uint8_t>(buf[offset + i])) << (8 * i));
+    }
   }
   return v;
 }
@@ -21,8 +29,12 @@ inline T LoadLE(std::span<const std::byte> buf, size_t offset) {
 template <typename T>
 inline void StoreLE(std::span<std::byte> buf, size_t offset, T v) {
   static_assert(std::is_unsigned_v<T>);
-  for (size_t i = 0; i < sizeof(T); ++i) {
-    buf[offset + i] = static_cast<std::byte>(static_cast<uint8_t>(v >> (8 * i)));
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(buf.data() + offset, &v, sizeof(T));
+  } else {
+    for (size_t i = 0; i < sizeof(T); ++i) {
+      buf[offset + i] = static_cast<std::byte>(static_cast<uint8_t>(v >> (8 * i)));
+    }
   }
 }
 

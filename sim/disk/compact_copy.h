@@ -15,6 +15,9 @@ class CompactCopy {
   explicit CompactCopy(std::span<const std::byte> data);
 
   uint64_t size() const { return size_; }
+  // True while the copy is kept as tokens: then tokens()[i] is sector i's.
+  bool compact() const { return compact_; }
+  std::span<const uint64_t> tokens() const { return tokens_; }
   // The bytes, decoded.
   std::vector<std::byte> Bytes() const;
   // Overwrites [from, from + data.size()), which must lie inside the copy.

@@ -83,20 +83,35 @@ void PageMap::Page::Write(uint64_t in_page, std::span<const std::byte> data) {
   });
 }
 
+PageMap::Page& PageMap::Hold(uint64_t index, const PageMap* base, const InitPage& init) {
+  auto it = pages_.find(index);
+  if (it != pages_.end()) return it->second;
+  const Page* from = base != nullptr ? base->Find(index) : nullptr;
+  if (from != nullptr) return pages_.emplace(index, *from).first->second;
+  Page& page = pages_.try_emplace(index).first->second;
+  init(index, page);
+  return page;
+}
+
 void PageMap::Write(uint64_t offset, std::span<const std::byte> data, const PageMap* base,
                     const InitPage& init) {
   ForEachPage(offset, data.size(), [&](uint64_t index, uint64_t in_page, uint64_t at, uint64_t n) {
-    auto it = pages_.find(index);
-    if (it == pages_.end()) {
-      const Page* from = base != nullptr ? base->Find(index) : nullptr;
-      if (from != nullptr) {
-        it = pages_.emplace(index, *from).first;
-      } else {
-        it = pages_.try_emplace(index).first;
-        init(index, it->second);
-      }
+    Hold(index, base, init).Write(in_page, data.subspan(at, n));
+  });
+}
+
+void PageMap::Write(uint64_t offset, const CompactCopy& copy, const PageMap* base,
+                    const InitPage& init) {
+  if (!copy.compact() || offset % kSector != 0) {
+    Write(offset, copy.Bytes(), base, init);
+    return;
+  }
+  const std::span<const uint64_t> tokens = copy.tokens();
+  ForEachPage(offset, copy.size(), [&](uint64_t index, uint64_t in_page, uint64_t at, uint64_t n) {
+    Page& page = Hold(index, base, init);
+    for (uint64_t i = 0; i < n / kSector; ++i) {
+      page.SetToken(static_cast<unsigned>(in_page / kSector + i), tokens[at / kSector + i]);
     }
-    it->second.Write(in_page, data.subspan(at, n));
   });
 }
 

@@ -11,6 +11,8 @@
 #include <span>
 #include <unordered_map>
 
+#include "sim/disk/compact_copy.h"
+
 namespace fvd::sim {
 
 class PageMap {
@@ -54,6 +56,9 @@ class PageMap {
   // none, as `init` makes it, so an overlay page always holds its page's whole contents.
   void Write(uint64_t offset, std::span<const std::byte> data, const PageMap* base,
              const InitPage& init);
+  // Write(offset, copy.Bytes(), base, init), but a compact copy at a sector-aligned offset
+  // goes in as its tokens, without decoding and re-encoding every sector.
+  void Write(uint64_t offset, const CompactCopy& copy, const PageMap* base, const InitPage& init);
   // Writes only into pages already held (keeps an overlay current without growing it).
   void WriteHeld(uint64_t offset, std::span<const std::byte> data);
   // Drops pages past `size` and zeroes the tail of the last partial page, so a later grow
@@ -64,6 +69,9 @@ class PageMap {
   uint64_t pages() const { return pages_.size(); }
 
  private:
+  // The page `index`, created as Write describes if missing.
+  Page& Hold(uint64_t index, const PageMap* base, const InitPage& init);
+
   std::unordered_map<uint64_t, Page> pages_;  // lookup only; never iterated in an order that
                                               // escapes
 };

@@ -40,18 +40,23 @@ TEST(SectorToken, RoundTripsAndRecognizesOnlyItsOwnForm) {
   EXPECT_FALSE(TokenOf(random).has_value());
 }
 
-// Random writes of token sectors, random bytes and partial sectors, against a flat byte array.
+// Random writes of token sectors, random bytes and partial sectors, as bytes or as compact
+// copies, against a flat byte array.
 TEST(PageMap, MatchesAFlatArrayUnderRandomWrites) {
   constexpr uint64_t kBytes = 4 * PageMap::kPageBytes;
   std::vector<std::byte> model(kBytes);
   PageMap map;
   const PageMap::InitPage zeros = [](uint64_t, PageMap::Page&) {};
   Prng p(42);
+  int as_tokens = 0;  // writes that went in as a compact copy's tokens
   for (int i = 0; i < 2000; ++i) {
-    const uint64_t offset = p.Below(kBytes);
-    const uint64_t length = 1 + p.Below(std::min<uint64_t>(kBytes - offset, 3000));
-    std::vector<std::byte> data(length);
+    uint64_t offset = p.Below(kBytes);
+    if (p.Below(2) == 0) offset -= offset % kTokenSectorBytes;  // sector-aligned
+    uint64_t length = 1 + p.Below(std::min<uint64_t>(kBytes - offset, 3000));
     const uint64_t kind = p.Below(3);
+    if (kind == 1 && p.Below(2) == 0 && length >= kTokenSectorBytes)
+      length -= length % kTokenSectorBytes;  // whole sectors: a compact copy
+    std::vector<std::byte> data(length);
     for (uint64_t k = 0; k < length; ++k) {
       if (kind == 0) data[k] = static_cast<std::byte>(p.NextU64());
     }
@@ -60,7 +65,13 @@ TEST(PageMap, MatchesAFlatArrayUnderRandomWrites) {
         FillTokenSector(p.NextU64(), std::span<std::byte>(data).subspan(k, kTokenSectorBytes));
     }
     std::copy(data.begin(), data.end(), model.begin() + static_cast<ptrdiff_t>(offset));
-    map.Write(offset, data, nullptr, zeros);
+    if (p.Below(2) == 0) {
+      map.Write(offset, data, nullptr, zeros);
+    } else {  // through a CompactCopy: its tokens when it is compact and aligned, else bytes
+      const CompactCopy copy(data);
+      as_tokens += copy.compact() && offset % kTokenSectorBytes == 0;
+      map.Write(offset, copy, nullptr, zeros);
+    }
     if (p.Below(50) == 0) {
       const uint64_t size = p.Below(kBytes);
       map.Truncate(size);
@@ -77,6 +88,7 @@ TEST(PageMap, MatchesAFlatArrayUnderRandomWrites) {
     }
   });
   EXPECT_EQ(got, model);
+  EXPECT_GT(as_tokens, 50);
 }
 
 TEST(PageMap, TokenSectorsHoldNoBytesAndAnOverlayCopiesItsBase) {

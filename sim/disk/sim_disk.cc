@@ -247,9 +247,9 @@ struct SimDisk::Impl {
       MakeDurableNow(op.offset, op.write_buf);
       return Status::Ok();
     }
-    overlay.Write(op.offset, op.write_buf, &durable, init_page);
     PendingWrite& w = it->second;
     w.cached = CompactCopy(op.write_buf);
+    overlay.Write(op.offset, w.cached, &durable, init_page);
     w.in_flight = {};
     w.completion = completed_writes;
     ++cached_writes;
@@ -269,7 +269,7 @@ struct SimDisk::Impl {
       return a->second.completion < b->second.completion;
     });
     for (const auto& it : due) {
-      durable.Write(it->second.offset, it->second.cached.Bytes(), nullptr, init_page);
+      durable.Write(it->second.offset, it->second.cached, nullptr, init_page);
       DropCached(it);
     }
     DropOverlayIfClean();

@@ -64,9 +64,23 @@ uint64_t TruthImage::WriteSubmitted(uint64_t offset, std::span<const std::byte> 
 }
 
 void TruthImage::WriteCompleted(uint64_t id) {
-  Write& w = writes_.at(id);
+  auto node = writes_.find(id);
+  assert(node != writes_.end());
+  Write& w = node->second;
   w.completion_seq = ++completion_seq_;
-  for (uint64_t i = 0; i < w.count; ++i) --At(w.first_sector + i).in_flight;
+  for (uint64_t i = 0; i < w.count; ++i) {
+    Sector& s = At(w.first_sector + i);
+    --s.in_flight;
+    if (crashes_possible_) continue;
+    // No crash can need the older values: this write's is the sector's latest completed one
+    // (writes to a sector complete in submission order), and what reads must return now.
+    auto it = std::find_if(s.pending.begin(), s.pending.end(),
+                           [&](const Pending& p) { return p.write_id == id; });
+    if (it == s.pending.end()) continue;
+    s.stable = it->hash;
+    s.pending.erase(s.pending.begin(), it + 1);
+  }
+  if (!crashes_possible_) writes_.erase(node);
 }
 
 uint64_t TruthImage::FlushSubmitted() {
@@ -140,8 +154,17 @@ std::vector<std::pair<uint64_t, uint64_t>> TruthImage::WrittenRuns(uint64_t max_
   return runs;
 }
 
+uint64_t TruthImage::values_kept() const {
+  uint64_t n = 0;
+  for (const auto& [group, g] : groups_) {
+    for (const Sector& s : g.sectors) n += s.pending.size();
+  }
+  return n;
+}
+
 void TruthImage::Recovered(uint64_t sector, uint64_t hash, std::vector<std::string>& out) {
   assert(Find(sector) != nullptr);  // only written sectors are read back
+  assert(crashes_possible_);
   Sector& s = At(sector);
   bool allowed = hash == s.stable;
   for (const Pending& p : s.pending) allowed |= hash == p.hash;

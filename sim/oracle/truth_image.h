@@ -29,6 +29,12 @@ class TruthImage {
   // `original(sector)` is the hash a never-written sector must read (base data or zeros).
   explicit TruthImage(std::function<uint64_t(uint64_t)> original);
 
+  // The disk will never crash (no crash is configured for its VM): keep only what reads must
+  // return, each sector's latest value, not every value a crash could leave. Call before the
+  // first write; Recovered must not be called after it. Without it, a run with no flushes
+  // keeps every value ever written.
+  void SetNoCrashes() { crashes_possible_ = false; }
+
   // A guest write of `data` at byte `offset` was submitted; returns its id.
   uint64_t WriteSubmitted(uint64_t offset, std::span<const std::byte> data);
   void WriteCompleted(uint64_t id);
@@ -48,6 +54,8 @@ class TruthImage {
   // what to read back after a crash or at the end.
   std::vector<std::pair<uint64_t, uint64_t>> WrittenRuns(uint64_t max_run) const;
   bool Written(uint64_t sector) const { return Find(sector) != nullptr; }
+  // Values kept besides each written sector's durable one (what a crash could leave): memory.
+  uint64_t values_kept() const;
   uint64_t Original(uint64_t sector) const { return original_(sector); }
 
   // After a crash and recovery, `sector` (written before) reads `hash`: it must be its value at
@@ -99,6 +107,7 @@ class TruthImage {
   uint64_t completion_seq_ = 0;
   std::unordered_map<uint64_t, uint64_t> flushes_;  // flush id -> completion_seq at submit
   uint64_t next_flush_id_ = 1;
+  bool crashes_possible_ = true;
 };
 
 }  // namespace fvd::sim

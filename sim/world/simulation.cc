@@ -200,10 +200,11 @@ struct Simulation::World {
         adjusted.image.size_bytes = size;
         FVD_RETURN_IF_ERROR(CreateImage(*top, adjusted, base_len).WithContext("vm " + name));
         const Content content = vc.base.empty() ? Content{0, 0} : base_content.at(vc.base);
-        auto original = [content, base_len](uint64_t sector) {
+        const uint64_t zeros_hash = SectorHash(std::array<std::byte, kSector>{});
+        auto original = [content, base_len, zeros_hash](uint64_t sector) {
+          if (sector * kSector >= base_len) return zeros_hash;  // most sectors of most disks
           std::array<std::byte, kSector> buf{};
-          if (sector * kSector < base_len)
-            FillInitialSector(content.seed, content.nonzero, sector, buf);
+          FillInitialSector(content.seed, content.nonzero, sector, buf);
           return SectorHash(buf);
         };
         VmWorld vw{loop,
@@ -215,6 +216,10 @@ struct Simulation::World {
                    [this](const std::string& vm_name) { return ProfileOf(vm_name); }};
         vms.push_back(std::make_unique<Vm>(vw, name, vms.size(), adjusted, *raw, *top, base, size,
                                            NextSeed(), original));
+        if (std::none_of(config.crashes.begin(), config.crashes.end(),
+                         [&](const CrashConfig& c) { return CrashApplies(c.vm, name); })) {
+          vms.back()->SetNoCrashes();
+        }
         vm_disks.push_back(raw);
       }
     }

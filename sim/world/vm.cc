@@ -1,6 +1,7 @@
 #include "sim/world/vm.h"
 
 #include <algorithm>
+#include <cassert>
 
 #include "core/util/units.h"
 #include "sim/disk/sector_token.h"
@@ -81,6 +82,7 @@ void Vm::Violation(const std::string& what) {
 }
 
 void Vm::Crash(Prng& rng) {
+  assert(crashes_possible_);
   if (!running_ || crash_pending_) return;
   crash_pending_ = true;
   image_disk_.Crash(rng);

@@ -102,6 +102,12 @@ class Vm {
   void SetRecorder(Recorder* r) { w_.recorder = r; }
   // Starts the VM's life (it waits for config.start_ns first).
   void Start();
+  // No crash is configured for this VM: its oracle keeps only latest values (TruthImage::
+  // SetNoCrashes). Before Start; Crash must not be called after it.
+  void SetNoCrashes() {
+    oracle_.SetNoCrashes();
+    crashes_possible_ = false;
+  }
   // The host loses power now. Ignored unless the VM is running its phases.
   void Crash(Prng& rng);
   // Ends the current phase and skips the rest (the run reached its time limit); the VM then
@@ -147,6 +153,7 @@ class Vm {
   Prng prng_;       // the workload's draws: requests, think times, spot checks
   Prng data_prng_;  // the tokens of written data, apart so data never shifts the requests
   TruthImage oracle_;
+  bool crashes_possible_ = true;
   std::unique_ptr<Image> image_;
   std::vector<ByteRange> saved_profile_;  // the last open's recording
   VmStats stats_;

@@ -1,0 +1,97 @@
+// The oracle on its own: which values a sector may hold after a crash, and what reads must return.
+#include "sim/oracle/truth_image.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace fvd::sim {
+namespace {
+
+constexpr uint64_t kSector = 512;
+
+// One sector of bytes all equal to `fill`, and its hash.
+std::vector<std::byte> Bytes(uint8_t fill) {
+  return std::vector<std::byte>(kSector, std::byte{fill});
+}
+uint64_t Hash(uint8_t fill) {
+  return SectorHash(Bytes(fill));
+}
+
+TruthImage Oracle() {
+  return TruthImage([](uint64_t) { return Hash(0); });
+}
+
+TEST(TruthImage, AfterACrashASectorMayHoldItsFlushedValueOrAnyWrittenSince) {
+  TruthImage o = Oracle();
+  o.WriteCompleted(o.WriteSubmitted(0, Bytes(1)));
+  const uint64_t flush = o.FlushSubmitted();
+  o.FlushCompleted(flush);  // 1 is durable
+  o.WriteCompleted(o.WriteSubmitted(0, Bytes(2)));
+  const uint64_t in_flight = o.WriteSubmitted(0, Bytes(3));
+  (void)in_flight;
+  EXPECT_FALSE(o.Quiet(0, 1));
+  std::vector<std::string> violations;
+  for (uint8_t v : {1, 2, 3}) {
+    TruthImage copy = o;
+    copy.Recovered(0, Hash(v), violations);
+  }
+  EXPECT_TRUE(violations.empty());
+  TruthImage lost = o;
+  lost.Recovered(0, Hash(0), violations);  // the value before the flush: lost data
+  lost.Recovered(0, Hash(9), violations);  // never written
+  ASSERT_EQ(violations.size(), 2u);
+  EXPECT_NE(violations[0].find("never written"), std::string::npos) << violations[0];
+}
+
+TEST(TruthImage, ReadsAndTheFinalCheckWantTheLatestCompletedValue) {
+  for (bool no_crashes : {false, true}) {
+    TruthImage o = Oracle();
+    if (no_crashes) o.SetNoCrashes();
+    o.WriteCompleted(o.WriteSubmitted(0, Bytes(1)));
+    o.WriteCompleted(o.WriteSubmitted(0, Bytes(2)));
+    o.WriteCompleted(o.WriteSubmitted(kSector, Bytes(3)));
+    ASSERT_TRUE(o.Quiet(0, 2));
+    std::vector<std::string> violations;
+    o.CheckRead(0, std::vector<uint64_t>{Hash(2), Hash(3)}, violations);
+    o.Final(0, Hash(2), violations);
+    o.CheckRead(2, std::vector<uint64_t>{Hash(0)}, violations);  // never written
+    EXPECT_TRUE(violations.empty()) << no_crashes;
+    o.CheckRead(0, std::vector<uint64_t>{Hash(1)}, violations);  // an older value
+    o.Final(1, Hash(0), violations);
+    EXPECT_EQ(violations.size(), 2u) << no_crashes;
+    const uint64_t flush = o.FlushSubmitted();
+    o.FlushCompleted(flush);
+    o.WriteCompleted(o.WriteSubmitted(0, Bytes(4)));
+    o.Final(0, Hash(4), violations);
+    EXPECT_EQ(violations.size(), 2u) << no_crashes;
+  }
+}
+
+TEST(TruthImage, WithoutCrashesOnlyTheLatestValueIsKept) {
+  for (bool no_crashes : {false, true}) {
+    TruthImage o = Oracle();
+    if (no_crashes) o.SetNoCrashes();
+    for (int i = 0; i < 100; ++i) o.WriteCompleted(o.WriteSubmitted(0, Bytes(uint8_t(i))));
+    const uint64_t last = o.WriteSubmitted(0, Bytes(200));  // in flight
+    EXPECT_EQ(o.values_kept(), no_crashes ? 1u : 101u);
+    o.WriteCompleted(last);
+    EXPECT_EQ(o.values_kept(), no_crashes ? 0u : 101u);
+    std::vector<std::string> violations;
+    o.Final(0, Hash(200), violations);
+    EXPECT_TRUE(violations.empty());
+  }
+}
+
+TEST(TruthImage, WrittenRunsAreSortedAndCapped) {
+  TruthImage o = Oracle();
+  std::vector<std::byte> five(5 * kSector, std::byte{7});
+  o.WriteSubmitted(10 * kSector, five);
+  o.WriteSubmitted(2 * kSector, Bytes(1));
+  const auto runs = o.WrittenRuns(4);
+  const std::vector<std::pair<uint64_t, uint64_t>> want{{2, 1}, {10, 4}, {14, 1}};
+  EXPECT_EQ(runs, want);
+}
+
+}  // namespace
+}  // namespace fvd::sim
