@@ -14,10 +14,11 @@
 namespace fvd {
 namespace {
 
-// Whole blocks read from the base, to be copied into the image in the background.
+// Whole blocks read from the base, to be copied into the image in the background. The base
+// read fills every byte (ReadBase zeroes what lies past the base) before any is used.
 struct BaseCopy {
   uint64_t offset = 0;
-  IoBuffer bytes;
+  UninitializedIoBuffer bytes;
 };
 
 // Copies `copy` into the image unless the range is locked (base_copy.h). Failures only cost

@@ -20,6 +20,19 @@ std::string Violation(const char* what, uint64_t sector, uint64_t found) {
   return buf;
 }
 
+// Splits sectors [first, first + count) by group: fn(group, first k, end k, offset in the range).
+template <typename Fn>
+void ForEachGroupPart(uint64_t first, uint64_t count, uint64_t group_size, Fn&& fn) {
+  uint64_t done = 0;
+  while (done < count) {
+    const uint64_t sector = first + done;
+    const uint64_t k = sector % group_size;
+    const uint64_t n = std::min(group_size - k, count - done);
+    fn(sector / group_size, static_cast<unsigned>(k), static_cast<unsigned>(k + n), done);
+    done += n;
+  }
+}
+
 }  // namespace
 
 uint64_t SectorHash(std::span<const std::byte> sector) {
@@ -42,8 +55,10 @@ const TruthImage::Sector* TruthImage::Find(uint64_t sector) const {
 }
 
 TruthImage::Sector& TruthImage::At(uint64_t sector) {
-  Group& g = groups_[sector / kGroup];
-  const unsigned k = sector % kGroup;
+  return At(groups_[sector / kGroup], sector, static_cast<unsigned>(sector % kGroup));
+}
+
+TruthImage::Sector& TruthImage::At(Group& g, uint64_t sector, unsigned k) {
   if (((g.written >> k) & 1) == 0) {
     g.written = static_cast<uint8_t>(g.written | (1u << k));
     g.sectors[k].stable = original_(sector);
@@ -51,14 +66,20 @@ TruthImage::Sector& TruthImage::At(uint64_t sector) {
   return g.sectors[k];
 }
 
+// The hot paths below look each group up once, not each sector.
+
 uint64_t TruthImage::WriteSubmitted(uint64_t offset, std::span<const std::byte> data) {
   const uint64_t id = next_write_id_++;
   const uint64_t first = offset / kSector, count = data.size() / kSector;
-  for (uint64_t i = 0; i < count; ++i) {
-    Sector& s = At(first + i);
-    s.pending.push_back({SectorHash(data.subspan(i * kSector, kSector)), id});
-    ++s.in_flight;
-  }
+  ForEachGroupPart(first, count, kGroup,
+                   [&](uint64_t group, unsigned k0, unsigned k1, uint64_t at) {
+                     Group& g = groups_[group];
+                     for (unsigned k = k0; k < k1; ++k, ++at) {
+                       Sector& s = At(g, group * kGroup + k, k);
+                       s.pending.push_back({SectorHash(data.subspan(at * kSector, kSector)), id});
+                       ++s.in_flight;
+                     }
+                   });
   writes_[id] = Write{first, count, 0};
   return id;
 }
@@ -68,18 +89,23 @@ void TruthImage::WriteCompleted(uint64_t id) {
   assert(node != writes_.end());
   Write& w = node->second;
   w.completion_seq = ++completion_seq_;
-  for (uint64_t i = 0; i < w.count; ++i) {
-    Sector& s = At(w.first_sector + i);
-    --s.in_flight;
-    if (crashes_possible_) continue;
-    // No crash can need the older values: this write's is the sector's latest completed one
-    // (writes to a sector complete in submission order), and what reads must return now.
-    auto it = std::find_if(s.pending.begin(), s.pending.end(),
-                           [&](const Pending& p) { return p.write_id == id; });
-    if (it == s.pending.end()) continue;
-    s.stable = it->hash;
-    s.pending.erase(s.pending.begin(), it + 1);
-  }
+  ForEachGroupPart(w.first_sector, w.count, kGroup,
+                   [&](uint64_t group, unsigned k0, unsigned k1, uint64_t) {
+                     Group& g = groups_.at(group);
+                     for (unsigned k = k0; k < k1; ++k) {
+                       Sector& s = g.sectors[k];
+                       --s.in_flight;
+                       if (crashes_possible_) continue;
+                       // No crash can need the older values: this write's is the sector's latest
+                       // completed one (writes to a sector complete in submission order), and what
+                       // reads must return now.
+                       auto it = std::find_if(s.pending.begin(), s.pending.end(),
+                                              [&](const Pending& p) { return p.write_id == id; });
+                       if (it == s.pending.end()) continue;
+                       s.stable = it->hash;
+                       s.pending.erase(s.pending.begin(), it + 1);
+                     }
+                   });
   if (!crashes_possible_) writes_.erase(node);
 }
 
@@ -113,25 +139,37 @@ void TruthImage::FlushCompleted(uint64_t flush_id) {
 }
 
 bool TruthImage::Quiet(uint64_t sector, uint64_t count) const {
-  for (uint64_t i = 0; i < count; ++i) {
-    const Sector* s = Find(sector + i);
-    if (s != nullptr && s->in_flight > 0) return false;
-  }
-  return true;
+  bool quiet = true;
+  ForEachGroupPart(sector, count, kGroup, [&](uint64_t group, unsigned k0, unsigned k1, uint64_t) {
+    if (!quiet) return;
+    auto it = groups_.find(group);
+    if (it == groups_.end()) return;
+    for (unsigned k = k0; k < k1; ++k) {
+      if (((it->second.written >> k) & 1) != 0 && it->second.sectors[k].in_flight > 0)
+        quiet = false;
+    }
+  });
+  return quiet;
 }
 
 void TruthImage::CheckRead(uint64_t first, std::span<const uint64_t> hashes,
                            std::vector<std::string>& out) const {
-  for (uint64_t i = 0; i < hashes.size(); ++i) {
-    const uint64_t sector = first + i;
-    const Sector* s = Find(sector);
-    const uint64_t expect = s == nullptr ? original_(sector) : Latest(*s);
-    const uint64_t found = hashes[i];
-    if (found != expect) {
-      out.push_back(Violation("a read returned a value never written there", sector, found));
-      return;
-    }
-  }
+  bool reported = false;
+  ForEachGroupPart(
+      first, hashes.size(), kGroup, [&](uint64_t group, unsigned k0, unsigned k1, uint64_t at) {
+        auto it = groups_.find(group);
+        const Group* g = it == groups_.end() ? nullptr : &it->second;
+        for (unsigned k = k0; k < k1 && !reported; ++k, ++at) {
+          const uint64_t sector = group * kGroup + k;
+          const bool written = g != nullptr && ((g->written >> k) & 1) != 0;
+          const uint64_t expect = written ? Latest(g->sectors[k]) : original_(sector);
+          if (hashes[at] != expect) {
+            out.push_back(
+                Violation("a read returned a value never written there", sector, hashes[at]));
+            reported = true;  // one per read
+          }
+        }
+      });
 }
 
 std::vector<std::pair<uint64_t, uint64_t>> TruthImage::WrittenRuns(uint64_t max_run) const {

@@ -98,6 +98,7 @@ class TruthImage {
   const Sector* Find(uint64_t sector) const;
   // The state of `sector`, created (value: the original) on its first write.
   Sector& At(uint64_t sector);
+  Sector& At(Group& g, uint64_t sector, unsigned k);  // `sector` is sector k of group g
 
   std::function<uint64_t(uint64_t)> original_;
   std::unordered_map<uint64_t, Group> groups_;  // by sector / kGroup; lookups only, except

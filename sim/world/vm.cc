@@ -277,7 +277,7 @@ std::vector<std::byte> Vm::TakeBuffer(uint64_t length) {
   if (spare_buffers_.empty()) return std::vector<std::byte>(length);
   std::vector<std::byte> buffer = std::move(spare_buffers_.back());
   spare_buffers_.pop_back();
-  buffer.assign(length, std::byte{0});
+  buffer.resize(length);  // no zeroing: a read or the write's data fills all of it
   return buffer;
 }
 
