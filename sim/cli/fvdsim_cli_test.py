@@ -57,6 +57,22 @@ class FvdsimTest(unittest.TestCase):
         self.assertEqual(a["seed"], 11)
         self.assertNotEqual(a["digest"], c["digest"])
 
+    def test_digest_does_not_depend_on_the_allocator(self):
+        # fvdsim re-executes itself asking glibc's malloc for huge pages unless GLIBC_TUNABLES
+        # is set; memory layout must never reach the simulated path.
+        path = os.path.join(WORKLOADS, "database.yaml")
+        digests = set()
+        for tunables in (None, "", "glibc.malloc.hugetlb=1", "glibc.malloc.mmap_threshold=4096"):
+            env = dict(os.environ)
+            env.pop("GLIBC_TUNABLES", None)
+            if tunables is not None:
+                env["GLIBC_TUNABLES"] = tunables
+            r = subprocess.run([FVDSIM, "run", path, "--json", "--seed", "5"], env=env,
+                               capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            digests.add(json.loads(r.stdout)["digest"])
+        self.assertEqual(len(digests), 1, digests)
+
     def test_report_has_markdown_plots_and_leaves_the_digest_alone(self):
         path = os.path.join(WORKLOADS, "boot.yaml")
         plain = self.run_json(path)
