@@ -125,6 +125,24 @@ class FioPluginTest(unittest.TestCase):
         self.write_verify(True, 32, ["--fvd_compact=1", "--fvd_journal=unbuffered",
                                      "--fvd_cache=none", "--fvd_block_size=4k"])
 
+    def test_rewrites_of_allocated_data_at_qd1_verify(self):
+        # A sync job writes data already in the image with one pwrite inside queue
+        # (Image::TryWriteNow): rewrite a filled image at iodepth 1, in both cache modes.
+        for cache in ("writeback", "none"):
+            with self.subTest(cache=cache):
+                disk = self.path(f"rewrite-{cache}.fvd")
+                options = ["--fvd_size=16m", f"--fvd_cache={cache}"]
+                self.run_json("--name=fill", f"--filename={disk}", *options, "--rw=write",
+                              "--bs=1m", "--size=16m")
+                job = self.run_json(
+                    "--name=rewrite", f"--filename={disk}", *options, "--rw=randwrite",
+                    f"--bssplit={MIXED_SIZES}", "--size=16m", "--iodepth=1", "--verify=crc32c",
+                    "--do_verify=1", "--verify_fatal=1", "--randseed=13")
+                self.assertEqual(job["error"], 0)
+                self.assertGreaterEqual(job["write"]["io_bytes"], 16 * MIB)
+                self.assertEqual(job["read"]["io_bytes"], job["write"]["io_bytes"])
+                self.check_image(disk)
+
     def test_kill_9_mid_run_recovers_and_flushed_data_verifies(self):
         disk = self.path("disk.fvd")
         common = [f"--filename={disk}", "--fvd_size=64m", "--fvd_compact=1",
