@@ -47,23 +47,38 @@ void SectorHashes(std::span<const std::byte> data, std::vector<uint64_t>& out) {
 TruthImage::TruthImage(std::function<uint64_t(uint64_t)> original)
     : original_(std::move(original)) {}
 
-const TruthImage::Sector* TruthImage::Find(uint64_t sector) const {
-  auto it = groups_.find(sector / kGroup);
-  if (it == groups_.end()) return nullptr;
-  const unsigned k = sector % kGroup;
-  return (it->second.written >> k) & 1 ? &it->second.sectors[k] : nullptr;
+TruthImage::PendingList& TruthImage::Group::PendingFor(unsigned k) {
+  if (!pending) pending = std::make_unique<std::array<PendingList, kGroup>>();
+  return (*pending)[k];
 }
 
-TruthImage::Sector& TruthImage::At(uint64_t sector) {
-  return At(groups_[sector / kGroup], sector, static_cast<unsigned>(sector % kGroup));
-}
-
-TruthImage::Sector& TruthImage::At(Group& g, uint64_t sector, unsigned k) {
-  if (((g.written >> k) & 1) == 0) {
-    g.written = static_cast<uint8_t>(g.written | (1u << k));
-    g.sectors[k].stable = original_(sector);
+void TruthImage::Group::ReleaseIfEmpty() {
+  if (pending && std::all_of(pending->begin(), pending->end(),
+                             [](const PendingList& l) { return l.empty(); })) {
+    pending.reset();
   }
-  return g.sectors[k];
+}
+
+void TruthImage::Group::Settle(unsigned k, uint64_t write_id) {
+  if (!pending) return;
+  PendingList& list = (*pending)[k];
+  auto it = std::find_if(list.begin(), list.end(),
+                         [&](const Pending& p) { return p.write_id == write_id; });
+  if (it == list.end()) return;
+  stable[k] = it->hash;
+  list.erase(list.begin(), it + 1);
+}
+
+const TruthImage::Group* TruthImage::FindWritten(uint64_t sector) const {
+  auto it = groups_.find(sector / kGroup);
+  if (it == groups_.end() || !it->second.Written(sector % kGroup)) return nullptr;
+  return &it->second;
+}
+
+void TruthImage::Touch(Group& g, uint64_t sector, unsigned k) {
+  if (g.Written(k)) return;
+  g.written = static_cast<uint8_t>(g.written | (1u << k));
+  g.stable[k] = original_(sector);
 }
 
 // The hot paths below look each group up once, not each sector.
@@ -71,15 +86,15 @@ TruthImage::Sector& TruthImage::At(Group& g, uint64_t sector, unsigned k) {
 uint64_t TruthImage::WriteSubmitted(uint64_t offset, std::span<const std::byte> data) {
   const uint64_t id = next_write_id_++;
   const uint64_t first = offset / kSector, count = data.size() / kSector;
-  ForEachGroupPart(first, count, kGroup,
-                   [&](uint64_t group, unsigned k0, unsigned k1, uint64_t at) {
-                     Group& g = groups_[group];
-                     for (unsigned k = k0; k < k1; ++k, ++at) {
-                       Sector& s = At(g, group * kGroup + k, k);
-                       s.pending.push_back({SectorHash(data.subspan(at * kSector, kSector)), id});
-                       ++s.in_flight;
-                     }
-                   });
+  ForEachGroupPart(
+      first, count, kGroup, [&](uint64_t group, unsigned k0, unsigned k1, uint64_t at) {
+        Group& g = groups_[group];
+        for (unsigned k = k0; k < k1; ++k, ++at) {
+          Touch(g, group * kGroup + k, k);
+          g.PendingFor(k).push_back({SectorHash(data.subspan(at * kSector, kSector)), id});
+          ++g.in_flight[k];
+        }
+      });
   writes_[id] = Write{first, count, 0};
   return id;
 }
@@ -93,18 +108,13 @@ void TruthImage::WriteCompleted(uint64_t id) {
                    [&](uint64_t group, unsigned k0, unsigned k1, uint64_t) {
                      Group& g = groups_.at(group);
                      for (unsigned k = k0; k < k1; ++k) {
-                       Sector& s = g.sectors[k];
-                       --s.in_flight;
-                       if (crashes_possible_) continue;
-                       // No crash can need the older values: this write's is the sector's latest
-                       // completed one (writes to a sector complete in submission order), and what
-                       // reads must return now.
-                       auto it = std::find_if(s.pending.begin(), s.pending.end(),
-                                              [&](const Pending& p) { return p.write_id == id; });
-                       if (it == s.pending.end()) continue;
-                       s.stable = it->hash;
-                       s.pending.erase(s.pending.begin(), it + 1);
+                       --g.in_flight[k];
+                       // No crash can need the older values: this write's is the sector's
+                       // latest completed one (writes to a sector complete in submission
+                       // order), and what reads must return now.
+                       if (!crashes_possible_) g.Settle(k, id);
                      }
+                     if (!crashes_possible_) g.ReleaseIfEmpty();
                    });
   if (!crashes_possible_) writes_.erase(node);
 }
@@ -126,15 +136,12 @@ void TruthImage::FlushCompleted(uint64_t flush_id) {
   for (uint64_t id : durable) {
     const Write w = writes_.at(id);
     writes_.erase(id);
-    for (uint64_t i = 0; i < w.count; ++i) {
-      Sector& s = At(w.first_sector + i);
-      auto it = std::find_if(s.pending.begin(), s.pending.end(),
-                             [&](const Pending& p) { return p.write_id == id; });
-      if (it == s.pending.end()) continue;
-      // This write and every earlier one to the sector are now behind the flush.
-      s.stable = it->hash;
-      s.pending.erase(s.pending.begin(), it + 1);
-    }
+    ForEachGroupPart(w.first_sector, w.count, kGroup,
+                     [&](uint64_t group, unsigned k0, unsigned k1, uint64_t) {
+                       Group& g = groups_.at(group);
+                       for (unsigned k = k0; k < k1; ++k) g.Settle(k, id);
+                       g.ReleaseIfEmpty();
+                     });
   }
 }
 
@@ -145,8 +152,7 @@ bool TruthImage::Quiet(uint64_t sector, uint64_t count) const {
     auto it = groups_.find(group);
     if (it == groups_.end()) return;
     for (unsigned k = k0; k < k1; ++k) {
-      if (((it->second.written >> k) & 1) != 0 && it->second.sectors[k].in_flight > 0)
-        quiet = false;
+      if (it->second.Written(k) && it->second.in_flight[k] > 0) quiet = false;
     }
   });
   return quiet;
@@ -161,8 +167,7 @@ void TruthImage::CheckRead(uint64_t first, std::span<const uint64_t> hashes,
         const Group* g = it == groups_.end() ? nullptr : &it->second;
         for (unsigned k = k0; k < k1 && !reported; ++k, ++at) {
           const uint64_t sector = group * kGroup + k;
-          const bool written = g != nullptr && ((g->written >> k) & 1) != 0;
-          const uint64_t expect = written ? Latest(g->sectors[k]) : original_(sector);
+          const uint64_t expect = g != nullptr && g->Written(k) ? g->Latest(k) : original_(sector);
           if (hashes[at] != expect) {
             out.push_back(
                 Violation("a read returned a value never written there", sector, hashes[at]));
@@ -175,8 +180,8 @@ void TruthImage::CheckRead(uint64_t first, std::span<const uint64_t> hashes,
 std::vector<std::pair<uint64_t, uint64_t>> TruthImage::WrittenRuns(uint64_t max_run) const {
   std::vector<uint64_t> written;
   for (const auto& [group, g] : groups_) {
-    for (uint64_t k = 0; k < kGroup; ++k) {
-      if ((g.written >> k) & 1) written.push_back(group * kGroup + k);
+    for (unsigned k = 0; k < kGroup; ++k) {
+      if (g.Written(k)) written.push_back(group * kGroup + k);
     }
   }
   std::sort(written.begin(), written.end());
@@ -195,25 +200,32 @@ std::vector<std::pair<uint64_t, uint64_t>> TruthImage::WrittenRuns(uint64_t max_
 uint64_t TruthImage::values_kept() const {
   uint64_t n = 0;
   for (const auto& [group, g] : groups_) {
-    for (const Sector& s : g.sectors) n += s.pending.size();
+    if (!g.pending) continue;
+    for (const PendingList& l : *g.pending) n += l.size();
   }
   return n;
 }
 
 void TruthImage::Recovered(uint64_t sector, uint64_t hash, std::vector<std::string>& out) {
-  assert(Find(sector) != nullptr);  // only written sectors are read back
   assert(crashes_possible_);
-  Sector& s = At(sector);
-  bool allowed = hash == s.stable;
-  for (const Pending& p : s.pending) allowed |= hash == p.hash;
+  auto it = groups_.find(sector / kGroup);
+  const unsigned k = sector % kGroup;
+  assert(it != groups_.end() && it->second.Written(k));  // only written sectors are read back
+  Group& g = it->second;
+  const PendingList* pending = g.PendingOf(k);
+  bool allowed = hash == g.stable[k];
+  if (pending != nullptr) {
+    for (const Pending& p : *pending) allowed |= hash == p.hash;
+  }
   if (!allowed) {
-    out.push_back(Violation(s.pending.empty() ? "flushed data lost after a crash"
-                                              : "a sector holds a value never written there",
+    out.push_back(Violation(pending == nullptr ? "flushed data lost after a crash"
+                                               : "a sector holds a value never written there",
                             sector, hash));
   }
-  s.stable = hash;  // what survived is now the durable state
-  s.pending.clear();
-  s.in_flight = 0;
+  g.stable[k] = hash;  // what survived is now the durable state
+  if (g.pending) (*g.pending)[k].clear();
+  g.ReleaseIfEmpty();
+  g.in_flight[k] = 0;
 }
 
 void TruthImage::CrashDone() {
@@ -222,9 +234,9 @@ void TruthImage::CrashDone() {
 }
 
 void TruthImage::Final(uint64_t sector, uint64_t hash, std::vector<std::string>& out) const {
-  const Sector* s = Find(sector);
-  assert(s != nullptr);
-  if (hash != Latest(*s)) {
+  const Group* g = FindWritten(sector);
+  assert(g != nullptr);
+  if (hash != g->Latest(sector % kGroup)) {
     out.push_back(Violation("a completed write is not what the disk reads", sector, hash));
   }
 }

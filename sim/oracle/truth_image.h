@@ -11,6 +11,7 @@
 #include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -53,7 +54,7 @@ class TruthImage {
   // Sorted runs (first sector, count) of the sectors ever written, at most `max_run` long:
   // what to read back after a crash or at the end.
   std::vector<std::pair<uint64_t, uint64_t>> WrittenRuns(uint64_t max_run) const;
-  bool Written(uint64_t sector) const { return Find(sector) != nullptr; }
+  bool Written(uint64_t sector) const { return FindWritten(sector) != nullptr; }
   // Values kept besides each written sector's durable one (what a crash could leave): memory.
   uint64_t values_kept() const;
   uint64_t Original(uint64_t sector) const { return original_(sector); }
@@ -71,34 +72,44 @@ class TruthImage {
     uint64_t hash;
     uint64_t write_id;
   };
-  struct Sector {
-    uint64_t stable = 0;  // value at the last completed flush (or original)
-    // Written since, in submission order. Mostly one or two between flushes: kept inline, as a
-    // heap allocation per written sector was a tenth of a simulation's time.
-    boost::container::small_vector<Pending, 2> pending;
-    uint32_t in_flight = 0;
-  };
+  // Values written to one sector since its last completed flush, in submission order. Mostly one
+  // or two: kept inline, as a heap allocation per written sector was a tenth of a simulation.
+  using PendingList = boost::container::small_vector<Pending, 2>;
   struct Write {
     uint64_t first_sector;
     uint64_t count;
     uint64_t completion_seq = 0;  // 0 while in flight
   };
 
-  // Sectors in groups of 8 consecutive ones, so a 4 KiB write costs one map node, not eight.
+  // Sectors in groups of 8 consecutive ones, so a 4 KiB write costs one map node, not eight. A
+  // group is small (what every written sector needs); its pending lists live apart, only while
+  // some sector of the group has values written since the last flush.
   static constexpr uint64_t kGroup = 8;
   struct Group {
-    std::array<Sector, kGroup> sectors;
-    uint8_t written = 0;  // bit k: sector k of the group was ever written
+    std::array<uint64_t, kGroup> stable{};     // value at the last completed flush (or original)
+    std::array<uint32_t, kGroup> in_flight{};  // writes submitted, not completed
+    uint8_t written = 0;                       // bit k: sector k was ever written
+    std::unique_ptr<std::array<PendingList, kGroup>> pending;  // null while all are empty
+
+    bool Written(unsigned k) const { return ((written >> k) & 1) != 0; }
+    const PendingList* PendingOf(unsigned k) const {
+      return pending && !(*pending)[k].empty() ? &(*pending)[k] : nullptr;
+    }
+    PendingList& PendingFor(unsigned k);  // creates the lists if needed
+    void ReleaseIfEmpty();
+    uint64_t Latest(unsigned k) const {
+      const PendingList* p = PendingOf(k);
+      return p != nullptr ? p->back().hash : stable[k];
+    }
+    // This write and every earlier one to sector k are behind a flush (or, with no crashes
+    // possible, superseded): its value becomes the stable one.
+    void Settle(unsigned k, uint64_t write_id);
   };
 
-  uint64_t Latest(const Sector& s) const {
-    return s.pending.empty() ? s.stable : s.pending.back().hash;
-  }
-  // The state of a written sector, or null if it was never written.
-  const Sector* Find(uint64_t sector) const;
-  // The state of `sector`, created (value: the original) on its first write.
-  Sector& At(uint64_t sector);
-  Sector& At(Group& g, uint64_t sector, unsigned k);  // `sector` is sector k of group g
+  // The group of a written sector, or null if the sector was never written.
+  const Group* FindWritten(uint64_t sector) const;
+  // Marks sector k of `g` (sector number `sector`) written, its value the original, if new.
+  void Touch(Group& g, uint64_t sector, unsigned k);
 
   std::function<uint64_t(uint64_t)> original_;
   std::unordered_map<uint64_t, Group> groups_;  // by sector / kGroup; lookups only, except
