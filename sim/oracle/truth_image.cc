@@ -178,20 +178,22 @@ void TruthImage::CheckRead(uint64_t first, std::span<const uint64_t> hashes,
 }
 
 std::vector<std::pair<uint64_t, uint64_t>> TruthImage::WrittenRuns(uint64_t max_run) const {
-  std::vector<uint64_t> written;
-  for (const auto& [group, g] : groups_) {
-    for (unsigned k = 0; k < kGroup; ++k) {
-      if (g.Written(k)) written.push_back(group * kGroup + k);
-    }
-  }
-  std::sort(written.begin(), written.end());
+  // Sort the groups, not the sectors: eight times fewer keys.
+  std::vector<std::pair<uint64_t, uint8_t>> groups;
+  groups.reserve(groups_.size());
+  for (const auto& [group, g] : groups_) groups.emplace_back(group, g.written);
+  std::sort(groups.begin(), groups.end());
   std::vector<std::pair<uint64_t, uint64_t>> runs;
-  for (uint64_t sector : written) {
-    if (!runs.empty() && runs.back().first + runs.back().second == sector &&
-        runs.back().second < max_run) {
-      ++runs.back().second;
-    } else {
-      runs.emplace_back(sector, 1);
+  for (const auto& [group, written] : groups) {
+    for (unsigned k = 0; k < kGroup; ++k) {
+      if (((written >> k) & 1) == 0) continue;
+      const uint64_t sector = group * kGroup + k;
+      if (!runs.empty() && runs.back().first + runs.back().second == sector &&
+          runs.back().second < max_run) {
+        ++runs.back().second;
+      } else {
+        runs.emplace_back(sector, 1);
+      }
     }
   }
   return runs;
