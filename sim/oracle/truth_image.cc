@@ -86,16 +86,23 @@ void TruthImage::Touch(Group& g, uint64_t sector, unsigned k) {
 uint64_t TruthImage::WriteSubmitted(uint64_t offset, std::span<const std::byte> data) {
   const uint64_t id = next_write_id_++;
   const uint64_t first = offset / kSector, count = data.size() / kSector;
-  ForEachGroupPart(
-      first, count, kGroup, [&](uint64_t group, unsigned k0, unsigned k1, uint64_t at) {
-        Group& g = groups_[group];
-        for (unsigned k = k0; k < k1; ++k, ++at) {
-          Touch(g, group * kGroup + k, k);
-          g.PendingFor(k).push_back({SectorHash(data.subspan(at * kSector, kSector)), id});
-          ++g.in_flight[k];
-        }
-      });
-  writes_[id] = Write{first, count, 0};
+  Write& w = writes_[id];
+  w.first_sector = first;
+  w.count = count;
+  ForEachGroupPart(first, count, kGroup,
+                   [&](uint64_t group, unsigned k0, unsigned k1, uint64_t at) {
+                     Group& g = groups_[group];
+                     for (unsigned k = k0; k < k1; ++k, ++at) {
+                       Touch(g, group * kGroup + k, k);
+                       const uint64_t value = SectorHash(data.subspan(at * kSector, kSector));
+                       if (crashes_possible_) {
+                         g.PendingFor(k).push_back({value, id});
+                       } else {
+                         w.values.push_back(value);
+                       }
+                       ++g.in_flight[k];
+                     }
+                   });
   return id;
 }
 
@@ -105,16 +112,15 @@ void TruthImage::WriteCompleted(uint64_t id) {
   Write& w = node->second;
   w.completion_seq = ++completion_seq_;
   ForEachGroupPart(w.first_sector, w.count, kGroup,
-                   [&](uint64_t group, unsigned k0, unsigned k1, uint64_t) {
+                   [&](uint64_t group, unsigned k0, unsigned k1, uint64_t at) {
                      Group& g = groups_.at(group);
-                     for (unsigned k = k0; k < k1; ++k) {
+                     for (unsigned k = k0; k < k1; ++k, ++at) {
                        --g.in_flight[k];
                        // No crash can need the older values: this write's is the sector's
                        // latest completed one (writes to a sector complete in submission
                        // order), and what reads must return now.
-                       if (!crashes_possible_) g.Settle(k, id);
+                       if (!crashes_possible_) g.stable[k] = w.values[at];
                      }
-                     if (!crashes_possible_) g.ReleaseIfEmpty();
                    });
   if (!crashes_possible_) writes_.erase(node);
 }
@@ -201,6 +207,7 @@ std::vector<std::pair<uint64_t, uint64_t>> TruthImage::WrittenRuns(uint64_t max_
 
 uint64_t TruthImage::values_kept() const {
   uint64_t n = 0;
+  for (const auto& [id, w] : writes_) n += w.values.size();
   for (const auto& [group, g] : groups_) {
     if (!g.pending) continue;
     for (const PendingList& l : *g.pending) n += l.size();

@@ -79,6 +79,9 @@ class TruthImage {
     uint64_t first_sector;
     uint64_t count;
     uint64_t completion_seq = 0;  // 0 while in flight
+    // With no crashes possible, the written values wait here (not in the groups' pending lists)
+    // until the write completes and they become the sectors' values.
+    boost::container::small_vector<uint64_t, 8> values;
   };
 
   // Sectors in groups of 8 consecutive ones, so a 4 KiB write costs one map node, not eight. A
