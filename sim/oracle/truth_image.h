@@ -104,8 +104,8 @@ class TruthImage {
       const PendingList* p = PendingOf(k);
       return p != nullptr ? p->back().hash : stable[k];
     }
-    // This write and every earlier one to sector k are behind a flush (or, with no crashes
-    // possible, superseded): its value becomes the stable one.
+    // This write and every earlier one to sector k are behind a flush: its value becomes the
+    // stable one.
     void Settle(unsigned k, uint64_t write_id);
   };
 
@@ -117,7 +117,7 @@ class TruthImage {
   std::function<uint64_t(uint64_t)> original_;
   std::unordered_map<uint64_t, Group> groups_;  // by sector / kGroup; lookups only, except
                                                 // WrittenRuns (sorted first)
-  std::unordered_map<uint64_t, Write> writes_;  // writes not yet durable
+  std::unordered_map<uint64_t, Write> writes_;  // not yet durable (no crashes: in flight)
   uint64_t next_write_id_ = 1;
   uint64_t completion_seq_ = 0;
   std::unordered_map<uint64_t, uint64_t> flushes_;  // flush id -> completion_seq at submit
