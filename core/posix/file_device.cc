@@ -461,14 +461,26 @@ struct FileDevice::Impl {
     const bool blocking_write = op.kind == OpKind::kWrite && !nowait && inline_cached_writes;
     if (!nowait && !blocking_write) return false;
     if (op.kind == OpKind::kRead) return ReadWithoutBlocking(op.offset, op.read_buf, op.done);
-    while (op.done < op.length()) {
-      iovec iov{const_cast<std::byte*>(op.write_buf.data() + op.done), op.NextChunk()};
-      const ssize_t res = ::pwritev2(fd, &iov, 1, static_cast<off_t>(op.offset + op.done),
-                                     blocking_write ? 0 : RWF_NOWAIT);
-      // ext4 cannot do non-blocking buffered writes: stop trying.
-      if (res < 0 && errno == EOPNOTSUPP) nowait_writes = false;
-      if (res <= 0) return false;  // would block, unsupported or an error: the backend
-      op.done += static_cast<size_t>(res);
+    bool unsupported = false;
+    // Would block, unsupported or an error: the backend does the rest.
+    if (WriteAll(op.offset, op.write_buf, op.done, blocking_write ? 0 : RWF_NOWAIT, unsupported))
+      return true;
+    if (unsupported) nowait_writes = false;  // ext4 cannot do non-blocking buffered writes
+    return false;
+  }
+
+  // Writes buf[done..] with pwritev2 and `flags`, advancing `done`; true once all of `buf` is
+  // written. False on an error or (RWF_NOWAIT) when it would block, with `done` at what was
+  // written; `unsupported` is set when the kernel refused the flags (EOPNOTSUPP). Retries EINTR.
+  bool WriteAll(uint64_t offset, std::span<const std::byte> buf, size_t& done, int flags,
+                bool& unsupported) {
+    while (done < buf.size()) {
+      iovec iov{const_cast<std::byte*>(buf.data() + done), std::min(buf.size() - done, kMaxChunk)};
+      const ssize_t res = ::pwritev2(fd, &iov, 1, static_cast<off_t>(offset + done), flags);
+      if (res < 0 && errno == EINTR) continue;
+      if (res < 0 && errno == EOPNOTSUPP) unsupported = true;
+      if (res <= 0) return false;
+      done += static_cast<size_t>(res);
     }
     return true;
   }
@@ -508,20 +520,12 @@ struct FileDevice::Impl {
     return true;
   }
 
-  // FileDevice::TryWriteNow: all of `buf` with pwritev2 (RWF_DSYNC for FUA), waiting for the
-  // storage; false on an error (a short write is continued).
+  // FileDevice::TryWriteNow: all of `buf`, waiting for the storage (RWF_DSYNC for FUA).
   bool WriteWaiting(uint64_t offset, std::span<const std::byte> buf, bool fua) {
     if (mode == OpenMode::kReadOnly) return false;
     size_t done = 0;
-    while (done < buf.size()) {
-      iovec iov{const_cast<std::byte*>(buf.data() + done), std::min(buf.size() - done, kMaxChunk)};
-      const ssize_t res =
-          ::pwritev2(fd, &iov, 1, static_cast<off_t>(offset + done), fua ? RWF_DSYNC : 0);
-      if (res < 0 && errno == EINTR) continue;
-      if (res <= 0) return false;
-      done += static_cast<size_t>(res);
-    }
-    return true;
+    bool unsupported = false;
+    return WriteAll(offset, buf, done, fua ? RWF_DSYNC : 0, unsupported);
   }
 
   PosixEventLoop& loop;

@@ -18,8 +18,10 @@ class CompactCopy {
   // True while the copy is kept as tokens: then tokens()[i] is sector i's.
   bool compact() const { return compact_; }
   std::span<const uint64_t> tokens() const { return tokens_; }
-  // The bytes, decoded.
+  // The bytes, decoded (a copy).
   std::vector<std::byte> Bytes() const;
+  // The bytes without a copy, while the copy is not compact().
+  std::span<const std::byte> raw_bytes() const { return bytes_; }
   // Overwrites [from, from + data.size()), which must lie inside the copy.
   void Patch(uint64_t from, std::span<const std::byte> data);
   // Keeps the first `n` bytes (n <= size()).

@@ -102,7 +102,11 @@ void PageMap::Write(uint64_t offset, std::span<const std::byte> data, const Page
 
 void PageMap::Write(uint64_t offset, const CompactCopy& copy, const PageMap* base,
                     const InitPage& init) {
-  if (!copy.compact() || offset % kSector != 0) {
+  if (!copy.compact()) {
+    Write(offset, copy.raw_bytes(), base, init);
+    return;
+  }
+  if (offset % kSector != 0) {
     Write(offset, copy.Bytes(), base, init);
     return;
   }
