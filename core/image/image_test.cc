@@ -198,6 +198,41 @@ TEST_F(ImageTest, BufferedJournalTimerWritesTheBuffer) {
   ASSERT_TRUE(world.Run(img->Close()).ok());
 }
 
+// A v2 journal sector holds 30 bitmap records (16 B each in 492 B of payload), so a 1 KiB
+// buffer takes 60 one-block writes. The 61st does not fit: the buffer is written out (data
+// flush, then the journal sectors) in the background, and that write does not wait for it.
+TEST_F(ImageTest, BufferedJournalFillsItsBufferThenWritesItOutInTheBackground) {
+  ASSERT_TRUE(world.Create(BaseOptions()).ok());
+  auto img = OpenOrDie({.journal_mode = JournalMode::kBuffered, .journal_buffer_bytes = 1024});
+  world.image_dev.set_delay([](Op op, uint64_t, uint64_t) {
+    return op == Op::kFlush ? Duration(std::chrono::milliseconds(1)) : Duration(0);
+  });
+  auto truth = Expected(0, 4 * kMiB);
+  auto write_block = [&](int i) {
+    const uint64_t off = uint64_t(i) * 2 * 4096;  // every other block: no two records merge
+    const auto data = Pattern(4096, 200 + i);
+    std::copy(data.begin(), data.end(), truth.begin() + static_cast<ptrdiff_t>(off));
+    Status s = world.Run(img->Write(off, data));
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  };
+  const uint64_t flushes_before = img->stats().data_flushes;
+  for (int i = 0; i < 60; ++i) write_block(i);
+  EXPECT_EQ(img->stats().journal_sector_writes, 0u);
+  EXPECT_EQ(img->stats().data_flushes, flushes_before);
+  const auto durable = truth;
+  write_block(60);  // does not fit
+  EXPECT_EQ(img->stats().data_flushes, flushes_before + 1);
+  EXPECT_EQ(img->stats().journal_sector_writes, 0u);  // still behind the data flush
+  world.loop.RunFor(std::chrono::milliseconds(2));
+  EXPECT_EQ(img->stats().journal_sector_writes, 2u);
+  img.reset();  // crash with no guest flush: the first 60 writes are durable, the last is not
+  img = OpenOrDie();
+  EXPECT_TRUE(img->stats().recovered);
+  EXPECT_EQ(img->stats().replayed_sectors, 2u);
+  EXPECT_EQ(ReadAll(*img, 0, 4 * kMiB), durable);
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+}
+
 TEST_F(ImageTest, ReplaySkipsTornAndStaleEpochSectors) {
   ASSERT_TRUE(world.Create(BaseOptions(/*compact=*/true)).ok());
   auto img = OpenOrDie({.journal_mode = JournalMode::kUnbuffered});

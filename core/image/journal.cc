@@ -167,12 +167,11 @@ Task<Status> Journal::Recycle() {
   co_return s;
 }
 
-// Sectors `u` takes when encoded alone: an upper bound once updates share sectors.
-uint64_t Journal::SectorBound(const JournalUpdate& u) const {
-  if (u.entries.empty()) return u.num_sectors == 0 ? 0 : DivRoundUp(u.num_sectors, UINT32_MAX);
-  const uint64_t per_sector =
-      JournalSectorBuilder(format_, 0).TableEntriesThatFit(/*reserve_bitmap=*/u.num_sectors > 0);
-  return DivRoundUp(u.entries.size(), per_sector);
+void Journal::Enqueue(JournalUpdate u, std::vector<format::JournalSectorBuilder> tail) {
+  queue_.push_back(std::move(u));
+  if (tail.size() > 1) queued_full_sectors_ += tail.size() - 1;
+  if (!tail.empty()) tail.erase(tail.begin(), tail.end() - 1);
+  queue_tail_ = std::move(tail);
 }
 
 Task<Status> Journal::EncodeAndWrite(const std::vector<JournalUpdate>& updates, WriteMode mode) {
@@ -191,10 +190,23 @@ Task<Status> Journal::EncodeAndWrite(const std::vector<JournalUpdate>& updates, 
 
 Task<Status> Journal::Append(JournalUpdate u) {
   if (core_.buffered()) {
-    queued_sectors_ += SectorBound(u);
-    queue_.push_back(std::move(u));
-    if (queued_sectors_ * format::kSectorSize >= core_.options.journal_buffer_bytes) {
-      co_return co_await WriteOut();
+    if (core_.metadata_error) co_return Status::ReadOnly(core_.metadata_error_what);
+    // When `u` does not fit in what is left of the buffer, the full buffer is written out in
+    // the background while the next one fills; a writer waits only when the previous write-out
+    // is still going.
+    for (;;) {
+      auto tail = queue_tail_;                         // at most one sector
+      EncodeOne(u, format_, 0, chunk_sectors_, tail);  // the epoch does not change the size
+      if (queue_.empty() || (queued_full_sectors_ + tail.size()) * format::kSectorSize <=
+                                core_.options.journal_buffer_bytes) {
+        Enqueue(std::move(u), std::move(tail));
+        break;
+      }
+      if (writing_out_) {
+        co_await write_out_done_.Wait();
+      } else {
+        StartBackgroundWriteOut();  // takes the queue
+      }
     }
     ArmTimer();
     co_return Status::Ok();
@@ -210,7 +222,8 @@ Task<Status> Journal::WriteOut() {
   writing_out_ = true;
   std::vector<JournalUpdate> updates;
   updates.swap(queue_);
-  queued_sectors_ = 0;
+  queued_full_sectors_ = 0;
+  queue_tail_.clear();
   Status s;
   if (!updates.empty()) {
     // Durability order: the data these records describe must be durable before them.
@@ -237,15 +250,20 @@ Task<Status> Journal::Commit() {
   co_return s;
 }
 
+void Journal::StartBackgroundWriteOut() {
+  ++background_writeouts_;
+  Detach(WriteOut(), [this](const Status&) {
+    // A failure already put the image in the metadata-error state: later writes and flushes
+    // report it.
+    if (--background_writeouts_ == 0) background_writeouts_done_.NotifyAll(core_.env.scheduler);
+  });
+}
+
 void Journal::ArmTimer() {
   if (timer_ != 0) return;
   timer_ = core_.env.scheduler.ScheduleAfter(core_.options.journal_flush_period, [this] {
     timer_ = 0;
-    ++timer_writeouts_in_flight_;
-    Detach(WriteOut(), [this](const Status&) {
-      // A failure already put the image in the metadata-error state.
-      if (--timer_writeouts_in_flight_ == 0) timer_writeouts_done_.NotifyAll(core_.env.scheduler);
-    });
+    StartBackgroundWriteOut();
   });
 }
 
@@ -254,7 +272,7 @@ Task<void> Journal::Quiesce() {
     core_.env.scheduler.Cancel(timer_);
     timer_ = 0;
   }
-  while (timer_writeouts_in_flight_ > 0) co_await timer_writeouts_done_.Wait();
+  while (background_writeouts_ > 0) co_await background_writeouts_done_.Wait();
   while (writing_out_) co_await write_out_done_.Wait();
   while (writes_in_flight_ > 0 || recycling_) {
     if (recycling_) {

@@ -2,9 +2,10 @@
 //
 // Unbuffered mode: Append encodes an update into its own sectors and writes them with FUA
 // before returning. Buffered mode: Append queues the update in memory and returns; the queue is
-// written when a guest flush commits it, when it reaches the buffer size, or when the flush
-// timer fires. Either way a record is written only after the data it describes is durable:
-// unbuffered data writes are FUA, and a buffered write-out flushes the data file first.
+// written when a guest flush commits it, when the next update would overflow the buffer size
+// (in the background, while the next buffer fills), or when the flush timer fires. Either way a
+// record is written only after the data it describes is durable: unbuffered data writes are FUA,
+// and a buffered write-out flushes the data file first.
 //
 // When the journal is full it is recycled: snapshot the stale bitmap and the table, flush the
 // data file, write the snapshot to the metadata regions, flush, bump the epoch in the header,
@@ -42,7 +43,7 @@ class Journal {
   ~Journal();
 
   // Records `u`. Unbuffered: returns once durable. Buffered: once queued (durable after the
-  // next Commit), after writing the queue out if it is full.
+  // next Commit); waits only when the buffer is full and the previous write-out still going.
   Task<Status> Append(JournalUpdate u);
   // Buffered: writes the queue out (data file flushed first) and flushes the image file, then a
   // separate data file. Unbuffered: nothing to write (every record is already durable).
@@ -54,7 +55,8 @@ class Journal {
   uint64_t capacity_sectors() const { return capacity_; }
 
  private:
-  uint64_t SectorBound(const JournalUpdate& u) const;
+  // Queues `u`; `tail` is the queue's last sector with `u` encoded after it.
+  void Enqueue(JournalUpdate u, std::vector<format::JournalSectorBuilder> tail);
   // Encodes `updates` with the epoch in force, reserves their sectors and writes them.
   Task<Status> EncodeAndWrite(const std::vector<JournalUpdate>& updates, WriteMode mode);
   Task<Result<uint64_t>> Reserve(uint64_t sectors);
@@ -63,6 +65,8 @@ class Journal {
   Task<Status> WriteSectors(uint64_t first, const std::vector<format::JournalSectorBytes>& s,
                             WriteMode mode);
   Task<Status> WriteOut();
+  // Writes the queue out without a waiting caller (a full buffer, the timer).
+  void StartBackgroundWriteOut();
   void ArmTimer();
 
   Image::Core& core_;
@@ -76,12 +80,15 @@ class Journal {
   WaitList writes_drained_;
   // Buffered mode.
   std::vector<JournalUpdate> queue_;
-  uint64_t queued_sectors_ = 0;
+  // What the queue encodes to (the epoch aside): this many sectors, then the one being filled
+  // (none when the queue is empty).
+  uint64_t queued_full_sectors_ = 0;
+  std::vector<format::JournalSectorBuilder> queue_tail_;
   bool writing_out_ = false;
   WaitList write_out_done_;
   TimerId timer_ = 0;
-  uint64_t timer_writeouts_in_flight_ = 0;
-  WaitList timer_writeouts_done_;
+  uint64_t background_writeouts_ = 0;
+  WaitList background_writeouts_done_;
 };
 
 }  // namespace fvd

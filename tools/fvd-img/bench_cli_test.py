@@ -72,6 +72,18 @@ class BenchTest(unittest.TestCase):
         self.assertEqual(self.bench("-c", "100", "-q").returncode, 0)
         self.assertEqual(sha256(self.disk), before)
 
+    def test_writes_at_depth_one_in_every_cache_mode_and_backend(self):
+        # Depth 1 without -i writes the page cache inline; -i sends every write to the backend.
+        runs = [(cache, ()) for cache in ("writeback", "writethrough", "none", "directsync")]
+        runs += [("writeback", ("-i", "io_uring")), ("writeback", ("-i", "threads"))]
+        for n, (cache, extra) in enumerate(runs, start=1):
+            with self.subTest(cache=cache, extra=extra):
+                r = self.bench("-w", "-c", "1024", "-d", "1", "-t", cache, *extra,
+                               "--pattern", str(n))
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertTrue(self.read_pattern(0, 4 * MIB, n))
+                self.assertEqual(run(FVD_IMG, "check", self.disk).returncode, 0)
+
     def test_quiet_prints_nothing(self):
         r = self.bench("-c", "16", "-q")
         self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "", ""))
