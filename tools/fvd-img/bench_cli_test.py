@@ -73,7 +73,7 @@ class BenchTest(unittest.TestCase):
         self.assertEqual(sha256(self.disk), before)
 
     def test_writes_at_depth_one_in_every_cache_mode_and_backend(self):
-        # Depth 1 without -i writes the page cache inline; -i sends every write to the backend.
+        # Without -i, page-cache writes are done inline; -i sends every write to the backend.
         runs = [(cache, ()) for cache in ("writeback", "writethrough", "none", "directsync")]
         runs += [("writeback", ("-i", "io_uring")), ("writeback", ("-i", "threads"))]
         for n, (cache, extra) in enumerate(runs, start=1):

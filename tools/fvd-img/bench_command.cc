@@ -130,10 +130,12 @@ int RunBench(const BenchArgs& a) {
   if (Status s = ValidateBenchPlan(*plan); !s.ok()) return BenchFail(s.message());
   files->set_direct(a.cache == "none" || a.cache == "directsync");
   // -i threads: the thread pool, whose pread/pwrite/fdatasync calls strace can count.
-  // At depth 1 nothing else waits on the loop: page-cache writes the filesystem cannot do
+  // The loop does nothing but the bench's I/O: page-cache writes the filesystem cannot do
   // without blocking (ext4) are done right there, as a synchronous tool would, instead of by a
-  // kernel worker thread (the fio plugin does the same for its sync jobs). -i turns it off.
-  files->set_inline_cached_writes(plan->depth == 1 && a.aio.empty());
+  // kernel worker thread per write. More workers would not write in parallel anyway: buffered
+  // writes to one file hold its inode lock (ext4, XFS). The fio plugin does the same. -i turns
+  // it off.
+  files->set_inline_cached_writes(a.aio.empty());
   if (a.aio == "threads") files->set_backend(IoBackend::kThreadPool);
   if (a.aio == "io_uring" || a.aio == "native") files->set_backend(IoBackend::kIoUring);
   auto opened = OpenImage(*files, a.filename, OptionsFor(a));
@@ -166,8 +168,8 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
                 "Native AIO (accepted: fvd-img always uses io_uring when the kernel has it)");
   cmd->add_option("-i,--aio", a->aio,
                   "I/O backend: threads (a thread pool), io_uring or native (both io_uring); "
-                  "default io_uring when the kernel has it, and at depth 1 page-cache writes "
-                  "done inline (given -i: every write goes to the backend)")
+                  "default io_uring when the kernel has it, with page-cache writes done "
+                  "inline (given -i: every write goes to the backend)")
       ->check(CLI::IsMember({"threads", "io_uring", "native"}));
   cmd->add_option("-o,--offset", a->offset, "Offset of the first request (default 0)");
   cmd->add_flag("-q,--quiet", a->quiet, "Print nothing");
