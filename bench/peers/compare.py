@@ -135,7 +135,8 @@ def data_ranges(b, fmt, path):
             if e.get("depth") == 0 and e.get("data") and "offset" in e]
 
 
-SYSCALL = re.compile(r"^(\w+)\((\d+)<([^>]*)>, (.*)\) += (-?\d+)")
+# fdatasync(fd) has no arguments after the descriptor.
+SYSCALL = re.compile(r"^(\w+)\((\d+)<([^>]*)>(?:, (.*))?\) += (-?\d+)")
 
 
 def count_io(b, fmt, writes=8192):
