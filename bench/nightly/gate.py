@@ -12,6 +12,12 @@ A figure is a named list of values (one per repetition) with a kind:
   info   reported beside the others with its change, never a regression (the CPU times behind
          the calibrated micro figures, the simulator's wall time).
 Figures say which direction is better ("lower" or "higher").
+
+A run may carry a confirmation: the wall figures that regressed, measured once more in fresh
+processes (nightly.py does it before gating). A wall regression the confirmation does not
+repeat is "unconfirmed", reported and not failed: the machine's slow spells (another tenant on
+the core's sibling thread slows some code 20-80% and leaves BM_Calibrate alone) last seconds
+to minutes, a real regression lasts. Without a confirmation the first verdict stands.
 """
 import dataclasses
 import statistics
@@ -92,6 +98,7 @@ def judge(name, cur, base, wall_threshold, exact_tolerance, alpha):
 def compare(current, baseline, wall_threshold=0.10, exact_tolerance=0.02, alpha=0.05):
     """Verdicts for every figure in either run, in name order."""
     cur, base = current["figures"], baseline.get("figures", {})
+    again = current.get("confirmation", {}).get("figures", {})
     out = []
     for name in sorted(set(cur) | set(base)):
         if name not in base:
@@ -104,8 +111,27 @@ def compare(current, baseline, wall_threshold=0.10, exact_tolerance=0.02, alpha=
                                statistics.median(b["values"]), None, None, None,
                                "in the baseline, not measured in this run"))
         else:
-            out.append(judge(name, cur[name], base[name], wall_threshold, exact_tolerance, alpha))
+            v = judge(name, cur[name], base[name], wall_threshold, exact_tolerance, alpha)
+            if v.status == "regression" and v.kind == "wall" and name in again:
+                confirm(v, judge(name, again[name], base[name], wall_threshold, exact_tolerance,
+                                 alpha))
+            out.append(v)
     return out
+
+
+def confirm(v, second):
+    """Applies the verdict on the confirmation's values to the regression `v`."""
+    measured = f"measured again: {second.current:.4g}, {second.worse_by * 100:+.1f}%"
+    if second.status == "regression":
+        v.note = f"confirmed ({measured})"
+    else:
+        v.status = "unconfirmed"
+        v.note = f"not confirmed ({measured})"
+
+
+def suspects(verdicts):
+    """Names of the wall figures a confirmation should measure again."""
+    return [v.name for v in verdicts if v.status == "regression" and v.kind == "wall"]
 
 
 def regressions(verdicts):

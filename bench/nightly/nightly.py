@@ -99,6 +99,10 @@ def parse_args(argv):
                                        "workloads/*.yaml)")
     r.add_argument("--seeds", default="1", help="comma-separated seeds (default 1)")
     r.add_argument("--max-time", help="cap every simulation's virtual time (fvdsim --max-time)")
+    r.add_argument("--no-confirm", dest="confirm", action="store_false",
+                   help="gate on the first measurement alone (default: measure the wall "
+                        "figures that regressed once more, and fail only those that regress "
+                        "again)")
     r.add_argument("--update-baseline", action="store_true",
                    help="after the run, make its results the baseline")
     add_gate_options(r)
@@ -154,13 +158,34 @@ def default_out_dir():
     return os.path.join(ROOT, "reports", "nightly", stamp)
 
 
+def load_baseline(path):
+    if os.path.exists(path):
+        return load(path, "baseline")
+    print(f"nightly: no baseline at {path}: every figure is new (make one with "
+          f"update-baseline)", file=sys.stderr)
+    return {"figures": {}}
+
+
+def confirm(current, args):
+    """Measures the micro figures that regressed once more, into current["confirmation"]."""
+    verdicts = gate.compare(current, load_baseline(args.baseline), args.wall_threshold,
+                            args.exact_tolerance, args.alpha)
+    names = [n for n in gate.suspects(verdicts) if n.startswith("micro/")]
+    if not names:
+        return
+    suites.progress(f"micro: {len(names)} figures regressed; measuring them again")
+    try:
+        figures = suites.micro_again(args.build_dir, args.repetitions, names, args.min_time)
+    except suites.SuiteError as e:
+        die(f"{e}")
+    current["confirmation"] = {
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "figures": figures,
+    }
+
+
 def gate_and_report(current, args, out_dir):
-    if os.path.exists(args.baseline):
-        baseline = load(args.baseline, "baseline")
-    else:
-        print(f"nightly: no baseline at {args.baseline}: every figure is new "
-              f"(make one with update-baseline)", file=sys.stderr)
-        baseline = {"figures": {}}
+    baseline = load_baseline(args.baseline)
     verdicts = gate.compare(current, baseline, args.wall_threshold, args.exact_tolerance,
                             args.alpha)
     settings = {"wall_threshold": args.wall_threshold, "exact_tolerance": args.exact_tolerance,
@@ -168,17 +193,23 @@ def gate_and_report(current, args, out_dir):
     path = report.write(out_dir, current, baseline, args.baseline, verdicts, settings)
     regs = gate.regressions(verdicts)
     improved = sum(v.status == "improvement" for v in verdicts)
-    print(f"nightly: {len(verdicts)} figures, {len(regs)} regressions, {improved} improvements;"
-          f" report: {path}")
+    unconfirmed = [v for v in verdicts if v.status == "unconfirmed"]
+    print(f"nightly: {len(verdicts)} figures, {len(regs)} regressions, {improved} improvements"
+          + (f", {len(unconfirmed)} unconfirmed" if unconfirmed else "") + f"; report: {path}")
     for v in regs:
         print(f"nightly: REGRESSION {v.name}: {report.fmt(v.baseline)} -> "
               f"{report.fmt(v.current)} {v.unit} ({report.pct(v.worse_by)} worse"
-              + (f", p = {v.p_value:.3g}" if v.p_value is not None else "") + ")")
+              + (f", p = {v.p_value:.3g}" if v.p_value is not None else "")
+              + (f"; {v.note}" if v.note else "") + ")")
+    for v in unconfirmed:
+        print(f"nightly: unconfirmed {v.name}: {report.fmt(v.baseline)} -> "
+              f"{report.fmt(v.current)} {v.unit}, {v.note}")
     return 1 if regs else 0
 
 
 def update_baseline(results, baseline_path):
     merged = dict(results)
+    merged.pop("confirmation", None)  # the baseline is the first measurement
     if os.path.exists(baseline_path):
         old = load(baseline_path, "baseline")
         merged["figures"] = {**old["figures"], **results["figures"]}
@@ -200,6 +231,8 @@ def main(argv):
         out_dir = args.out or os.path.dirname(os.path.abspath(args.results))
         return gate_and_report(current, args, out_dir)
     current = measure(args)
+    if args.confirm:
+        confirm(current, args)
     out_dir = args.out or default_out_dir()
     os.makedirs(out_dir, exist_ok=True)
     results_path = os.path.join(out_dir, "results.json")

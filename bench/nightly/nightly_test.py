@@ -121,6 +121,19 @@ class NightlyGateTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn(f"REGRESSION {SIM_P99}:", r.stdout)
 
+    def test_a_real_wall_regression_is_measured_again_and_confirmed(self):
+        # Half the best repetition: no slow spell of the machine makes that look fine.
+        out = os.path.join(self.tmp, "confirmed")
+        r = run_slice(out, self.baseline_with(WALL, 0.5))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"REGRESSION {WALL}:", r.stdout)
+        self.assertIn("; confirmed (measured again:", r.stdout)
+        with open(os.path.join(out, "results.json")) as f:
+            again = json.load(f)["confirmation"]["figures"]
+        self.assertEqual(len(again[WALL]["values"]), 5)
+        self.assertIn("micro/micro_bench/BM_Calibrate", again)
+        self.assertNotIn(FAST, again)  # only what regressed is measured again
+
     def test_bad_input_is_named_and_exits_2(self):
         bad = os.path.join(self.tmp, "bad.json")
         with open(bad, "w") as f:
@@ -155,6 +168,38 @@ class UTestTest(unittest.TestCase):
         self.assertAlmostEqual(v.worse_by, 0.3 / 1.1)
         self.assertGreater(v.p_value, 0.05)
         self.assertEqual(v.status, "same")
+
+
+class ConfirmationTest(unittest.TestCase):
+    NAME = "micro/micro_bench/BM_X"
+
+    def doc(self, values, again=None):
+        fig = {"kind": "wall", "unit": "x calibration", "better": "lower"}
+        d = {"figures": {self.NAME: dict(fig, values=values)}}
+        if again is not None:
+            d["confirmation"] = {"figures": {self.NAME: dict(fig, values=again)}}
+        return d
+
+    BASE = [1.00, 1.01, 0.99, 1.02, 0.98]
+    SLOW = [1.50, 1.52, 1.48, 1.51, 1.49]
+
+    def test_a_regression_the_second_measurement_does_not_repeat_is_unconfirmed(self):
+        (v,) = gate.compare(self.doc(self.SLOW, again=[1.02, 0.99, 1.03, 1.01, 1.0]),
+                            self.doc(self.BASE))
+        self.assertEqual(v.status, "unconfirmed")
+        self.assertIn("not confirmed (measured again: 1.01", v.note)
+        self.assertEqual(gate.regressions([v]), [])
+
+    def test_a_regression_the_second_measurement_repeats_fails(self):
+        (v,) = gate.compare(self.doc(self.SLOW, again=[1.3, 1.31, 1.29, 1.32, 1.28]),
+                            self.doc(self.BASE))
+        self.assertEqual(v.status, "regression")
+        self.assertTrue(v.note.startswith("confirmed (measured again: 1.3"), v.note)
+
+    def test_without_a_second_measurement_the_first_verdict_stands(self):
+        (v,) = gate.compare(self.doc(self.SLOW), self.doc(self.BASE))
+        self.assertEqual(v.status, "regression")
+        self.assertEqual(gate.suspects([v]), [self.NAME])
 
 
 if __name__ == "__main__":

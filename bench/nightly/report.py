@@ -5,7 +5,8 @@ import os
 import shutil
 import subprocess
 
-STATUS_MARK = {"regression": "**REGRESSION**", "improvement": "improvement", "same": "",
+STATUS_MARK = {"regression": "**REGRESSION**", "unconfirmed": "unconfirmed",
+               "improvement": "improvement", "same": "",
                "new": "new", "not-measured": "not measured"}
 
 
@@ -84,7 +85,8 @@ def write(out_dir, current, baseline, baseline_path, verdicts, settings):
         f"git {baseline.get('git', '?')})",
         f"- gate: wall-clock figures regress when their median is more than "
         f"{settings['wall_threshold'] * 100:.0f}% worse (or the figure's own threshold) and the "
-        f"one-sided Mann-Whitney U test gives p < {settings['alpha']}; simulated figures "
+        f"one-sided Mann-Whitney U test gives p < {settings['alpha']}, and a second "
+        f"measurement in fresh processes repeats it (when the run made one); simulated figures "
         f"(exact for a seed) when more than {settings['exact_tolerance'] * 100:.0f}% worse",
         f"- verdict: **{'FAIL' if regs else 'PASS'}**: "
         + ", ".join(f"{n} {s}" for s, n in counts.items() if n), "",

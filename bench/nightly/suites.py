@@ -12,6 +12,7 @@
 """
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -20,6 +21,20 @@ import tempfile
 
 class SuiteError(Exception):
     """A suite could not measure (a binary failed, a run was not deterministic)."""
+
+
+def micro_again(build_dir, repetitions, names, min_time=None):
+    """The micro figures `names` ("micro/<binary>/<benchmark>") measured once more, in a fresh
+    process per binary, with BM_Calibrate beside them."""
+    by_binary = {}
+    for name in names:
+        _, binary, bench = name.split("/", 2)
+        by_binary.setdefault(binary, []).append(bench)
+    figures = {}
+    for binary, benches in by_binary.items():
+        exact = "^(" + "|".join(re.escape(b) for b in benches) + ")$"
+        figures.update(micro(build_dir, repetitions, exact, min_time, binaries=(binary,)))
+    return figures
 
 
 def progress(msg):
@@ -73,12 +88,15 @@ NS_PER = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
 CALIBRATE = "BM_Calibrate"
 
 
-def micro(build_dir, repetitions, bench_filter=None, min_time=None):
+BINARIES = ("micro_bench", "engine_bench")
+
+
+def micro(build_dir, repetitions, bench_filter=None, min_time=None, binaries=BINARIES):
     """Every benchmark as a multiple of BM_Calibrate (gated), and its CPU time (reported)."""
     figures = {}
     if bench_filter:
         bench_filter = f"{CALIBRATE}|{bench_filter}"
-    for binary in ("micro_bench", "engine_bench"):
+    for binary in binaries:
         path = os.path.join(build_dir, "bench", binary)
         if not os.access(path, os.X_OK):
             raise SuiteError(f"{path} not found: build the default preset first")
