@@ -233,6 +233,39 @@ TEST_F(ImageTest, BufferedJournalFillsItsBufferThenWritesItOutInTheBackground) {
   ASSERT_TRUE(world.Run(img->Close()).ok());
 }
 
+// While a write-out waits for its data flush, later updates queue up behind it (up to 8
+// buffers' worth) instead of waiting, and go out as soon as it is done.
+TEST_F(ImageTest, BufferedJournalQueuesUpdatesBehindAWriteOutInFlight) {
+  ASSERT_TRUE(world.Create(BaseOptions()).ok());
+  auto img = OpenOrDie({.journal_mode = JournalMode::kBuffered, .journal_buffer_bytes = 1024});
+  world.image_dev.set_delay([](Op op, uint64_t, uint64_t) {
+    return op == Op::kFlush ? Duration(std::chrono::milliseconds(1)) : Duration(0);
+  });
+  auto truth = Expected(0, 4 * kMiB);
+  const TimePoint start = world.loop.Now();
+  for (int i = 0; i < 300; ++i) {  // 5 buffers of 60 one-block records
+    const uint64_t off = uint64_t(i) * 2 * 4096;
+    const auto data = Pattern(4096, 300 + i);
+    std::copy(data.begin(), data.end(), truth.begin() + static_cast<ptrdiff_t>(off));
+    ASSERT_TRUE(world.Run(img->Write(off, data)).ok());
+  }
+  // No write waited for the first write-out's 1 ms data flush.
+  EXPECT_EQ(world.loop.Now(), start);
+  EXPECT_EQ(img->stats().data_flushes, 1u);
+  EXPECT_EQ(img->stats().journal_sector_writes, 0u);
+  // The first write-out (60 records, 2 sectors), then at once the 240 queued behind it
+  // (8 sectors).
+  world.loop.RunFor(std::chrono::milliseconds(3));
+  EXPECT_EQ(img->stats().data_flushes, 2u);
+  EXPECT_EQ(img->stats().journal_sector_writes, 10u);
+  ASSERT_TRUE(world.Run(img->Flush()).ok());
+  img.reset();
+  img = OpenOrDie();
+  EXPECT_TRUE(img->stats().recovered);
+  EXPECT_EQ(ReadAll(*img, 0, 4 * kMiB), truth);
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+}
+
 TEST_F(ImageTest, ReplaySkipsTornAndStaleEpochSectors) {
   ASSERT_TRUE(world.Create(BaseOptions(/*compact=*/true)).ok());
   auto img = OpenOrDie({.journal_mode = JournalMode::kUnbuffered});

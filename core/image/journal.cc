@@ -192,13 +192,13 @@ Task<Status> Journal::Append(JournalUpdate u) {
   if (core_.buffered()) {
     if (core_.metadata_error) co_return Status::ReadOnly(core_.metadata_error_what);
     // When `u` does not fit in what is left of the buffer, the full buffer is written out in
-    // the background while the next one fills; a writer waits only when the previous write-out
-    // is still going.
+    // the background. Updates queue up behind a write-out in flight (QueueLimitBytes); a
+    // writer waits only when that queue is full too.
     for (;;) {
       auto tail = queue_tail_;                         // at most one sector
       EncodeOne(u, format_, 0, chunk_sectors_, tail);  // the epoch does not change the size
-      if (queue_.empty() || (queued_full_sectors_ + tail.size()) * format::kSectorSize <=
-                                core_.options.journal_buffer_bytes) {
+      if (queue_.empty() ||
+          (queued_full_sectors_ + tail.size()) * format::kSectorSize <= QueueLimitBytes()) {
         Enqueue(std::move(u), std::move(tail));
         break;
       }
@@ -237,7 +237,22 @@ Task<Status> Journal::WriteOut() {
   }
   writing_out_ = false;
   write_out_done_.NotifyAll(core_.env.scheduler);
+  // What queued up behind this write-out goes next if it fills a buffer, without waiting for
+  // the next Append.
+  if (s.ok() && (queued_full_sectors_ + queue_tail_.size()) * format::kSectorSize >=
+                    core_.options.journal_buffer_bytes) {
+    StartBackgroundWriteOut();
+  }
   co_return s;
+}
+
+uint64_t Journal::QueueLimitBytes() const {
+  const uint64_t buffer = core_.options.journal_buffer_bytes;
+  if (!writing_out_) return buffer;
+  // Half the journal at most: a write-out must fit in it.
+  const uint64_t behind =
+      std::min(buffer * kBuffersBehindWriteOut, capacity_ * format::kSectorSize / 2);
+  return std::max(buffer, behind);
 }
 
 Task<Status> Journal::Commit() {

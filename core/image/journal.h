@@ -3,7 +3,8 @@
 // Unbuffered mode: Append encodes an update into its own sectors and writes them with FUA
 // before returning. Buffered mode: Append queues the update in memory and returns; the queue is
 // written when a guest flush commits it, when the next update would overflow the buffer size
-// (in the background, while the next buffer fills), or when the flush timer fires. Either way a
+// (in the background; up to 8 buffers' worth queue up behind it), or when the flush timer
+// fires. Either way a
 // record is written only after the data it describes is durable: unbuffered data writes are FUA,
 // and a buffered write-out flushes the data file first.
 //
@@ -43,7 +44,7 @@ class Journal {
   ~Journal();
 
   // Records `u`. Unbuffered: returns once durable. Buffered: once queued (durable after the
-  // next Commit); waits only when the buffer is full and the previous write-out still going.
+  // next Commit); waits only when the queue behind a write-out in flight is full.
   Task<Status> Append(JournalUpdate u);
   // Buffered: writes the queue out (data file flushed first) and flushes the image file, then a
   // separate data file. Unbuffered: nothing to write (every record is already durable).
@@ -65,6 +66,11 @@ class Journal {
   Task<Status> WriteSectors(uint64_t first, const std::vector<format::JournalSectorBytes>& s,
                             WriteMode mode);
   Task<Status> WriteOut();
+  // How much the queue may hold before a writer waits: one buffer, or while a write-out is in
+  // flight (its data flush can take longer than the guest takes to fill a buffer)
+  // kBuffersBehindWriteOut buffers.
+  static constexpr uint64_t kBuffersBehindWriteOut = 8;
+  uint64_t QueueLimitBytes() const;
   // Writes the queue out without a waiting caller (a full buffer, the timer).
   void StartBackgroundWriteOut();
   void ArmTimer();
