@@ -296,12 +296,15 @@ def write_report(results, path):
           "the base (one base read and about 66 KB written per 4 KiB, counted below); FVD "
           "writes only the 4 KiB and a 16-byte bitmap record. Its buffered journal holds 30 "
           "records per 512-byte sector, 3,840 in the default 64 KiB buffer. A full buffer is "
-          "written out in the background while the next one fills: an fdatasync of the data "
-          "(the durability order), then the records. That is about 2 write-outs in 8,192 "
-          "writes; with cache=writeback the fdatasync writes back every dirty page so far.",
+          "written out in the background: an fdatasync of the data (the durability order), "
+          "then the records. With cache=writeback that fdatasync writes back every dirty page "
+          "so far and can outlast the filling of the next buffer, so up to 8 buffers' worth "
+          "of records queue up behind it rather than make the guest wait. That is 2 write-outs "
+          "in 8,192 writes here.",
           "- At QD1 with cache=none every write waits for the device. FVD's overlay writes as "
           "raw does, once; qcow2's overlay reads the base and writes 64 KiB. So FVD's ratio to "
-          "qcow2's overlay there is about raw's own ratio to it, whatever FVD does.",
+          "qcow2's overlay there is about raw's own ratio to it (see the table: raw IOPS over "
+          "qcow2-overlay IOPS), whatever FVD does: the one target case the device decides.",
           "", "## What one allocating 4 KiB write costs (strace, 8,192 writes at QD1, writeback, "
           "-i threads)",
           "", "| format | data writes | metadata writes | flushes | base reads | bytes written |",
