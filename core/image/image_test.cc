@@ -43,6 +43,15 @@ class ImageTest : public ::testing::Test {
       out[i] = off + i < base.size() ? base[off + i] : std::byte{0};
     return out;
   }
+  // A new overlay in buffered mode with a 1 KiB journal buffer (60 one-block records), on a
+  // device whose flushes take 1 ms.
+  std::unique_ptr<Image> OpenWithSmallBufferAndSlowFlushes() {
+    EXPECT_TRUE(world.Create(BaseOptions()).ok());
+    world.image_dev.set_delay([](Op op, uint64_t, uint64_t) {
+      return op == Op::kFlush ? Duration(std::chrono::milliseconds(1)) : Duration(0);
+    });
+    return OpenOrDie({.journal_mode = JournalMode::kBuffered, .journal_buffer_bytes = 1024});
+  }
   void Put(uint64_t off, const std::vector<std::byte>& data) {
     std::copy(data.begin(), data.end(), base.begin() + static_cast<ptrdiff_t>(off));
   }
@@ -202,11 +211,8 @@ TEST_F(ImageTest, BufferedJournalTimerWritesTheBuffer) {
 // buffer takes 60 one-block writes. The 61st does not fit: the buffer is written out (data
 // flush, then the journal sectors) in the background, and that write does not wait for it.
 TEST_F(ImageTest, BufferedJournalFillsItsBufferThenWritesItOutInTheBackground) {
-  ASSERT_TRUE(world.Create(BaseOptions()).ok());
-  auto img = OpenOrDie({.journal_mode = JournalMode::kBuffered, .journal_buffer_bytes = 1024});
-  world.image_dev.set_delay([](Op op, uint64_t, uint64_t) {
-    return op == Op::kFlush ? Duration(std::chrono::milliseconds(1)) : Duration(0);
-  });
+  auto img = OpenWithSmallBufferAndSlowFlushes();
+  ASSERT_NE(img, nullptr);
   auto truth = Expected(0, 4 * kMiB);
   auto write_block = [&](int i) {
     const uint64_t off = uint64_t(i) * 2 * 4096;  // every other block: no two records merge
@@ -236,11 +242,8 @@ TEST_F(ImageTest, BufferedJournalFillsItsBufferThenWritesItOutInTheBackground) {
 // While a write-out waits for its data flush, later updates queue up behind it (up to 8
 // buffers' worth) instead of waiting, and go out as soon as it is done.
 TEST_F(ImageTest, BufferedJournalQueuesUpdatesBehindAWriteOutInFlight) {
-  ASSERT_TRUE(world.Create(BaseOptions()).ok());
-  auto img = OpenOrDie({.journal_mode = JournalMode::kBuffered, .journal_buffer_bytes = 1024});
-  world.image_dev.set_delay([](Op op, uint64_t, uint64_t) {
-    return op == Op::kFlush ? Duration(std::chrono::milliseconds(1)) : Duration(0);
-  });
+  auto img = OpenWithSmallBufferAndSlowFlushes();
+  ASSERT_NE(img, nullptr);
   auto truth = Expected(0, 4 * kMiB);
   const TimePoint start = world.loop.Now();
   for (int i = 0; i < 300; ++i) {  // 5 buffers of 60 one-block records
