@@ -239,10 +239,7 @@ Task<Status> Journal::WriteOut() {
   write_out_done_.NotifyAll(core_.env.scheduler);
   // What queued up behind this write-out goes next if it fills a buffer, without waiting for
   // the next Append.
-  if (s.ok() && (queued_full_sectors_ + queue_tail_.size()) * format::kSectorSize >=
-                    core_.options.journal_buffer_bytes) {
-    StartBackgroundWriteOut();
-  }
+  if (s.ok() && QueuedBytes() >= core_.options.journal_buffer_bytes) StartBackgroundWriteOut();
   co_return s;
 }
 

@@ -4,9 +4,8 @@
 // before returning. Buffered mode: Append queues the update in memory and returns; the queue is
 // written when a guest flush commits it, when the next update would overflow the buffer size
 // (in the background; up to 8 buffers' worth queue up behind it), or when the flush timer
-// fires. Either way a
-// record is written only after the data it describes is durable: unbuffered data writes are FUA,
-// and a buffered write-out flushes the data file first.
+// fires. Either way a record is written only after the data it describes is durable:
+// unbuffered data writes are FUA, and a buffered write-out flushes the data file first.
 //
 // When the journal is full it is recycled: snapshot the stale bitmap and the table, flush the
 // data file, write the snapshot to the metadata regions, flush, bump the epoch in the header,
@@ -71,6 +70,9 @@ class Journal {
   // kBuffersBehindWriteOut buffers.
   static constexpr uint64_t kBuffersBehindWriteOut = 8;
   uint64_t QueueLimitBytes() const;
+  uint64_t QueuedBytes() const {
+    return (queued_full_sectors_ + queue_tail_.size()) * format::kSectorSize;
+  }
   // Writes the queue out without a waiting caller (a full buffer, the timer).
   void StartBackgroundWriteOut();
   void ArmTimer();

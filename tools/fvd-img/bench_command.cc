@@ -129,13 +129,13 @@ int RunBench(const BenchArgs& a) {
   plan->disk_size = *size;
   if (Status s = ValidateBenchPlan(*plan); !s.ok()) return BenchFail(s.message());
   files->set_direct(a.cache == "none" || a.cache == "directsync");
-  // -i threads: the thread pool, whose pread/pwrite/fdatasync calls strace can count.
   // The loop does nothing but the bench's I/O: page-cache writes the filesystem cannot do
   // without blocking (ext4) are done right there, as a synchronous tool would, instead of by a
   // kernel worker thread per write. More workers would not write in parallel anyway: buffered
   // writes to one file hold its inode lock (ext4, XFS). The fio plugin does the same. -i turns
   // it off.
   files->set_inline_cached_writes(a.aio.empty());
+  // -i threads: the thread pool, whose pread/pwrite/fdatasync calls strace can count.
   if (a.aio == "threads") files->set_backend(IoBackend::kThreadPool);
   if (a.aio == "io_uring" || a.aio == "native") files->set_backend(IoBackend::kIoUring);
   auto opened = OpenImage(*files, a.filename, OptionsFor(a));
