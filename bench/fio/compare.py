@@ -127,8 +127,10 @@ def markdown(a, results):
         "goes through the engine's coroutines and io_uring.",
         "- Writes of allocated data with iodepth 1 are likewise one plain `pwrite` inside "
         "`queue` (`Image::TryWriteNow`: the bitmap and table say no metadata changes), as "
-        "`psync` writes. Other writes go through the engine (a range lock, and a metadata "
-        "update when they allocate) and, with O_DIRECT, io_uring.",
+        "`psync` writes; so are allocating writes with iodepth 1 that nothing would make wait "
+        "(the record then queues in the buffered journal). Other writes go through the engine "
+        "(a range lock, and a metadata update when they allocate) and, with O_DIRECT, "
+        "io_uring.",
         "- Page-cache writes are copied inline as `psync` does (ext4 refuses `RWF_NOWAIT` "
         "buffered writes). They are the noisiest figures: on the raw file the same `pwrite` "
         "swings several-fold from run to run (see `raw_runs` in results.json), more than "

@@ -58,9 +58,10 @@ class FvdEngine {
   // device op and the loop round trip. Every 64th such read also runs what is ready on the
   // loop (timers, completions, background work), without waiting.
   bool TryReadNow(uint64_t offset, std::span<std::byte> buf, ReadWait wait);
-  // A write done at once, waiting for the storage, when it needs no metadata
-  // (Image::TryWriteNow): true, and no Completion will come for it. False: Queue it. For sync
-  // jobs (iodepth 1), which wait anyway: psync's pwrite. Shares TryReadNow's loop passes.
+  // A write done at once, waiting for the storage, when it is in place or an allocating write
+  // nothing would delay (Image::TryWriteNow): true, and no Completion will come for it. False:
+  // Queue it. For sync jobs (iodepth 1), which wait anyway: psync's pwrite. Shares
+  // TryReadNow's loop passes.
   bool TryWriteNow(uint64_t offset, std::span<const std::byte> buf);
   // Runs the loop until at least `min` completions are ready (or `timeout` passes), then
   // appends up to `max` of them to `out` and returns how many.

@@ -143,8 +143,9 @@ TEST_F(FvdEngineTest, TryWriteNowWritesDataInTheImageWithoutACompletion) {
   EXPECT_EQ(e->Reap(1, 1, std::nullopt, done), 1u);
   ASSERT_EQ(done.at(0).error, 0);
 
-  ASSERT_TRUE(e->TryWriteNow(8192, mine));          // in the image: written in place, here
-  EXPECT_FALSE(e->TryWriteNow(65536 + 512, mine));  // in the base: copy-on-write, Queue it
+  ASSERT_TRUE(e->TryWriteNow(8192, mine));  // in the image: written in place, here
+  // In the base: an allocating write, also done here (the buffered journal queues its record).
+  ASSERT_TRUE(e->TryWriteNow(65536 + 512, mine));
   EXPECT_EQ(e->in_flight(), 0u);
   done.clear();
   EXPECT_EQ(e->Reap(1, 1, std::chrono::milliseconds(1), done), 0u);  // no completion comes
@@ -157,7 +158,25 @@ TEST_F(FvdEngineTest, TryWriteNowWritesDataInTheImageWithoutACompletion) {
   auto truth = data;
   std::copy(mine.begin(), mine.end(), truth.begin() + 8192);
   truth.insert(truth.end(), base.begin() + 65536, base.begin() + 2 * 65536);
+  std::copy(mine.begin(), mine.end(), truth.begin() + 65536 + 512);
   EXPECT_EQ(back, truth);
+  ASSERT_TRUE(e->Close().ok());
+}
+
+TEST_F(FvdEngineTest, TryWriteNowLeavesAllocatingWritesToQueueWhenUnbuffered) {
+  WriteBase(1 << 20, 10);
+  EngineOptions o;
+  o.base = "base.raw";
+  o.journal = JournalMode::kUnbuffered;  // a record must be written (FUA) before completing
+  auto e = Make(o);
+  ASSERT_TRUE(e->Prepare(Path("disk.fvd"), 0).ok());
+  ASSERT_TRUE(e->Open(Path("disk.fvd")).ok());
+  auto mine = Bytes(4096, 11);
+  EXPECT_FALSE(e->TryWriteNow(65536, mine));
+  std::vector<Completion> done;
+  ASSERT_TRUE(e->Queue(RequestKind::kWrite, 65536, mine, nullptr).ok());
+  EXPECT_EQ(e->Reap(1, 1, std::nullopt, done), 1u);
+  EXPECT_TRUE(e->TryWriteNow(65536, mine));  // now in the image: in place
   ASSERT_TRUE(e->Close().ok());
 }
 

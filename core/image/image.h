@@ -166,12 +166,17 @@ class Image {
   // Read completing now would; it takes no lock, as Read's fast path takes none.
   bool TryReadNow(uint64_t offset, std::span<std::byte> buf, ReadWait wait = ReadWait::kNever);
   Task<Status> Write(uint64_t offset, std::span<const std::byte> buf);
-  // A write done right here, for synchronous hosts (a sync fio job, which waits anyway): when
-  // it would be an in-place write (every touched block durably in the image, no metadata to
-  // record) to one contiguous run of the data device, and the device writes it now
-  // (BlockDevice::TryWriteNow, FUA in unbuffered mode as Write would), counts a guest write
-  // and returns true. Otherwise returns false, the guest range holding old or new bytes (as
-  // with a failed write): call Write. Takes no lock, as Write's in-place path takes none.
+  // A write done right here, for synchronous hosts (a sync fio job, fvd-img bench at depth 1:
+  // they wait anyway), to one contiguous run of the data device that the device writes now
+  // (BlockDevice::TryWriteNow, FUA in unbuffered mode as Write would). Two kinds are served:
+  // - in place (every touched block durably in the image, no metadata to record), taking no
+  //   lock, as Write's in-place path takes none;
+  // - allocating, in buffered journal mode only, when nothing would wait: the journal queues
+  //   the record now, no request holds the blocks, no byte must come from the base (whole
+  //   blocks, or blocks the base does not cover) and every chunk is allocated. Data, bitmap
+  //   and record then change in Write's order.
+  // Then counts a guest write and returns true. Otherwise returns false, the guest range
+  // holding old or new bytes (as with a failed write) and the metadata unchanged: call Write.
   bool TryWriteNow(uint64_t offset, std::span<const std::byte> buf);
   Task<Status> Flush();
   Task<Status> Close();

@@ -585,8 +585,8 @@ TEST_F(ImageTest, TryWriteNowWritesInPlaceAndDeclinesWhatNeedsMetadata) {
   Put(60 * kKiB + 512, yours);
 
   const auto other = Pattern(8192, 5);
-  EXPECT_FALSE(img->TryWriteNow(60 * kKiB, other));                         // two runs
-  EXPECT_FALSE(img->TryWriteNow(128 * kKiB, mine));                         // still in the base
+  EXPECT_FALSE(img->TryWriteNow(60 * kKiB, other));  // two runs
+  EXPECT_FALSE(img->TryWriteNow(128 * kKiB, mine));  // in the base, its chunk unallocated
   EXPECT_FALSE(img->TryWriteNow(64 * kKiB, std::span(other).first(1000)));  // not sector-sized
   EXPECT_FALSE(img->TryWriteNow(4 * kMiB - 512, mine));                     // past the end
   world.image_dev.set_fail([](Op op, uint64_t, uint64_t) { return op == Op::kWrite; });
@@ -605,6 +605,81 @@ TEST_F(ImageTest, TryWriteNowWritesInPlaceAndDeclinesWhatNeedsMetadata) {
   auto read_only = OpenOrDie(ro);
   EXPECT_FALSE(read_only->TryWriteNow(64 * kKiB, mine));
   ASSERT_TRUE(world.Run(read_only->Close()).ok());
+}
+
+// Allocating writes served by TryWriteNow: in buffered mode, when nothing would wait. A 512-byte
+// buffer holds 30 one-block records; while its write-out waits on a slow data flush, 8
+// buffers' worth queue up behind it, and then TryWriteNow declines (Write would wait).
+TEST_F(ImageTest, TryWriteNowAllocatesInBufferedModeUntilTheJournalWouldWait) {
+  ASSERT_TRUE(world.Create(BaseOptions()).ok());
+  world.image_dev.set_delay([](Op op, uint64_t, uint64_t) {
+    return op == Op::kFlush ? Duration(std::chrono::milliseconds(1)) : Duration(0);
+  });
+  auto img = OpenOrDie({.journal_mode = JournalMode::kBuffered, .journal_buffer_bytes = 512});
+  auto truth = Expected(0, 4 * kMiB);
+  const auto block = [](int i) { return uint64_t(i) * 2 * 4096; };  // no two records merge
+  const auto try_block = [&](int i) {
+    const auto data = Pattern(4096, 300 + i);
+    if (!img->TryWriteNow(block(i), data)) return false;
+    std::copy(data.begin(), data.end(), truth.begin() + static_cast<ptrdiff_t>(block(i)));
+    return true;
+  };
+  const auto before = img->stats();
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(try_block(i)) << i;
+  EXPECT_EQ(img->stats().allocating_writes, before.allocating_writes + 30);
+  EXPECT_EQ(img->stats().guest_writes, before.guest_writes + 30);
+  EXPECT_EQ(img->stats().journal_sector_writes, 0u);
+  EXPECT_EQ(img->stats().data_flushes, before.data_flushes);
+  EXPECT_EQ(ReadAll(*img, 0, 4 * kMiB), truth);
+
+  ASSERT_TRUE(try_block(30));  // does not fit: the buffer goes out in the background
+  EXPECT_EQ(img->stats().data_flushes, before.data_flushes + 1);
+  int i = 31;
+  while (i < 512 && try_block(i)) ++i;
+  EXPECT_EQ(i, 30 + 8 * 30);  // 8 buffers queued behind the write-out (from block 30), then no
+  EXPECT_EQ(img->stats().guest_writes, before.guest_writes + uint64_t(i));
+  EXPECT_EQ(img->stats().journal_sector_writes, 0u);  // the write-out still waits on its flush
+
+  const auto data = Pattern(4096, 300 + i);  // Write waits for room, then records it
+  ASSERT_TRUE(world.Run(img->Write(block(i), data)).ok());
+  std::copy(data.begin(), data.end(), truth.begin() + static_cast<ptrdiff_t>(block(i)));
+  EXPECT_GE(img->stats().journal_sector_writes, 1u);
+  ASSERT_TRUE(world.Run(img->Flush()).ok());
+  img.reset();  // crash after the flush: every write is durable, its record replayed
+  img = OpenOrDie();
+  EXPECT_TRUE(img->stats().recovered);
+  EXPECT_EQ(ReadAll(*img, 0, 4 * kMiB), truth);
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+}
+
+TEST_F(ImageTest, TryWriteNowLeavesAllocatingWritesThatWouldWaitToWrite) {
+  ASSERT_TRUE(world.Create(BaseOptions(/*compact=*/true)).ok());
+  auto img = OpenOrDie({.journal_mode = JournalMode::kBuffered});
+  ASSERT_TRUE(world.Run(img->Write(0, Pattern(4096, 1))).ok());  // allocates chunk 0
+  auto truth = Expected(0, 4 * kMiB);
+  std::copy_n(Pattern(4096, 1).begin(), 4096, truth.begin());
+  const auto before = img->stats();
+  const auto mine = Pattern(4096, 2);
+  EXPECT_FALSE(img->TryWriteNow(64 * kKiB, mine));                          // chunk 1 unallocated
+  EXPECT_FALSE(img->TryWriteNow(8192 + 512, std::span(mine).first(1024)));  // part of a block
+  // A write holding the lock over block 3 (its data write in flight).
+  bool done = false;
+  Detach(img->Write(3 * 4096, mine), [&](Status s) { done = s.ok(); });
+  EXPECT_FALSE(img->TryWriteNow(3 * 4096, Pattern(4096, 3)));
+  world.loop.RunUntil([&] { return done; });
+  std::copy(mine.begin(), mine.end(), truth.begin() + 3 * 4096);
+  EXPECT_EQ(img->stats().guest_writes, before.guest_writes + 1);  // only the Write
+
+  ASSERT_TRUE(img->TryWriteNow(4 * 4096, mine));  // whole block, chunk 0 allocated: served
+  std::copy(mine.begin(), mine.end(), truth.begin() + 4 * 4096);
+  EXPECT_EQ(img->stats().allocating_writes, before.allocating_writes + 2);
+  EXPECT_EQ(ReadAll(*img, 0, 4 * kMiB), truth);
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+
+  img = OpenOrDie({.journal_mode = JournalMode::kUnbuffered});
+  EXPECT_FALSE(img->TryWriteNow(5 * 4096, mine));  // its record must be written first
+  EXPECT_EQ(ReadAll(*img, 0, 4 * kMiB), truth);
+  ASSERT_TRUE(world.Run(img->Close()).ok());
 }
 
 TEST_F(ImageTest, RejectsBadRequests) {

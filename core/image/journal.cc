@@ -188,27 +188,42 @@ Task<Status> Journal::EncodeAndWrite(const std::vector<JournalUpdate>& updates, 
   co_return s;
 }
 
+bool Journal::Fits(const JournalUpdate& u, std::vector<format::JournalSectorBuilder>& tail) const {
+  tail = queue_tail_;                              // at most one sector
+  EncodeOne(u, format_, 0, chunk_sectors_, tail);  // the epoch does not change the size
+  return queue_.empty() ||
+         (queued_full_sectors_ + tail.size()) * format::kSectorSize <= QueueLimitBytes();
+}
+
+bool Journal::TryEnqueue(JournalUpdate& u) {
+  std::vector<format::JournalSectorBuilder> tail;
+  while (!Fits(u, tail)) {
+    if (writing_out_) return false;
+    StartBackgroundWriteOut();  // takes the queue: the next pass finds it empty
+  }
+  Enqueue(std::move(u), std::move(tail));
+  ArmTimer();
+  return true;
+}
+
+bool Journal::CanAppendNow(const JournalUpdate& u) const {
+  if (!core_.buffered() || core_.metadata_error) return false;
+  std::vector<format::JournalSectorBuilder> tail;
+  return !writing_out_ || Fits(u, tail);  // TryEnqueue's one refusal
+}
+
+bool Journal::TryAppendNow(JournalUpdate u) {
+  if (!CanAppendNow(u)) return false;
+  return TryEnqueue(u);
+}
+
 Task<Status> Journal::Append(JournalUpdate u) {
   if (core_.buffered()) {
     if (core_.metadata_error) co_return Status::ReadOnly(core_.metadata_error_what);
     // When `u` does not fit in what is left of the buffer, the full buffer is written out in
     // the background. Updates queue up behind a write-out in flight (QueueLimitBytes); a
     // writer waits only when that queue is full too.
-    for (;;) {
-      auto tail = queue_tail_;                         // at most one sector
-      EncodeOne(u, format_, 0, chunk_sectors_, tail);  // the epoch does not change the size
-      if (queue_.empty() ||
-          (queued_full_sectors_ + tail.size()) * format::kSectorSize <= QueueLimitBytes()) {
-        Enqueue(std::move(u), std::move(tail));
-        break;
-      }
-      if (writing_out_) {
-        co_await write_out_done_.Wait();
-      } else {
-        StartBackgroundWriteOut();  // takes the queue
-      }
-    }
-    ArmTimer();
+    while (!TryEnqueue(u)) co_await write_out_done_.Wait();
     co_return Status::Ok();
   }
   // A named vector: GCC 12 rejects a braced temporary inside co_await.

@@ -45,6 +45,12 @@ class Journal {
   // Records `u`. Unbuffered: returns once durable. Buffered: once queued (durable after the
   // next Commit); waits only when the queue behind a write-out in flight is full.
   Task<Status> Append(JournalUpdate u);
+  // Buffered mode only, for synchronous callers (Image::TryWriteNow): true if Append(u) would
+  // queue `u` now, without waiting for a write-out in flight.
+  bool CanAppendNow(const JournalUpdate& u) const;
+  // Buffered mode only: queues `u` as Append would and returns true, if CanAppendNow(u); else
+  // returns false and does nothing. Never waits.
+  bool TryAppendNow(JournalUpdate u);
   // Buffered: writes the queue out (data file flushed first) and flushes the image file, then a
   // separate data file. Unbuffered: nothing to write (every record is already durable).
   Task<Status> Commit();
@@ -55,6 +61,13 @@ class Journal {
   uint64_t capacity_sectors() const { return capacity_; }
 
  private:
+  // True if `u` fits in the queue now; `tail` becomes the queue's last sector with `u` encoded
+  // after it.
+  bool Fits(const JournalUpdate& u, std::vector<format::JournalSectorBuilder>& tail) const;
+  // Queues `u` (moved from) if it fits, first starting a background write-out of a full
+  // buffer; false (and `u` untouched) when a write-out is in flight and the queue behind it is
+  // full.
+  bool TryEnqueue(JournalUpdate& u);
   // Queues `u`; `tail` is the queue's last sector with `u` encoded after it.
   void Enqueue(JournalUpdate u, std::vector<format::JournalSectorBuilder> tail);
   // Encodes `updates` with the epoch in force, reserves their sectors and writes them.

@@ -1,8 +1,10 @@
 // Image::Write: in place when every touched block is durably in the image; otherwise
 // copy-on-write under a write lock (FVD-FORMAT.md, "Write (copy-on-write)").
 #include <algorithm>
+#include <cstdlib>
 #include <vector>
 
+#include "core/format/chunk_table.h"
 #include "core/format/constants.h"
 #include "core/image/extents.h"
 #include "core/image/image_core.h"
@@ -72,6 +74,39 @@ Task<Status> WriteWithMetadata(Image::Core& c, uint64_t offset, std::span<const 
   co_return Status::Ok();
 }
 
+// Image::TryWriteNow's allocating write: WriteWithMetadata done right here, in the same order
+// (data, fresh bits, journal record, stale bits), when nothing in it would wait: the buffered
+// journal takes the record now, no other request holds the blocks, no byte comes from the base
+// and every chunk is allocated. Returns false, having changed nothing, otherwise.
+bool TryAllocatingWriteNow(Image::Core& c, uint64_t offset, std::span<const std::byte> buf) {
+  if (c.journal == nullptr) return false;
+  const Extent whole = CopyOnWriteExtent(c, offset, buf.size());
+  if (whole.offset != offset || whole.length != buf.size()) return false;  // a base merge
+  const uint64_t end = offset + buf.size();
+  if (c.compact()) {
+    for (uint64_t i = offset / c.header.chunk_size; i <= (end - 1) / c.header.chunk_size; ++i) {
+      if (format::IsEmptyChunk(c.table[i]) || format::IsDirtyChunk(c.table[i])) return false;
+    }
+  }
+  const Extent span = LockSpan(c, offset, buf.size());
+  if (c.locks.FindOverlap(span.offset, span.offset + span.length) != nullptr) return false;
+  JournalUpdate update = MakeUpdate(c, offset, end, /*bitmap=*/true);
+  if (!c.journal->CanAppendNow(update)) return false;
+  const uint64_t physical = SinglePhysicalRun(c.header, c.table, offset, buf.size());
+  if (physical == kUnallocated || !c.data_dev.TryWriteNow(physical, buf, c.data_write_mode()))
+    return false;
+  if (c.use_bitmap) {
+    const BlockSpan b = BlocksOf(c.header, offset, buf.size());
+    if (!b.empty()) c.fresh.SetRange(b.first, b.end - b.first);
+  }
+  // Cannot fail: CanAppendNow said so, and nothing ran since.
+  if (!c.journal->TryAppendNow(std::move(update))) std::abort();
+  CommitUpdate(c, offset, end, /*bitmap=*/true);
+  ++c.stats.guest_writes;
+  ++c.stats.allocating_writes;
+  return true;
+}
+
 }  // namespace
 
 Task<Status> Image::Write(uint64_t offset, std::span<const std::byte> buf) {
@@ -112,7 +147,7 @@ bool Image::TryWriteNow(uint64_t offset, std::span<const std::byte> buf) {
   Core& c = *core_;
   if (buf.empty() || !c.CheckRange(offset, buf.size()).ok() || !c.CheckWritable().ok())
     return false;
-  if (NeedsMetadata(c, offset, buf.size())) return false;
+  if (NeedsMetadata(c, offset, buf.size())) return TryAllocatingWriteNow(c, offset, buf);
   const uint64_t physical = SinglePhysicalRun(c.header, c.table, offset, buf.size());
   if (physical == kUnallocated || !c.data_dev.TryWriteNow(physical, buf, c.data_write_mode()))
     return false;

@@ -84,6 +84,27 @@ class BenchTest(unittest.TestCase):
                 self.assertTrue(self.read_pattern(0, 4 * MIB, n))
                 self.assertEqual(run(FVD_IMG, "check", self.disk).returncode, 0)
 
+    def test_allocating_writes_on_an_overlay_at_depth_one(self):
+        # An overlay of a 4 MiB base: every write allocates. At depth 1 in buffered journal mode
+        # they are done synchronously; writethrough's unbuffered journal sends them to the loop.
+        base = os.path.join(self.dir, "base.raw")
+        with open(base, "wb") as f:
+            f.write(bytes([0x5A]) * (4 * MIB))
+        runs = [("none", ()), ("writeback", ()), ("writethrough", ()), ("none", ("-i", "io_uring"))]
+        for n, (cache, extra) in enumerate(runs, start=1):
+            with self.subTest(cache=cache, extra=extra):
+                os.unlink(self.disk)
+                r = run(FVD_IMG, "create", "-q", "-b", "base.raw", "-F", "raw", self.disk)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                # 512-byte writes every 8 KiB: half of each 8 KiB stays the base's.
+                r = self.bench("-w", "-c", "512", "-d", "1", "-s", "512", "-S", "8K", "-t", cache,
+                               *extra, "--pattern", str(n))
+                self.assertEqual(r.returncode, 0, r.stderr)
+                for at in (0, 8 * KIB, 4 * MIB - 8 * KIB):
+                    self.assertTrue(self.read_pattern(at, 512, n), at)
+                    self.assertTrue(self.read_pattern(at + 512, 8 * KIB - 512, 0x5A), at)
+                self.assertEqual(run(FVD_IMG, "check", self.disk).returncode, 0)
+
     def test_quiet_prints_nothing(self):
         r = self.bench("-c", "16", "-q")
         self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "", ""))

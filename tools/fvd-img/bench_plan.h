@@ -20,6 +20,7 @@ struct BenchPlan {
   bool write = false;           // -w
   uint8_t pattern = 0;          // --pattern: the byte writes carry (qemu-img: zeros)
   uint64_t disk_size = 0;       // the image's virtual size
+  bool through_aio = false;     // -i given: every request goes through that AIO backend
 
   uint64_t step_or_size() const { return step == 0 ? buffer_size : step; }
 };
