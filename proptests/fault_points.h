@@ -39,6 +39,12 @@ class FaultInjector final : public BlockDevice {
   Status SubmitWrite(uint64_t offset, std::span<const std::byte> buf, WriteMode mode,
                      IoCallback done) override;
   Status SubmitFlush(IoCallback done) override;
+  // Forwarded, unless the armed fault would hit this write: then declined, so the caller's
+  // submission is the one that fails.
+  bool TryWriteNow(uint64_t offset, std::span<const std::byte> buf, WriteMode mode) override {
+    if (armed_ && !fired_ && WriteMatches(offset, buf.size())) return false;
+    return inner_.TryWriteNow(offset, buf, mode);
+  }
   Status SubmitResize(uint64_t new_size, IoCallback done) override {
     return inner_.SubmitResize(new_size, std::move(done));
   }

@@ -504,6 +504,20 @@ Status SimDisk::SubmitWrite(uint64_t offset, std::span<const std::byte> buf, Wri
   return Status::Ok();
 }
 
+bool SimDisk::TryWriteNow(uint64_t offset, std::span<const std::byte> buf, WriteMode mode) {
+  if (!alive_ || !CheckRange(offset, buf.size(), buf.data()).ok()) return false;
+  Impl::Op op;
+  op.seq = impl_->next_seq++;
+  op.kind = mode == WriteMode::kFua ? OpKind::kFuaWrite : OpKind::kWrite;
+  op.offset = offset;
+  op.write_buf = buf;
+  impl_->TraceOp(op, false, StatusCode::kOk);
+  impl_->pending.emplace(op.seq, Impl::PendingWrite{offset, buf, {}, 0});
+  const Status status = impl_->ExecuteWrite(op);
+  impl_->TraceOp(op, true, status.code());
+  return status.ok();
+}
+
 Status SimDisk::SubmitFlush(IoCallback done) {
   Impl::Op op;
   op.kind = OpKind::kFlush;

@@ -85,6 +85,11 @@ class SimDisk final : public BlockDevice {
                      IoCallback done) override;
   Status SubmitFlush(IoCallback done) override;
   Status SubmitResize(uint64_t new_size, IoCallback done) override;
+  // A write done right here (BlockDevice::TryWriteNow): it takes no virtual time, skips the
+  // queue, and completes now as a write completing now would (into the volatile cache, durable
+  // with FUA or without one). Declined while dead. The simulator's VMs always submit; the
+  // property tests use it to play a synchronous host.
+  bool TryWriteNow(uint64_t offset, std::span<const std::byte> buf, WriteMode mode) override;
 
   // Power fails now (see the header comment). REQUIRES: alive.
   void Crash(Prng& rng);

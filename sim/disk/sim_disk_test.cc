@@ -419,6 +419,38 @@ TEST_F(SimDiskTest, CrashFailsOpsInServiceAndQueuedInOrderNeverInline) {
   EXPECT_EQ(d->stats().writes_lost + d->stats().writes_survived + d->stats().writes_torn, 2u);
 }
 
+// A write done right here takes no virtual time and completes now: cached, so a crash before a
+// flush keeps it, loses it or tears it; FUA (or a flush) makes it durable. Dead: declined.
+TEST_F(SimDiskTest, TryWriteNowCompletesNowIntoTheCacheAsAWriteWould) {
+  int seen[3] = {0, 0, 0};
+  for (uint64_t seed = 0; seed < 100; ++seed) {
+    auto d = Make(Exact());
+    d->WriteNowDurable(8192, Fill(4096, 0xAA));
+    ASSERT_TRUE(d->TryWriteNow(8192, Fill(4096, 0xBB), WriteMode::kCached));
+    ASSERT_TRUE(d->TryWriteNow(0, Fill(4096, 0xCC), WriteMode::kFua));
+    EXPECT_EQ(NowNs(loop), 0u);
+    EXPECT_EQ(loop.pending(), 0u);  // nothing scheduled: it completed
+    EXPECT_EQ(d->stats().writes, 2u);
+    EXPECT_EQ(ReadNow(*d, 8192, 4096), Fill(4096, 0xBB));
+    Prng rng(seed);
+    d->Crash(rng);
+    EXPECT_EQ(ReadNow(*d, 0, 4096), Fill(4096, 0xCC));
+    ++seen[static_cast<int>(Classify(ReadNow(*d, 8192, 4096), std::byte{0xAA}, std::byte{0xBB}))];
+    EXPECT_FALSE(d->TryWriteNow(0, Fill(4096, 0xDD), WriteMode::kCached));  // dead
+  }
+  EXPECT_GT(seen[static_cast<int>(Seen::kOld)], 10);
+  EXPECT_GT(seen[static_cast<int>(Seen::kNew)], 10);
+  EXPECT_GT(seen[static_cast<int>(Seen::kMixed)], 10);
+
+  auto d = Make(Exact());
+  EXPECT_FALSE(d->TryWriteNow(d->size(), Fill(512, 1), WriteMode::kCached));  // bad range
+  ASSERT_TRUE(d->TryWriteNow(4096, Fill(4096, 1), WriteMode::kCached));
+  ASSERT_TRUE(Flush(*d).ok());
+  Prng rng(7);
+  d->Crash(rng);
+  EXPECT_EQ(ReadNow(*d, 4096, 4096), Fill(4096, 1));  // flushed: durable
+}
+
 TEST_F(SimDiskTest, DeadDiskFailsNewSubmissionsThroughTheCallback) {
   auto d = Make(Exact());
   Prng rng(1);
