@@ -215,7 +215,7 @@ Task<void> Vm::DoOp(GuestOp op) {
   ++in_flight_;
   in_flight_ops_.push_back(op);
   const uint64_t start = NowNs(w_.loop);
-  std::vector<std::byte> data = TakeBuffer(op.kind == GuestOp::kFlush ? 0 : op.length);
+  UninitializedIoBuffer data = TakeBuffer(op.kind == GuestOp::kFlush ? 0 : op.length);
   uint64_t write_id = 0, flush_id = 0;
   bool verify = false;
   Status s;
@@ -273,15 +273,15 @@ Task<void> Vm::DoOp(GuestOp op) {
   completions_.NotifyAll(w_.loop);
 }
 
-std::vector<std::byte> Vm::TakeBuffer(uint64_t length) {
-  if (spare_buffers_.empty()) return std::vector<std::byte>(length);
-  std::vector<std::byte> buffer = std::move(spare_buffers_.back());
+UninitializedIoBuffer Vm::TakeBuffer(uint64_t length) {
+  if (spare_buffers_.empty()) return UninitializedIoBuffer(length);
+  UninitializedIoBuffer buffer = std::move(spare_buffers_.back());
   spare_buffers_.pop_back();
-  buffer.resize(length);  // no zeroing: a read or the write's data fills all of it
+  buffer.resize(length);
   return buffer;
 }
 
-void Vm::GiveBack(std::vector<std::byte> buffer) {
+void Vm::GiveBack(UninitializedIoBuffer buffer) {
   constexpr size_t kMaxSpares = 64;  // more than any queue depth a workload uses
   if (spare_buffers_.size() < kMaxSpares) spare_buffers_.push_back(std::move(buffer));
 }

@@ -12,6 +12,7 @@
 #include "core/image/image.h"
 #include "core/image/wait_list.h"
 #include "core/seam/virtual_loop.h"
+#include "core/util/io_buffer.h"
 #include "sim/config/config.h"
 #include "sim/disk/sim_disk.h"
 #include "sim/oracle/truth_image.h"
@@ -129,8 +130,10 @@ class Vm {
   Task<void> DoOp(GuestOp op);
   // A zeroed buffer of `length` bytes for one guest request, reusing a spare when there is one
   // (fresh memory for every request would cost a page fault per page).
-  std::vector<std::byte> TakeBuffer(uint64_t length);
-  void GiveBack(std::vector<std::byte> buffer);
+  // A guest request's buffer, reused: its bytes are whatever they were (a read or the write's
+  // data fills all of it), so growing one for a larger request zero-fills nothing.
+  UninitializedIoBuffer TakeBuffer(uint64_t length);
+  void GiveBack(UninitializedIoBuffer buffer);
   Task<void> Drain();
   Task<void> Sleep(uint64_t ns);
   Task<void> Recover();  // sets stopped_ on failure
@@ -160,7 +163,7 @@ class Vm {
   uint32_t in_flight_ = 0;
   uint8_t phase_index_ = 0;
   std::vector<GuestOp> in_flight_ops_;
-  std::vector<std::vector<std::byte>> spare_buffers_;
+  std::vector<UninitializedIoBuffer> spare_buffers_;
   std::vector<uint64_t> read_hashes_;  // scratch: the sector hashes of the read completing now
   WaitList completions_;
   bool crash_pending_ = false;
