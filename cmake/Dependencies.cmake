@@ -8,6 +8,7 @@ find_package(Boost 1.74 REQUIRED)            # header-only parts: Intrusive, sma
 find_package(yaml-cpp REQUIRED)
 find_package(CLI11 REQUIRED)                 # argument parsing for the command-line tools
 find_package(nlohmann_json 3.10 REQUIRED)    # JSON output of the tools
+find_package(absl REQUIRED)                  # flat_hash_map: the simulator's sparse state
 # CRC32C: Intel ISA-L's crc32_iscsi, hardware-accelerated (SSE4.2/PCLMUL, or NEON on arm64).
 pkg_check_modules(ISAL REQUIRED IMPORTED_TARGET libisal)
 # Asynchronous file I/O for the POSIX device; the device falls back to a thread pool when the

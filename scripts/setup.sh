@@ -15,7 +15,7 @@ PACKAGES=(
   build-essential g++ gcc cmake ninja-build pkg-config git python3 python3-yaml clang clang-format dpkg-dev
   # libraries (see cmake/Dependencies.cmake for why each)
   libgtest-dev libgmock-dev libbenchmark-dev libbenchmark-tools librapidcheck-dev
-  libboost-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libisal-dev liburing-dev
+  libboost-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libisal-dev liburing-dev libabsl-dev
   # peers and external clients the tests and benchmarks drive
   fio qemu-utils nbdkit nbdkit-plugin-dev libnbd-bin
   # counting the reads, writes and flushes of each format (bench/peers/compare.py)

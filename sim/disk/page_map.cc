@@ -129,7 +129,13 @@ void PageMap::WriteHeld(uint64_t offset, std::span<const std::byte> data) {
 void PageMap::Truncate(uint64_t size) {
   const uint64_t first_dropped = (size + kPageBytes - 1) / kPageBytes;
   // The erase visits pages in hash order, but only decides membership: no order escapes.
-  std::erase_if(pages_, [&](const auto& kv) { return kv.first >= first_dropped; });
+  for (auto it = pages_.begin(); it != pages_.end();) {
+    if (it->first >= first_dropped) {
+      pages_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
   if (size % kPageBytes == 0) return;
   auto it = pages_.find(size / kPageBytes);
   if (it == pages_.end()) return;

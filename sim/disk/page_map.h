@@ -4,12 +4,13 @@
 // metadata costs what it weighs.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <span>
-#include <unordered_map>
 
 #include "sim/disk/compact_copy.h"
 
@@ -72,8 +73,8 @@ class PageMap {
   // The page `index`, created as Write describes if missing.
   Page& Hold(uint64_t index, const PageMap* base, const InitPage& init);
 
-  std::unordered_map<uint64_t, Page> pages_;  // lookup only; never iterated in an order that
-                                              // escapes
+  absl::flat_hash_map<uint64_t, Page> pages_;  // lookup only; never iterated in an order that
+                                               // escapes
 };
 
 // Splits [offset, offset + length) at page boundaries: fn(page, offset in page, offset in the

@@ -7,6 +7,8 @@
 // complete in submission order.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <array>
 #include <boost/container/small_vector.hpp>
 #include <cstdint>
@@ -115,9 +117,9 @@ class TruthImage {
   void Touch(Group& g, uint64_t sector, unsigned k);
 
   std::function<uint64_t(uint64_t)> original_;
-  std::unordered_map<uint64_t, Group> groups_;  // by sector / kGroup; lookups only, except
-                                                // WrittenRuns (sorted first)
-  std::unordered_map<uint64_t, Write> writes_;  // not yet durable (no crashes: in flight)
+  absl::flat_hash_map<uint64_t, Group> groups_;  // by sector / kGroup; lookups only, except
+                                                 // WrittenRuns (sorted first)
+  std::unordered_map<uint64_t, Write> writes_;   // not yet durable (no crashes: in flight)
   uint64_t next_write_id_ = 1;
   uint64_t completion_seq_ = 0;
   std::unordered_map<uint64_t, uint64_t> flushes_;  // flush id -> completion_seq at submit
