@@ -52,6 +52,16 @@ class ImageTest : public ::testing::Test {
     });
     return OpenOrDie({.journal_mode = JournalMode::kBuffered, .journal_buffer_bytes = 1024});
   }
+  // Flushes, crashes (the image dropped without a close) and reopens: recovery must find
+  // `truth`. Closes the reopened image.
+  void FlushCrashAndExpect(std::unique_ptr<Image>& img, const std::vector<std::byte>& truth) {
+    ASSERT_TRUE(world.Run(img->Flush()).ok());
+    img.reset();
+    img = OpenOrDie();
+    EXPECT_TRUE(img->stats().recovered);
+    EXPECT_EQ(ReadAll(*img, 0, 4 * kMiB), truth);
+    ASSERT_TRUE(world.Run(img->Close()).ok());
+  }
   void Put(uint64_t off, const std::vector<std::byte>& data) {
     std::copy(data.begin(), data.end(), base.begin() + static_cast<ptrdiff_t>(off));
   }
@@ -261,12 +271,7 @@ TEST_F(ImageTest, BufferedJournalQueuesUpdatesBehindAWriteOutInFlight) {
   world.loop.RunFor(std::chrono::milliseconds(3));
   EXPECT_EQ(img->stats().data_flushes, 2u);
   EXPECT_EQ(img->stats().journal_sector_writes, 10u);
-  ASSERT_TRUE(world.Run(img->Flush()).ok());
-  img.reset();
-  img = OpenOrDie();
-  EXPECT_TRUE(img->stats().recovered);
-  EXPECT_EQ(ReadAll(*img, 0, 4 * kMiB), truth);
-  ASSERT_TRUE(world.Run(img->Close()).ok());
+  FlushCrashAndExpect(img, truth);
 }
 
 TEST_F(ImageTest, ReplaySkipsTornAndStaleEpochSectors) {
@@ -644,12 +649,7 @@ TEST_F(ImageTest, TryWriteNowAllocatesInBufferedModeUntilTheJournalWouldWait) {
   ASSERT_TRUE(world.Run(img->Write(block(i), data)).ok());
   std::copy(data.begin(), data.end(), truth.begin() + static_cast<ptrdiff_t>(block(i)));
   EXPECT_GE(img->stats().journal_sector_writes, 1u);
-  ASSERT_TRUE(world.Run(img->Flush()).ok());
-  img.reset();  // crash after the flush: every write is durable, its record replayed
-  img = OpenOrDie();
-  EXPECT_TRUE(img->stats().recovered);
-  EXPECT_EQ(ReadAll(*img, 0, 4 * kMiB), truth);
-  ASSERT_TRUE(world.Run(img->Close()).ok());
+  FlushCrashAndExpect(img, truth);  // every write durable, its record replayed
 }
 
 TEST_F(ImageTest, TryWriteNowLeavesAllocatingWritesThatWouldWaitToWrite) {
