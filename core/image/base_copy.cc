@@ -32,8 +32,7 @@ Task<Result<uint64_t>> CopyBaseIntoImage(Image::Core& c, uint64_t offset,
     if (!allocated->empty()) {
       FVD_CO_RETURN_IF_ERROR(co_await RecordUpdate(c, run.extent.offset, run_end, false));
     }
-    const BlockSpan b = BlocksOf(c.header, run.extent.offset, run.extent.length);
-    if (!b.empty()) c.fresh.SetRange(b.first, b.end - b.first);
+    MarkFresh(c, run.extent.offset, run.extent.length);
     copied += run.extent.length;
   }
   co_return copied;

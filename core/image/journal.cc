@@ -213,8 +213,8 @@ bool Journal::CanAppendNow(const JournalUpdate& u) const {
 }
 
 bool Journal::TryAppendNow(JournalUpdate u) {
-  if (!CanAppendNow(u)) return false;
-  return TryEnqueue(u);
+  if (!core_.buffered() || core_.metadata_error) return false;
+  return TryEnqueue(u);  // refuses exactly when CanAppendNow would
 }
 
 Task<Status> Journal::Append(JournalUpdate u) {

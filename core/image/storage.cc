@@ -138,6 +138,12 @@ Task<Status> WriteData(Image::Core& c, uint64_t offset, std::span<const std::byt
   co_return Status::Ok();
 }
 
+void MarkFresh(Image::Core& c, uint64_t offset, uint64_t length) {
+  if (!c.use_bitmap) return;
+  const BlockSpan b = BlocksOf(c.header, offset, length);
+  if (!b.empty()) c.fresh.SetRange(b.first, b.end - b.first);
+}
+
 JournalUpdate MakeUpdate(const Image::Core& c, uint64_t begin, uint64_t end, bool bitmap) {
   JournalUpdate u;
   if (bitmap && c.use_bitmap && begin < c.header.base_img_size) {

@@ -37,6 +37,10 @@ void UndoAllocation(Image::Core& c, const std::vector<AllocatedChunk>& chunks);
 Task<Status> WriteData(Image::Core& c, uint64_t offset, std::span<const std::byte> data,
                        WriteMode mode);
 
+// The blocks of [offset, offset + length) are in the image now: their fresh bits (in memory
+// only; the journal or a copy's record makes them durable). Nothing without a bitmap in use.
+void MarkFresh(Image::Core& c, uint64_t offset, uint64_t length);
+
 // The journal update for a write of [begin, end): bitmap bits if `bitmap`, the table entries
 // of its chunks if compact.
 JournalUpdate MakeUpdate(const Image::Core& c, uint64_t begin, uint64_t end, bool bitmap);

@@ -61,10 +61,7 @@ Task<Status> WriteWithMetadata(Image::Core& c, uint64_t offset, std::span<const 
     UndoAllocation(c, *allocated);
     co_return s;
   }
-  if (c.use_bitmap) {
-    const BlockSpan b = BlocksOf(c.header, whole.offset, whole.length);
-    if (!b.empty()) c.fresh.SetRange(b.first, b.end - b.first);
-  }
+  MarkFresh(c, whole.offset, whole.length);
   // The record goes to the journal only now that the data is written (FUA in unbuffered mode;
   // a buffered write-out flushes the data file before writing records).
   [[maybe_unused]] const auto& options = c.options;
@@ -95,10 +92,7 @@ bool TryAllocatingWriteNow(Image::Core& c, uint64_t offset, std::span<const std:
   const uint64_t physical = SinglePhysicalRun(c.header, c.table, offset, buf.size());
   if (physical == kUnallocated || !c.data_dev.TryWriteNow(physical, buf, c.data_write_mode()))
     return false;
-  if (c.use_bitmap) {
-    const BlockSpan b = BlocksOf(c.header, offset, buf.size());
-    if (!b.empty()) c.fresh.SetRange(b.first, b.end - b.first);
-  }
+  MarkFresh(c, offset, buf.size());
   // Cannot fail: CanAppendNow said so, and nothing ran since.
   if (!c.journal->TryAppendNow(std::move(update))) std::abort();
   CommitUpdate(c, offset, end, /*bitmap=*/true);
