@@ -73,18 +73,21 @@ Extent LockSpan(const Image::Core& c, uint64_t offset, uint64_t length) {
   return {begin, RoundUp(offset + length, unit) - begin};
 }
 
+bool ChunksJournaled(const Image::Core& c, uint64_t offset, uint64_t length) {
+  if (!c.compact()) return true;
+  const uint64_t last = (offset + length - 1) / c.header.chunk_size;
+  for (uint64_t i = offset / c.header.chunk_size; i <= last; ++i) {
+    if (format::IsEmptyChunk(c.table[i]) || format::IsDirtyChunk(c.table[i])) return false;
+  }
+  return true;
+}
+
 bool NeedsMetadata(const Image::Core& c, uint64_t offset, uint64_t length) {
   if (c.use_bitmap) {
     const BlockSpan b = BlocksOf(c.header, offset, length);
     if (!b.empty() && !c.stale.AllSet(b.first, b.end - b.first)) return true;
   }
-  if (c.compact()) {
-    const uint64_t last = (offset + length - 1) / c.header.chunk_size;
-    for (uint64_t i = offset / c.header.chunk_size; i <= last; ++i) {
-      if (format::IsEmptyChunk(c.table[i]) || format::IsDirtyChunk(c.table[i])) return true;
-    }
-  }
-  return false;
+  return !ChunksJournaled(c, offset, length);
 }
 
 Task<Result<std::vector<AllocatedChunk>>> AllocateChunks(Image::Core& c, uint64_t begin,

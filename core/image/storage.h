@@ -20,6 +20,10 @@ struct AllocatedChunk {
 // requests must never allocate the same chunk).
 Extent LockSpan(const Image::Core& c, uint64_t offset, uint64_t length);
 
+// True unless the image is compact and a chunk overlapping [offset, offset + length) is
+// unallocated or dirty (its allocating write has not journaled it).
+bool ChunksJournaled(const Image::Core& c, uint64_t offset, uint64_t length);
+
 // True if a guest write of [offset, offset + length) must update metadata: a touched block is
 // not yet durably in the image (stale bit 0), or a touched chunk is unallocated or dirty.
 bool NeedsMetadata(const Image::Core& c, uint64_t offset, uint64_t length);

@@ -4,7 +4,6 @@
 #include <cstdlib>
 #include <vector>
 
-#include "core/format/chunk_table.h"
 #include "core/format/constants.h"
 #include "core/image/extents.h"
 #include "core/image/image_core.h"
@@ -79,12 +78,8 @@ bool TryAllocatingWriteNow(Image::Core& c, uint64_t offset, std::span<const std:
   if (c.journal == nullptr) return false;
   const Extent whole = CopyOnWriteExtent(c, offset, buf.size());
   if (whole.offset != offset || whole.length != buf.size()) return false;  // a base merge
+  if (!ChunksJournaled(c, offset, buf.size())) return false;
   const uint64_t end = offset + buf.size();
-  if (c.compact()) {
-    for (uint64_t i = offset / c.header.chunk_size; i <= (end - 1) / c.header.chunk_size; ++i) {
-      if (format::IsEmptyChunk(c.table[i]) || format::IsDirtyChunk(c.table[i])) return false;
-    }
-  }
   const Extent span = LockSpan(c, offset, buf.size());
   if (c.locks.FindOverlap(span.offset, span.offset + span.length) != nullptr) return false;
   JournalUpdate update = MakeUpdate(c, offset, end, /*bitmap=*/true);
