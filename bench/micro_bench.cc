@@ -62,6 +62,7 @@ std::vector<uint64_t> RandomOffsets(uint64_t size, uint64_t align) {
 }
 
 void BM_Bitmap_AllSet4K(benchmark::State& state) {
+  DeclareTiny(state);
   const auto h = OverlayHeader();
   const auto bitmap = HalfCopiedBitmap(h);
   const auto offsets = RandomOffsets(h.base_img_size, k4K);
@@ -74,6 +75,7 @@ void BM_Bitmap_AllSet4K(benchmark::State& state) {
 }
 
 void BM_Bitmap_SetRange64K(benchmark::State& state) {
+  DeclareTiny(state);
   const auto h = OverlayHeader();
   format::Bitmap bitmap(h.bitmap_bits());
   const auto offsets = RandomOffsets(h.base_img_size - 65536, k4K);
@@ -87,6 +89,7 @@ void BM_Bitmap_SetRange64K(benchmark::State& state) {
 
 // The copy-on-read question: is any of a 64 KiB range already in the image?
 void BM_Bitmap_NoneSet64K(benchmark::State& state) {
+  DeclareTiny(state);
   const auto h = OverlayHeader();
   const auto bitmap = HalfCopiedBitmap(h);
   const auto offsets = RandomOffsets(h.base_img_size - 65536, k4K);
@@ -118,6 +121,7 @@ std::vector<uint32_t> ShuffledTable(const format::Header& h) {
 }
 
 void BM_Table_SinglePhysicalRun4K(benchmark::State& state) {
+  DeclareTiny(state);
   const auto h = CompactHeader();
   const auto table = ShuffledTable(h);
   const auto offsets = RandomOffsets(h.virtual_disk_size, k4K);

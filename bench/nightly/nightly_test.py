@@ -15,12 +15,13 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import gate  # noqa: E402
+import suites  # noqa: E402
 
 NIGHTLY = os.path.join(HERE, "nightly.py")
 BUILD_DIR = os.environ.get("BUILD_DIR", os.path.join(HERE, "..", "..", "build", "default"))
 WORKLOADS = os.environ.get("WORKLOADS", os.path.join(HERE, "..", "..", "workloads"))
-WALL = "micro/micro_bench/BM_Journal_EncodeBitmapRecord"  # about 100 ns: the 10% threshold
-FAST = "micro/micro_bench/BM_Bitmap_AllSet4K"  # about 6 ns: the 25% threshold
+WALL = "micro/micro_bench/BM_Journal_EncodeBitmapRecord"  # not declared tiny: the 10% threshold
+FAST = "micro/micro_bench/BM_Bitmap_AllSet4K"  # declared tiny: the 25% threshold
 SIM_P99 = "sim/boot/seed1/read_p99_us"
 SIM_THROUGHPUT = "sim/boot/seed1/throughput_mib_s"
 
@@ -155,6 +156,57 @@ class NightlyGateTest(unittest.TestCase):
         r = nightly("run", "--repetitions", "0")
         self.assertEqual(r.returncode, 2)
         self.assertIn("must be positive", r.stderr)
+
+
+class TinyRuleTest(unittest.TestCase):
+    """Which figures get the wider threshold: the benchmarks that declare themselves tiny, at
+    any speed the machine runs them."""
+
+    @staticmethod
+    def google_benchmark_json(entries):
+        """Google Benchmark's JSON for (name, cpu_time ns, label) iterations, BM_Calibrate
+        first at 400 ns."""
+        def entry(name, ns, label):
+            e = {"name": name, "run_name": name, "run_type": "iteration", "repetitions": 3,
+                 "iterations": 1000, "real_time": ns, "cpu_time": ns, "time_unit": "ns"}
+            if label:
+                e["label"] = label
+            return e
+        rows = [entry("BM_Calibrate", 400.0, None)] * 3
+        rows += [entry(name, ns, label) for name, ns, label in entries]
+        return {"context": {}, "benchmarks": rows}
+
+    def thresholds(self, entries):
+        runs = suites.parse_google_benchmark(self.google_benchmark_json(entries))
+        figures = suites.micro_figures("micro_bench", runs)
+        return {name.split("/")[-1]: f.get("threshold") for name, f in figures.items()
+                if f["kind"] == "wall"}
+
+    def test_a_declared_tiny_benchmark_gets_the_wide_threshold_at_any_speed(self):
+        # 5 ns on a fast machine, 24 ns on a slow or busy one (seen: 20.0-24.2 ns), 300 ns
+        # on one far slower still: the same verdict each time.
+        for ns in (5.0, 24.0, 300.0):
+            with self.subTest(ns=ns):
+                t = self.thresholds([("BM_Tiny", ns, "tiny")] * 3)
+                self.assertEqual(t, {"BM_Tiny": 0.25})
+
+    def test_an_undeclared_benchmark_gets_the_default_at_any_speed(self):
+        for ns in (3.0, 19.0, 500.0):
+            with self.subTest(ns=ns):
+                self.assertEqual(self.thresholds([("BM_Plain", ns, None)] * 3),
+                                 {"BM_Plain": None})
+
+    def test_other_labels_do_not_count_and_figures_divide_by_calibration(self):
+        runs = suites.parse_google_benchmark(self.google_benchmark_json(
+            [("BM_Other", 10.0, "tiny-ish"), ("BM_Other", 30.0, "tiny-ish"),
+             ("BM_Other", 20.0, "tiny-ish")]))
+        self.assertFalse(runs["BM_Other"].tiny)
+        figures = suites.micro_figures("micro_bench", runs)
+        self.assertEqual(figures["micro/micro_bench/BM_Other"]["values"], [0.025, 0.075, 0.05])
+        self.assertNotIn("threshold", figures["micro/micro_bench/BM_Other"])
+        self.assertEqual(figures["micro/micro_bench/BM_Other/cpu_time"]["values"],
+                         [10.0, 30.0, 20.0])
+        self.assertEqual(figures["micro/micro_bench/BM_Calibrate"]["kind"], "info")
 
 
 class UTestTest(unittest.TestCase):

@@ -3,7 +3,8 @@
   micro  Google Benchmark: micro_bench (bitmap, table, extents, journal encoding) and
          engine_bench (read and write paths against a passthrough, recovery), repetitions
          interleaved. Gated: each benchmark's CPU time per iteration divided by the median of
-         BM_Calibrate in the same run (wall figures; those under 20 ns with a 25% threshold).
+         BM_Calibrate in the same run (wall figures; those the benchmark declares tiny, with
+         the label "tiny", get a 25% threshold).
          Reported: the CPU times themselves (info figures).
   sim    every workload in workloads/ through `fvdsim run --json` at fixed seeds: simulated
          figures (exact for a seed) from the first repetition; the simulator's wall time and
@@ -48,8 +49,28 @@ def figure(kind, unit, better, values, threshold=None):
     return f
 
 
+class Run:
+    """One benchmark's repetitions: its time unit, CPU time per iteration of each repetition,
+    and whether the benchmark declared itself tiny (bench/calibrate.h, DeclareTiny)."""
+
+    def __init__(self, unit, values=None, tiny=False):
+        self.unit, self.values, self.tiny = unit, list(values or []), tiny
+
+
+def parse_google_benchmark(doc):
+    """{run_name: Run} from Google Benchmark's JSON output."""
+    runs = {}
+    for b in doc.get("benchmarks", []):
+        if b.get("run_type") != "iteration" or b.get("error_occurred"):
+            continue
+        run = runs.setdefault(b["run_name"], Run(b["time_unit"]))
+        run.values.append(b["cpu_time"])
+        run.tiny = run.tiny or b.get("label") == TINY_LABEL
+    return runs
+
+
 def run_google_benchmark(binary, repetitions, bench_filter, min_time):
-    """Runs one Google Benchmark binary; returns {run_name: (unit, [cpu_time per repetition])}."""
+    """Runs one Google Benchmark binary; returns {run_name: Run}."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         # Interleaved: the repetitions of every benchmark spread over the whole run, so a
         # slow spell of the machine touches all of them alike (and BM_Calibrate with them).
@@ -67,21 +88,14 @@ def run_google_benchmark(binary, repetitions, bench_filter, min_time):
         text = open(out.name).read()
     if not text.strip():
         return {}  # the filter matched none of this binary's benchmarks
-    doc = json.loads(text)
-    runs = {}
-    for b in doc.get("benchmarks", []):
-        if b.get("run_type") != "iteration" or b.get("error_occurred"):
-            continue
-        unit, values = runs.setdefault(b["run_name"], (b["time_unit"], []))
-        values.append(b["cpu_time"])
-    return runs
+    return parse_google_benchmark(json.loads(text))
 
 
-# Benchmarks this fast are a handful of instructions: a branch or a cache line decides them, and
-# code alignment moves them between builds. Measured: BM_Bitmap_AllSet4K went from 5.92 to
-# 6.78 ns (+14%) after a commit that changed no code it runs, in a separate library file.
-FAST_NS = 20
-FAST_THRESHOLD = 0.25
+# A benchmark that declares itself tiny (bench/calibrate.h says why) gets this threshold. The
+# benchmark declares it: a rule on the measured time ("under 20 ns") flipped with the machine's
+# speed from one run to the next (BM_Bitmap_AllSet4K ran at 20.0-24.2 ns on one machine).
+TINY_LABEL = "tiny"
+TINY_THRESHOLD = 0.25
 NS_PER = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
@@ -104,16 +118,24 @@ def micro(build_dir, repetitions, bench_filter=None, min_time=None, binaries=BIN
         runs = run_google_benchmark(path, repetitions, bench_filter, min_time)
         if CALIBRATE not in runs:
             raise SuiteError(f"{path}: no {CALIBRATE} result to divide by")
-        cal_unit, cal_values = runs.pop(CALIBRATE)
-        cal_ns = statistics.median(cal_values) * NS_PER.get(cal_unit, 1)
-        figures[f"micro/{binary}/{CALIBRATE}"] = figure("info", cal_unit, "lower", cal_values)
-        for name, (unit, values) in runs.items():
-            ns = [v * NS_PER.get(unit, 1) for v in values]
-            fast = statistics.median(ns) < FAST_NS
-            figures[f"micro/{binary}/{name}"] = figure(
-                "wall", "x calibration", "lower", [v / cal_ns for v in ns],
-                FAST_THRESHOLD if fast else None)
-            figures[f"micro/{binary}/{name}/cpu_time"] = figure("info", unit, "lower", values)
+        figures.update(micro_figures(binary, runs))
+    return figures
+
+
+def micro_figures(binary, runs):
+    """The figures of one binary's {run_name: Run}, which must include BM_Calibrate: each
+    benchmark's CPU times divided by the calibration's median (gated; the tiny threshold when
+    the benchmark declared itself tiny, whatever its speed today), and the CPU times (info)."""
+    runs = dict(runs)
+    cal = runs.pop(CALIBRATE)
+    cal_ns = statistics.median(cal.values) * NS_PER.get(cal.unit, 1)
+    figures = {f"micro/{binary}/{CALIBRATE}": figure("info", cal.unit, "lower", cal.values)}
+    for name, run in runs.items():
+        ns = [v * NS_PER.get(run.unit, 1) for v in run.values]
+        figures[f"micro/{binary}/{name}"] = figure(
+            "wall", "x calibration", "lower", [v / cal_ns for v in ns],
+            TINY_THRESHOLD if run.tiny else None)
+        figures[f"micro/{binary}/{name}/cpu_time"] = figure("info", run.unit, "lower", run.values)
     return figures
 
 
