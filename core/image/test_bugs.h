@@ -9,6 +9,9 @@
 #define FVD_IF_TEST_BUG(flag) false
 #endif
 
+#include <array>
+#include <string_view>
+
 namespace fvd {
 
 struct TestBugs {
@@ -24,5 +27,29 @@ struct TestBugs {
   // Copy-on-read copies its whole range without re-checking the fresh bitmap under its lock.
   bool cor_skips_recheck = false;
 };
+
+// Each bug by the name tests and `fvdsim_testbugs --bug NAME` use (the field's name).
+struct TestBugName {
+  std::string_view name;
+  bool TestBugs::*flag;
+};
+inline constexpr std::array<TestBugName, 5> kTestBugNames = {{
+    {"skip_data_flush_before_journal", &TestBugs::skip_data_flush_before_journal},
+    {"stale_before_journal", &TestBugs::stale_before_journal},
+    {"replay_stale_epoch", &TestBugs::replay_stale_epoch},
+    {"cor_ignores_write_lock", &TestBugs::cor_ignores_write_lock},
+    {"cor_skips_recheck", &TestBugs::cor_skips_recheck},
+}};
+
+// Turns on the bug named `name`; false if there is none of that name.
+inline bool SetTestBug(std::string_view name, TestBugs& bugs) {
+  for (const TestBugName& b : kTestBugNames) {
+    if (b.name == name) {
+      bugs.*b.flag = true;
+      return true;
+    }
+  }
+  return false;
+}
 
 }  // namespace fvd

@@ -1,95 +1,21 @@
-// fvdsim: the deterministic FVD simulator. `fvdsim run workload.yaml [--seed N] [--json]`.
+// fvdsim: the deterministic FVD simulator.
+//   fvdsim run FILE [--seed N] [--swarm] [--print-world PATH] [--json] ...   one world
+//   fvdsim explore FILE [--swarm] (--seeds A-B | --time 10m) [-j N]          many seeds
+//   fvdsim minimize FILE --seed N [--swarm]                                   a small reproducer
+// Built a second time as fvdsim_testbugs (tests only), whose --bug NAME turns on one of the
+// engine's deliberate bugs (core/image/test_bugs.h).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
+#include "sim/cli/run_command.h"
 #include "sim/config/units.h"
-#include "sim/config/yaml_loader.h"
-#include "sim/report/report.h"
-#include "sim/report/summary.h"
-#include "sim/world/simulation.h"
+#include "sim/explore/explore.h"
+#include "sim/explore/minimize.h"
 
 namespace {
-
-struct RunArgs {
-  std::string file;
-  std::optional<uint64_t> seed;
-  bool json = false;
-  bool quiet = false;
-  std::string report_dir;  // "" = no report
-  std::string max_time;    // "" = the file's max_time
-};
-
-// A one-line progress bar on stderr, only on a terminal.
-class Progress {
- public:
-  explicit Progress(bool enabled) : enabled_(enabled) {}
-  void Update(double fraction) {
-    if (!enabled_) return;
-    const int width = 40, filled = static_cast<int>(fraction * width);
-    std::fprintf(stderr, "\r[%-*s] %3d%%", width,
-                 std::string(static_cast<size_t>(filled), '#').c_str(),
-                 static_cast<int>(fraction * 100));
-    std::fflush(stderr);
-  }
-  void Done() {
-    if (enabled_) std::fprintf(stderr, "\r%*s\r", 50, "");
-  }
-
- private:
-  bool enabled_;
-};
-
-int Run(const RunArgs& a) {
-  auto config = fvd::sim::LoadWorkloadFile(a.file);
-  if (!config.ok()) {
-    std::cerr << "fvdsim: " << config.status().message() << "\n";
-    return 2;
-  }
-  if (!a.max_time.empty()) {
-    auto ns = fvd::sim::ParseDuration(a.max_time);
-    if (!ns.ok() || *ns == 0) {
-      std::cerr << "fvdsim: --max-time " << a.max_time << ": "
-                << (ns.ok() ? std::string("must be positive") : ns.status().message()) << "\n";
-      return 2;
-    }
-    config->max_time_ns = *ns;
-  }
-  const uint64_t seed = a.seed.value_or(config->seed);
-  auto sim = fvd::sim::Simulation::Build(*config, seed);
-  if (!sim.ok()) {
-    std::cerr << "fvdsim: " << a.file << ": " << sim.status().ToString() << "\n";
-    return 2;
-  }
-  const fvd::sim::Recorder* recorder = nullptr;
-  if (!a.report_dir.empty()) recorder = &(*sim)->EnableRecording();
-  Progress progress(!a.json && !a.quiet && isatty(STDERR_FILENO));
-  const fvd::sim::SimResult r = (*sim)->Run([&](double f) { progress.Update(f); });
-  progress.Done();
-  const std::string name = config->name.empty() ? a.file : config->name;
-  if (recorder != nullptr) {
-    const std::string dir = a.report_dir + "/" + name + "-" + std::to_string(seed);
-    std::string warning;
-    const fvd::Status s = fvd::sim::WriteReport(dir, name, r, *recorder, warning);
-    if (!s.ok()) std::cerr << "fvdsim: report: " << s.ToString() << "\n";
-    if (!warning.empty()) std::cerr << "fvdsim: report: " << warning << "\n";
-    if (s.ok() && !a.json) std::cerr << "fvdsim: report written to " << dir << "/report.md\n";
-  }
-  if (a.json) {
-    std::cout << fvd::sim::ResultToJson(r, name).dump(2) << "\n";
-  } else if (!a.quiet || !r.ok()) {
-    std::cout << fvd::sim::ResultToText(r, name);
-  }
-  if (!r.ok()) {
-    std::cerr << "fvdsim: " << r.violations.front() << "\n"
-              << "reproduce: fvdsim run " << a.file << " --seed " << seed << "\n";
-    return 1;
-  }
-  return 0;
-}
 
 // Page faults are dear on virtual machines: on this project's 2-core VM a simulated boot spent
 // a fifth of its time in them, and glibc's malloc backed by transparent huge pages ran boot.yaml
@@ -110,26 +36,120 @@ void AskMallocForHugePages(char** argv) {
   ::unsetenv("GLIBC_TUNABLES");  // the exec failed: run as we are
 }
 
+#ifdef FVD_TEST_BUGS
+constexpr bool kTestBugs = true;
+#else
+constexpr bool kTestBugs = false;
+#endif
+
+void AddBugOption(CLI::App* cmd, std::string& bug) {
+  if (kTestBugs) {
+    cmd->add_option("--bug", bug,
+                    "Turn on a deliberate engine bug (core/image/test_bugs.h), e.g. "
+                    "skip_data_flush_before_journal");
+  }
+}
+
+void AddRun(CLI::App& app, fvd::sim::cli::RunArgs& a, int& exit_code) {
+  CLI::App* run = app.add_subcommand("run", "Run a workload file (see workloads/REFERENCE.md)");
+  run->add_option("file", a.file, "Workload YAML file")->required()->check(CLI::ExistingFile);
+  run->add_option("--seed", a.seed, "Seed (default: the file's seed)");
+  run->add_flag("--swarm", a.swarm,
+                "Let the seed choose the world too, within the file's swarm: section (or every "
+                "default)");
+  run->add_option("--print-world", a.print_world,
+                  "Write the world that runs as a plain workload file to PATH ('-': print it and "
+                  "do not run)");
+  run->add_flag("--json", a.json, "Print one JSON object instead of the summary");
+  run->add_flag("-q,--quiet", a.quiet, "Print nothing unless a check fails");
+  run->add_option("--max-time", a.max_time,
+                  "Stop after this much virtual time, like the file's max_time (e.g. 5s)");
+  run->add_option("--report", a.report_dir,
+                  "Write a report (Markdown and plots) into DIR/<workload>-<seed>/");
+  AddBugOption(run, a.bug);
+  run->callback([&] { exit_code = fvd::sim::cli::Run(a); });
+}
+
+// explore's options as written, checked when the command runs.
+struct ExploreArgs {
+  fvd::sim::explore::ExploreOptions options;
+  std::string seeds, budget, timeout = "2min";
+};
+
+void AddExplore(CLI::App& app, ExploreArgs& args, int& exit_code) {
+  fvd::sim::explore::ExploreOptions& o = args.options;
+  std::string& seeds = args.seeds;
+  std::string& budget = args.budget;
+  std::string& timeout = args.timeout;
+  CLI::App* ex = app.add_subcommand(
+      "explore", "Run many seeds of a workload file in parallel and group the failures");
+  ex->add_option("file", o.file, "Workload YAML file")->required()->check(CLI::ExistingFile);
+  ex->add_flag("--swarm", o.swarm, "Each seed also chooses its world (fvdsim run --swarm)");
+  auto* s = ex->add_option("--seeds", seeds, "Seeds to run, A-B (e.g. 1-1000)");
+  auto* t = ex->add_option("--time", budget, "Or: start seeds from 1 for this long (e.g. 10m)");
+  s->excludes(t);
+  ex->add_option("-j,--jobs", o.jobs, "Runs at once (default: one per core)");
+  ex->add_option("--timeout", timeout, "Per seed: a run still going after this is a failure");
+  ex->add_option("--max-time", o.max_time, "Passed on to each run");
+  ex->add_flag("--first-failure", o.stop_at_first, "Stop starting seeds once one fails");
+  ex->add_flag("--json", o.json, "Print one JSON object instead of the summary");
+  ex->add_option("--fvdsim", o.self, "The fvdsim each run uses (default: this one)");
+  AddBugOption(ex, o.bug);
+  ex->callback([&] {
+    exit_code = 2;
+    if (seeds.empty() == budget.empty()) {
+      std::cerr << "fvdsim explore: give --seeds A-B or --time T\n";
+      return;
+    }
+    if (!seeds.empty() && !fvd::sim::explore::ParseSeedRange(seeds, o)) {
+      std::cerr << "fvdsim explore: --seeds " << seeds << ": expected A-B with A <= B\n";
+      return;
+    }
+    for (auto [flag, text] : {std::pair{"--time", &budget}, std::pair{"--timeout", &timeout}}) {
+      if (text->empty()) continue;
+      auto ns = fvd::sim::ParseDuration(*text);
+      if (!ns.ok() || *ns == 0) {
+        std::cerr << "fvdsim explore: " << flag << " " << *text << ": "
+                  << (ns.ok() ? "must be positive" : ns.status().message()) << "\n";
+        return;
+      }
+      if (text == &budget) o.time = std::chrono::nanoseconds(*ns);
+      if (text == &timeout) o.timeout = std::chrono::milliseconds(std::max<uint64_t>(*ns / 1'000'000, 1));
+    }
+    exit_code = fvd::sim::explore::Explore(o);
+  });
+}
+
+void AddMinimize(CLI::App& app, fvd::sim::explore::MinimizeOptions& o, int& exit_code) {
+  CLI::App* m = app.add_subcommand(
+      "minimize", "Shrink a failing run while it fails the same way; write the smallest world");
+  m->add_option("file", o.file, "Workload YAML file")->required()->check(CLI::ExistingFile);
+  m->add_option("--seed", o.seed, "The failing seed")->required();
+  m->add_flag("--swarm", o.swarm, "The seed chose the world (fvdsim run --swarm)");
+  m->add_option("-o,--out", o.out, "Where to write the minimized workload file");
+  m->add_option("-j,--jobs", o.jobs, "Runs at once (default: one per core)");
+  m->add_option("--max-runs", o.max_runs, "Give up shrinking after this many runs");
+  m->add_flag("--json", o.json, "Print one JSON object instead of the summary");
+  m->add_option("--fvdsim", o.self, "The fvdsim each run uses (default: this one)");
+  AddBugOption(m, o.bug);
+  m->callback([&] { exit_code = fvd::sim::explore::Minimize(o); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   AskMallocForHugePages(argv);
   CLI::App app{
       "fvdsim: a deterministic simulator of FVD images under VM workloads, faults and crashes",
-      "fvdsim"};
+      kTestBugs ? "fvdsim_testbugs" : "fvdsim"};
   app.require_subcommand(1);
-  RunArgs args;
   int exit_code = 0;
-  CLI::App* run = app.add_subcommand("run", "Run a workload file (see workloads/REFERENCE.md)");
-  run->add_option("file", args.file, "Workload YAML file")->required()->check(CLI::ExistingFile);
-  run->add_option("--seed", args.seed, "Seed (default: the file's seed)");
-  run->add_flag("--json", args.json, "Print one JSON object instead of the summary");
-  run->add_flag("-q,--quiet", args.quiet, "Print nothing unless a check fails");
-  run->add_option("--max-time", args.max_time,
-                  "Stop after this much virtual time, like the file's max_time (e.g. 5s)");
-  run->add_option("--report", args.report_dir,
-                  "Write a report (Markdown and plots) into DIR/<workload>-<seed>/");
-  run->callback([&] { exit_code = Run(args); });
+  fvd::sim::cli::RunArgs run;
+  ExploreArgs explore;
+  fvd::sim::explore::MinimizeOptions minimize;
+  AddRun(app, run, exit_code);
+  AddExplore(app, explore, exit_code);
+  AddMinimize(app, minimize, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -137,7 +157,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "fvdsim: " << e.what() << " (see 'fvdsim run --help')\n";
+    std::cerr << app.get_name() << ": " << e.what() << " (see '" << app.get_name()
+              << " --help')\n";
     return 2;
   }
   return exit_code;

@@ -1,15 +1,23 @@
 """fvdsim end to end: every shipped workload runs clean with the JSON the issue asks for, the
-same seed repeats its digest and another seed changes it, and bad input is a clear error.
+same seed repeats its digest and another seed changes it, and bad input is a clear error;
+swarm worlds repeat and round-trip through --print-world; explore groups the failures of a
+deliberately broken engine and survives runs that crash or hang; minimize shrinks a failure.
 
-Run by CTest with FVDSIM set to the binary and WORKLOADS to the workloads folder."""
+Run by CTest with FVDSIM set to the binary, FVDSIM_TESTBUGS to the test build with deliberate
+bugs (--bug) and WORKLOADS to the workloads folder."""
 import glob
 import json
 import os
+import stat
 import subprocess
+import sys
 import tempfile
+import textwrap
+import time
 import unittest
 
 FVDSIM = os.environ.get("FVDSIM", "fvdsim")
+FVDSIM_TESTBUGS = os.environ.get("FVDSIM_TESTBUGS", "")
 WORKLOADS = os.environ.get("WORKLOADS", "workloads")
 
 
@@ -127,6 +135,168 @@ class FvdsimTest(unittest.TestCase):
         self.assertNotEqual(run("run", "/nonexistent.yaml").returncode, 0)
         self.assertNotEqual(run("run", os.path.join(WORKLOADS, "boot.yaml"), "--frob").returncode, 0)
         self.assertEqual(run("run", "--help").returncode, 0)
+
+
+
+def testbugs(*args, timeout=600):
+    return subprocess.run([FVDSIM_TESTBUGS, *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+CRASH_STORM = os.path.join(WORKLOADS, "crash-storm.yaml")
+BUG = "skip_data_flush_before_journal"
+
+
+class SwarmTest(unittest.TestCase):
+    def run_json(self, *args):
+        r = run("run", *args, "--json")
+        self.assertIn(r.returncode, (0, 1), r.stderr)
+        return json.loads(r.stdout)
+
+    def test_the_seed_chooses_the_same_world_every_time_and_others_for_others(self):
+        a = self.run_json(CRASH_STORM, "--swarm", "--seed", "3")
+        b = self.run_json(CRASH_STORM, "--swarm", "--seed", "3")
+        c = self.run_json(CRASH_STORM, "--swarm", "--seed", "4")
+        self.assertEqual(a["digest"], b["digest"])
+        self.assertEqual(a["world"]["yaml"], b["world"]["yaml"])
+        self.assertTrue(a["world"]["swarm"])
+        self.assertNotEqual(a["world"]["yaml"], c["world"]["yaml"])
+        self.assertNotEqual(a["digest"], c["digest"])
+        plain = self.run_json(CRASH_STORM, "--seed", "3")
+        self.assertFalse(plain["world"]["swarm"])
+        self.assertIn("crashes", plain["world"]["features"])
+
+    def test_print_world_round_trips_to_the_same_digest(self):
+        with tempfile.TemporaryDirectory() as d:
+            for seed in ("5", "11", "23"):
+                world = os.path.join(d, f"world-{seed}.yaml")
+                swarm = self.run_json(CRASH_STORM, "--swarm", "--seed", seed,
+                                      "--print-world", world)
+                self.assertEqual(swarm["world"]["file"], world)
+                plain = self.run_json(world)  # no --swarm, no --seed: the file has both
+                self.assertEqual(plain["digest"], swarm["digest"], seed)
+                self.assertEqual(plain["seed"], int(seed))
+            r = run("run", CRASH_STORM, "--swarm", "--seed", "5", "--print-world", "-")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(os.path.join(d, "world-5.yaml")) as f:
+                self.assertEqual(r.stdout, f.read())
+            self.assertNotIn("digest", r.stdout)  # printed, not run
+
+    def test_bad_swarm_sections_are_named_and_nothing_runs(self):
+        cases = {
+            "swarm:\n  disk.read_latency: 2ms..50us\n": "w.yaml:3:22: swarm.disk.read_latency: "
+                                                         "min 2ms is above max 50us",
+            "swarm:\n  disk.speed: 1ms\n": "w.yaml:3:3: swarm.disk.speed: unknown knob",
+            "swarm:\n  image.block_size: 4 furlongs\n": "w.yaml:3:21: swarm.image.block_size: ",
+        }
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "w.yaml")
+            for text, message in cases.items():
+                with open(path, "w") as f:
+                    f.write("name: w\n" + text)
+                for cmd in (["run", path, "--swarm"], ["explore", path, "--swarm", "--seeds", "1-3"]):
+                    r = run(*cmd)
+                    self.assertEqual(r.returncode, 2, cmd)
+                    self.assertIn(message.replace("w.yaml", path), r.stderr)
+                    self.assertEqual(r.stdout, "")
+            # A swarm-only file needs --swarm.
+            with open(path, "w") as f:
+                f.write("name: w\nswarm:\n  phase.kind: random\n")
+            r = run("run", path)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("run it with --swarm", r.stderr)
+            self.assertEqual(self.run_json(path, "--swarm", "--seed", "2")["violations"], [])
+
+
+@unittest.skipUnless(FVDSIM_TESTBUGS, "FVDSIM_TESTBUGS names no test build")
+class ExploreTest(unittest.TestCase):
+    def test_explore_finds_a_deliberate_bug_and_groups_it(self):
+        r = testbugs("explore", CRASH_STORM, "--swarm", "--seeds", "1-12", "-j", "2",
+                     "--bug", BUG, "--json")
+        self.assertEqual(r.returncode, 1, r.stderr + r.stdout[-2000:])
+        j = json.loads(r.stdout)
+        self.assertEqual(j["seeds_run"], 12)
+        self.assertGreater(j["failed"], 0)
+        self.assertEqual(sum(g["count"] for g in j["groups"]), j["failed"])
+        g = j["groups"][0]
+        self.assertRegex(g["signature"], r"^[a-z-]+@[a-z-]+$")
+        self.assertIn("crashes", g["features_in_all"])
+        # The reproduce command fails the same way on its own.
+        cmd = g["reproduce"].split()
+        self.assertEqual(cmd[0], "fvdsim_testbugs")
+        again = testbugs(*cmd[1:], "--json")
+        self.assertEqual(again.returncode, 1)
+        self.assertEqual(json.loads(again.stdout)["signature"], g["signature"])
+        self.assertIn("reproduce: fvdsim_testbugs run", testbugs(*cmd[1:]).stderr)
+
+    def test_the_engine_without_bugs_passes_the_same_seeds(self):
+        r = run("explore", CRASH_STORM, "--swarm", "--seeds", "1-12", "-j", "2", "--json")
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:])
+        j = json.loads(r.stdout)
+        self.assertEqual((j["seeds_run"], j["failed"], j["groups"]), (12, 0, []))
+        text = run("explore", CRASH_STORM, "--seeds", "1-2")
+        self.assertEqual(text.returncode, 0)
+        self.assertIn("explore: 2 seeds (1-2)", text.stdout)
+        self.assertIn("no seed failed", text.stdout)
+
+    def test_a_run_that_crashes_or_hangs_is_a_finding_and_the_rest_go_on(self):
+        with tempfile.TemporaryDirectory() as d:
+            wrapper = os.path.join(d, "fvdsim-wrapper")
+            with open(wrapper, "w") as f:
+                f.write(textwrap.dedent(f"""\
+                    #!{sys.executable}
+                    import os, signal, sys, time
+                    seed = sys.argv[sys.argv.index("--seed") + 1]
+                    if seed == "3":
+                        os.kill(os.getpid(), signal.SIGSEGV)
+                    if seed == "4":
+                        time.sleep(600)
+                    os.execv({FVDSIM!r}, [{FVDSIM!r}] + sys.argv[1:])
+                    """))
+            os.chmod(wrapper, os.stat(wrapper).st_mode | stat.S_IEXEC)
+            start = time.monotonic()
+            r = run("explore", os.path.join(WORKLOADS, "database.yaml"), "--seeds", "1-6",
+                    "-j", "2", "--timeout", "3s", "--fvdsim", wrapper, "--json")
+            self.assertLess(time.monotonic() - start, 300)  # a generous bound, not a speed test
+            self.assertEqual(r.returncode, 1, r.stderr)
+            j = json.loads(r.stdout)
+            self.assertEqual(j["seeds_run"], 6)
+            groups = {g["signature"]: g["seeds"] for g in j["groups"]}
+            self.assertEqual(groups, {"process-crash@SIGSEGV": [3], "timeout@wall-clock": [4]})
+
+    def test_minimize_shrinks_a_failure_into_a_file_that_fails_alone(self):
+        found = json.loads(testbugs("explore", CRASH_STORM, "--swarm", "--seeds", "1-20",
+                                    "--bug", BUG, "--first-failure", "--json").stdout)
+        self.assertGreater(found["failed"], 0)
+        seed = str(found["groups"][0]["seeds"][0])
+        signature = found["groups"][0]["signature"]
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "min.yaml")
+            r = testbugs("minimize", CRASH_STORM, "--seed", seed, "--swarm", "--bug", BUG,
+                         "-o", out, "--max-runs", "40", "-j", "2", "--json")
+            self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+            m = json.loads(r.stdout)
+            self.assertEqual(m["signature"], signature)
+            self.assertLess(m["events_after"], m["events_before"])
+            self.assertGreater(len(m["removed"]), 0)
+            alone = testbugs("run", out, "--bug", BUG, "--json")
+            self.assertEqual(alone.returncode, 1)
+            self.assertEqual(json.loads(alone.stdout)["signature"], signature)
+            self.assertEqual(json.loads(alone.stdout)["events"], m["events_after"])
+            # A seed that passes has nothing to minimize.
+            r = run("minimize", CRASH_STORM, "--seed", seed, "--swarm", "-o", out)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("nothing to minimize", r.stderr)
+
+    def test_bad_explore_options(self):
+        for args, message in ((["--seeds", "5-1"], "--seeds 5-1"),
+                              ([], "give --seeds A-B or --time T"),
+                              (["--time", "soon"], "--time soon"),
+                              (["--seeds", "1-2", "--fvdsim", "/nonexistent/fvdsim"],
+                               "cannot run /nonexistent/fvdsim")):
+            r = run("explore", CRASH_STORM, *args)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn(message, r.stderr)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ struct DiskConfig {
   uint64_t max_seek_ns = 0;       // HDD: cap on that extra latency
   bool shared_bandwidth = false;  // network: concurrent transfers share the bandwidth
   uint64_t size_bytes = 0;        // 0 = as large as needed
+
+  bool operator==(const DiskConfig&) const = default;
 };
 
 // The base image a VM boots from, on a named disk (usually a shared network server).
@@ -35,6 +37,8 @@ struct BaseImageConfig {
   std::string disk;  // DiskConfig::name that serves it
   uint64_t size_bytes = 1ull << 30;
   uint64_t nonzero_bytes = 0;  // the first bytes hold seeded data; the rest are zero (0 = all)
+
+  bool operator==(const BaseImageConfig&) const = default;
 };
 
 // The FVD image of a VM (create options and the journal mode it is opened with).
@@ -45,6 +49,9 @@ struct ImageConfig {
   uint64_t chunk_size_bytes = 1 << 20;
   uint64_t journal_size_bytes = 16 << 20;
   bool copy_on_read = false;
+  // The image's data in a separate data file (FVD-FORMAT.md's data_file), on a disk of the same
+  // model as the image's; a crash of the host hits both.
+  bool data_file = false;
   int32_t prefetch_start_delay_s = -1;
   // Whole-image prefetch tuning (FVD-FORMAT.md); the defaults are the format's.
   uint32_t prefetch_slots = 2;
@@ -68,6 +75,8 @@ struct ImageConfig {
   std::string journal_mode = "buffered";  // "buffered" or "unbuffered"
   uint64_t journal_buffer_bytes = 64 << 10;
   uint64_t journal_flush_period_ns = 5'000'000'000;
+
+  bool operator==(const ImageConfig&) const = default;
 };
 
 // One phase of a VM's workload. Kinds: "boot", "random", "sequential", "database", "idle".
@@ -83,11 +92,16 @@ struct PhaseConfig {
   uint64_t range_bytes = 0;         // 0 = the whole disk
   std::string hot_set = "uniform";  // "uniform" or "zipf"
   double zipf_theta = 0.99;
-  uint32_t flush_every_writes = 0;  // database: a flush after this many writes (0: never)
+  uint32_t flush_every_writes = 0;  // random/database: a flush after this many writes (0: never)
+  // random/database: request offsets are multiples of this (0: 4 KiB for requests of 4 KiB or
+  // more, else 512). 512 puts requests across block boundaries and inside blocks.
+  uint64_t align_bytes = 0;
   uint64_t think_time_ns = 0;       // boot: pause between reads
   uint64_t working_set_bytes = 0;   // boot: how much of the base a boot reads
   uint64_t path_seed = 0;  // boot: VMs with the same non-zero seed read the same blocks in the
                            // same order (one OS's boot path); 0: each VM its own
+
+  bool operator==(const PhaseConfig&) const = default;
 };
 
 struct VmConfig {
@@ -98,6 +112,8 @@ struct VmConfig {
   ImageConfig image;
   std::vector<PhaseConfig> phases;
   uint64_t start_ns = 0;  // when it starts (boot storms stagger these)
+
+  bool operator==(const VmConfig&) const = default;
 };
 
 // Faults stacked on a named disk.
@@ -105,6 +121,8 @@ struct LatencySpikeConfig {
   std::string disk;
   uint32_t probability_ppm = 0;  // per operation, in parts per million
   uint64_t extra_ns = 0;
+
+  bool operator==(const LatencySpikeConfig&) const = default;
 };
 struct ErrorConfig {
   std::string disk;
@@ -114,15 +132,33 @@ struct ErrorConfig {
   uint32_t probability_ppm = 1'000'000;
   uint64_t after_ops = 0;  // only after this many matching operations
   uint64_t count = 1;      // at most this many errors (0 = unlimited)
+
+  bool operator==(const ErrorConfig&) const = default;
 };
+// How a crash treats each write not yet durable (sim_disk.h's crash model): it survives whole,
+// is lost, or is torn, with these relative weights.
+struct CrashFates {
+  uint32_t survive = 1;
+  uint32_t lose = 1;
+  uint32_t tear = 1;
+
+  bool operator==(const CrashFates&) const = default;
+};
+
 // Crashes of a VM's host (its image disk loses what the crash model lets it lose).
 struct CrashConfig {
   std::string vm;               // a VM name, or "" for every VM
   std::vector<uint64_t> at_ns;  // at these virtual times
   uint64_t after_ops = 0;       // or after this many device operations of `op`
   std::string op = "write";
+  // after_ops counts operations as they are submitted ("submit") or as they complete
+  // ("complete": the crash comes right after an operation's completion, a persistence point).
+  std::string on = "submit";
   uint32_t random_per_hour = 0;  // or at random, this many per virtual hour
   uint32_t max_crashes = 1000;
+  CrashFates fates;
+
+  bool operator==(const CrashConfig&) const = default;
 };
 
 // Fills `model` with the named preset's figures: "ssd" (local SSD), "hdd" (local HDD, seeks by
@@ -140,6 +176,8 @@ struct WorkloadConfig {
   std::vector<LatencySpikeConfig> latency_spikes;
   std::vector<ErrorConfig> errors;
   std::vector<CrashConfig> crashes;
+
+  bool operator==(const WorkloadConfig&) const = default;
 };
 
 }  // namespace fvd::sim

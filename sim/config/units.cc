@@ -253,4 +253,55 @@ Result<uint64_t> ParseCount(std::string_view text) {
   return Parse(text, kCount);
 }
 
+namespace {
+
+struct Scale {
+  uint64_t factor;
+  std::string_view suffix;
+};
+
+// `value` in the largest of `scales` (largest first) that divides it; the last scale is 1.
+std::string InLargestUnit(uint64_t value, std::span<const Scale> scales) {
+  for (const Scale& sc : scales) {
+    if (value != 0 && value % sc.factor == 0)
+      return std::to_string(value / sc.factor) + std::string(sc.suffix);
+  }
+  return std::to_string(value) + std::string(scales.back().suffix);
+}
+
+}  // namespace
+
+std::string FormatSize(uint64_t bytes) {
+  static constexpr std::array<Scale, 5> kScales = {
+      {{1ull << 40, "TiB"}, {1ull << 30, "GiB"}, {1ull << 20, "MiB"}, {1ull << 10, "KiB"}, {1, ""}}};
+  return InLargestUnit(bytes, kScales);
+}
+
+std::string FormatDuration(uint64_t ns) {
+  static constexpr std::array<Scale, 7> kScales = {{{3'600'000'000'000, "h"},
+                                                    {60'000'000'000, "min"},
+                                                    {1'000'000'000, "s"},
+                                                    {1'000'000, "ms"},
+                                                    {1'000, "us"},
+                                                    {1, "ns"},
+                                                    {1, "ns"}}};
+  if (ns == 0) return "0s";
+  return InLargestUnit(ns, kScales);
+}
+
+std::string FormatBandwidth(uint64_t bytes_per_s) {
+  static constexpr std::array<Scale, 5> kScales = {{{1'000'000'000'000, "TB/s"},
+                                                    {1'000'000'000, "GB/s"},
+                                                    {1'000'000, "MB/s"},
+                                                    {1'000, "kB/s"},
+                                                    {1, "B/s"}}};
+  return InLargestUnit(bytes_per_s, kScales);
+}
+
+std::string FormatProbability(uint32_t ppm) {
+  static constexpr std::array<Scale, 2> kScales = {{{10'000, "%"}, {1, "ppm"}}};
+  if (ppm == 0) return "0%";
+  return InLargestUnit(ppm, kScales);
+}
+
 }  // namespace fvd::sim

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "core/util/status.h"
@@ -37,5 +38,12 @@ Result<uint32_t> ParseProbability(std::string_view text);
 
 // A plain non-negative integer without a unit: "8", "200000", "200_000".
 Result<uint64_t> ParseCount(std::string_view text);
+
+// The inverses: the shortest exact spelling in the largest unit that divides the value, which
+// the parser above reads back to the same number ("64KiB", "1500us", "125MB/s", "0.1%").
+std::string FormatSize(uint64_t bytes);
+std::string FormatDuration(uint64_t ns);
+std::string FormatBandwidth(uint64_t bytes_per_s);
+std::string FormatProbability(uint32_t ppm);
 
 }  // namespace fvd::sim

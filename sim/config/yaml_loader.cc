@@ -491,6 +491,7 @@ const Fields<ImageConfig>& ImageFields() {
       Number("chunk_size", &I::chunk_size_bytes, kSize, kPositiveSectors),
       Number("journal_size", &I::journal_size_bytes, kSize, kSectors),
       Bool("copy_on_read", &I::copy_on_read),
+      Bool("data_file", &I::data_file),
       DelaySeconds("prefetch_start_delay", &I::prefetch_start_delay_s),
       Number("prefetch_slots", &I::prefetch_slots, kCount, {.min = 1, .max = 1024}),
       Number("prefetch_slot_size", &I::prefetch_slot_bytes, kSize,
@@ -532,6 +533,7 @@ Status ParsePhase(Context& ctx, const YAML::Node& node, const std::string& path,
       Number("think_time", &P::think_time_ns, kDuration),
       Number("working_set", &P::working_set_bytes, kSize, kSectors),
       Number("path_seed", &P::path_seed, kCount),
+      Number("align", &P::align_bytes, kSize, kSectors),
   };
   FVD_RETURN_IF_ERROR(ParseMap(ctx, node, path, kFields, p));
   if (p.kind.empty()) {
@@ -618,6 +620,21 @@ Status ParseError(Context& ctx, const YAML::Node& node, const std::string& path,
   return Status::Ok();
 }
 
+// `fates: {survive: 1, lose: 2, tear: 1}`: weights, at least one of them positive.
+Status ParseFates(Context& ctx, const YAML::Node& node, const std::string& path, CrashConfig& c) {
+  using F = CrashFates;
+  static const Fields<F> kFields = {
+      Number("survive", &F::survive, kCount),
+      Number("lose", &F::lose, kCount),
+      Number("tear", &F::tear, kCount),
+  };
+  FVD_RETURN_IF_ERROR(ParseMap(ctx, node, path, kFields, c.fates));
+  if (c.fates.survive == 0 && c.fates.lose == 0 && c.fates.tear == 0) {
+    return ErrorAt(ctx, node, path, "at least one fate needs a positive weight");
+  }
+  return Status::Ok();
+}
+
 Status ParseCrash(Context& ctx, const YAML::Node& node, const std::string& path, CrashConfig& c) {
   using C = CrashConfig;
   static const Fields<C> kFields = {
@@ -625,8 +642,10 @@ Status ParseCrash(Context& ctx, const YAML::Node& node, const std::string& path,
       {"at", ParseCrashTimes},
       Number("after_ops", &C::after_ops, kCount),
       Choice("op", &C::op, kOpNoun, {"read", "write", "flush", "any"}),
+      Choice("on", &C::on, "counting point", {"submit", "complete"}),
       Number("random_per_hour", &C::random_per_hour, kCount),
       Number("max_crashes", &C::max_crashes, kCount, kPositive),
+      {"fates", ParseFates},
   };
   FVD_RETURN_IF_ERROR(ParseMap(ctx, node, path, kFields, c));
   if (c.at_ns.empty() && c.after_ops == 0 && c.random_per_hour == 0) {
@@ -648,9 +667,15 @@ Status ParseWorkload(Context& ctx, const YAML::Node& root, WorkloadConfig& w) {
       List("latency_spikes", &W::latency_spikes, ParseSpike),
       List("errors", &W::errors, ParseError),
       List("crashes", &W::crashes, ParseCrash),
+      // The swarm's domains: read and checked by sim/swarm/spec.h, which owns them.
+      {"swarm", [](Context&, const YAML::Node&, const std::string&, W&) { return Status::Ok(); }},
   };
   FVD_RETURN_IF_ERROR(ParseMap(ctx, root, "", kFields, w));
-  if (w.vms.empty()) return ErrorAt(ctx, root, "", "a workload needs at least one VM under vms");
+  // A file with a swarm section may leave the world to --swarm.
+  const bool swarm = root.IsMap() && root["swarm"];
+  if (w.vms.empty() && !swarm) {
+    return ErrorAt(ctx, root, "", "a workload needs at least one VM under vms");
+  }
   return Status::Ok();
 }
 

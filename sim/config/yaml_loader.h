@@ -10,8 +10,11 @@
 //   "file:line:column: vms[1].phases[0].read_percent: 150 is not a percentage (0..100)"
 // with 1-based line and column of the offending key or value. No exception escapes.
 //
-// The loader does not apply disk presets: a disk keeps `preset` as written (checked to be
-// "ssd", "hdd", "network" or "") and the runner applies it.
+// A top-level `swarm:` section is left to sim/swarm/spec.h; a file that has one may have no VMs
+// (its worlds come from `--swarm`).
+//
+// A disk's preset ("ssd", "hdd", "network" or "") fills its model first; the keys written beside
+// it then override the preset's figures. The disk keeps `preset` as written.
 #pragma once
 
 #include <string>

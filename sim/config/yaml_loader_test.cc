@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "sim/config/workload_test_data.h"
+
 namespace fvd::sim {
 namespace {
 
@@ -38,86 +40,9 @@ std::string LoadError(const std::string& yaml) {
   return r.status().message();
 }
 
-constexpr char kFull[] = R"(# Every key set to something other than its default.
-name: full
-seed: 42
-max_time: 90s
-disks:
-  - name: local
-    preset: ssd
-    read_latency: 70us
-    write_latency: 15us
-    flush_latency: 1ms
-    bandwidth: 2GB/s
-    jitter: 3us
-    queue_depth: 64
-    volatile_cache: false
-    seek_per_gib: 2ms
-    max_seek: 8ms
-    shared_bandwidth: true
-    size: 100GiB
-  - {name: net, preset: network, bandwidth: 1Gbit/s}
-bases:
-  - name: debian
-    disk: net
-    size: 2GiB
-    nonzero: 1.5GiB
-vms:
-  - name: web
-    count: 3
-    base: debian
-    disk: local
-    start: 250ms
-    image:
-      size: 4GiB
-      compact: true
-      block_size: 64KiB
-      chunk_size: 2MiB
-      journal_size: 8MiB
-      copy_on_read: true
-      prefetch_start_delay: 2s
-      journal_mode: unbuffered
-      journal_buffer: 128KiB
-      journal_flush_period: 1.5s
-    phases:
-      - kind: random
-        duration: 10s
-        ops: 5000
-        queue_depth: 8
-        read_percent: 60%
-        sizes: {4KiB: 80, 64KiB: 20}
-        range_offset: 1GiB
-        range: 512MiB
-        hot_set: zipf
-        zipf_theta: 0.8
-        flush_every_writes: 16
-        think_time: 100us
-        working_set: 256MiB
-        path_seed: 11
-      - {kind: idle, duration: 1min}
-latency_spikes:
-  - disk: net
-    probability: 0.1%
-    extra: 20ms
-errors:
-  - disk: local
-    op: flush
-    offset: 1MiB
-    length: 64KiB
-    probability: 50%
-    after_ops: 100
-    count: 3
-crashes:
-  - vm: web-1
-    at: [1s, 2.5s]
-    after_ops: 1000
-    op: any
-    random_per_hour: 12
-    max_crashes: 5
-)";
 
 TEST(LoadWorkload, EveryKeyReachesItsField) {
-  const WorkloadConfig w = Load(kFull);
+  const WorkloadConfig w = Load(kFullWorkload);
   EXPECT_EQ(w.name, "full");
   EXPECT_EQ(w.seed, 42u);
   EXPECT_EQ(w.max_time_ns, 90'000'000'000u);
@@ -162,6 +87,7 @@ TEST(LoadWorkload, EveryKeyReachesItsField) {
   EXPECT_EQ(im.chunk_size_bytes, 2u << 20);
   EXPECT_EQ(im.journal_size_bytes, 8u << 20);
   EXPECT_TRUE(im.copy_on_read);
+  EXPECT_TRUE(im.data_file);
   EXPECT_EQ(im.prefetch_start_delay_s, 2);
   EXPECT_EQ(im.journal_mode, "unbuffered");
   EXPECT_EQ(im.journal_buffer_bytes, 128u << 10);
@@ -183,6 +109,7 @@ TEST(LoadWorkload, EveryKeyReachesItsField) {
   EXPECT_EQ(p.think_time_ns, 100'000u);
   EXPECT_EQ(p.working_set_bytes, 256u << 20);
   EXPECT_EQ(p.path_seed, 11u);
+  EXPECT_EQ(p.align_bytes, 512u);
   EXPECT_EQ(vm.phases[1].kind, "idle");
   EXPECT_EQ(vm.phases[1].duration_ns, 60'000'000'000u);
 
@@ -209,6 +136,7 @@ TEST(LoadWorkload, EveryKeyReachesItsField) {
   EXPECT_EQ(c.op, "any");
   EXPECT_EQ(c.random_per_hour, 12u);
   EXPECT_EQ(c.max_crashes, 5u);
+  EXPECT_EQ(c.fates, (CrashFates{.survive = 0, .lose = 3, .tear = 2}));
 }
 
 TEST(LoadWorkload, KeysBesideAPresetOverrideIt) {
@@ -396,7 +324,7 @@ TEST(LoadWorkloadErrors, SyntaxErrorsCarryLineAndColumn) {
 TEST(LoadWorkloadErrors, UnknownKeys) {
   EXPECT_EQ(LoadError(std::string(kMinimal) + "colour: blue\n"),
             "w.yaml:8:1: colour: unknown key (known: name, seed, max_time, disks, bases, vms, "
-            "latency_spikes, errors, crashes)");
+            "latency_spikes, errors, crashes, swarm)");
   EXPECT_EQ(LoadError(R"(disks: [{name: d}]
 vms:
   - name: vm
@@ -406,7 +334,7 @@ vms:
 )"),
             "w.yaml:6:33: vms[0].phases[0].blocksize: unknown key (known: kind, duration, ops, "
             "queue_depth, read_percent, sizes, range_offset, range, hot_set, zipf_theta, "
-            "flush_every_writes, think_time, working_set, path_seed)");
+            "flush_every_writes, think_time, working_set, path_seed, align)");
   // The unit suffix is not part of the key.
   const std::string e = LoadError(R"(disks: [{name: d, read_latency_ns: 5}])");
   EXPECT_EQ(e.rfind("w.yaml:1:19: disks[0].read_latency_ns: unknown key", 0), 0u) << e;
@@ -429,7 +357,7 @@ vms:
     image: 4GiB
 )"),
             "w.yaml:5:12: vms[0].image: expects a map with the keys size, compact, block_size, "
-            "chunk_size, journal_size, copy_on_read, prefetch_start_delay, prefetch_slots, "
+            "chunk_size, journal_size, copy_on_read, data_file, prefetch_start_delay, prefetch_slots, "
             "prefetch_slot_size, prefetch_min_read, prefetch_min_write, prefetch_max_read, "
             "prefetch_max_write, prefetch_throttle, prefetch_measure_time, prefetch_alpha, "
             "prefetch_queue_target, record_prefetch_profile, prefetch_profile_from, "
@@ -439,7 +367,7 @@ vms:
             "w.yaml:1:35: disks[0].volatile_cache: maybe is not true or false");
   EXPECT_EQ(LoadError("- a\n- b\n"),
             "w.yaml:1:1: expects a map with the keys name, seed, max_time, disks, bases, vms, "
-            "latency_spikes, errors, crashes");
+            "latency_spikes, errors, crashes, swarm");
   EXPECT_EQ(LoadError("name: [a]\n"), "w.yaml:1:7: name: expects a string, not a list");
   EXPECT_EQ(LoadError("? [a]\n: 1\n"), "w.yaml:1:3: keys must be plain words");
 }

@@ -17,14 +17,15 @@ Result<ErrorOp> ParseErrorOp(std::string_view name) {
 }
 
 Result<std::unique_ptr<ErrorDevice>> ErrorDevice::Create(BlockDevice& inner, Scheduler& scheduler,
-                                                         const ErrorConfig& config, uint64_t seed) {
+                                                         const ErrorConfig& config, uint64_t seed,
+                                                         const FaultGate* gate) {
   FVD_ASSIGN_OR_RETURN(const ErrorOp op, ParseErrorOp(config.op));
-  return std::unique_ptr<ErrorDevice>(new ErrorDevice(inner, scheduler, config, op, seed));
+  return std::unique_ptr<ErrorDevice>(new ErrorDevice(inner, scheduler, config, op, seed, gate));
 }
 
 ErrorDevice::ErrorDevice(BlockDevice& inner, Scheduler& scheduler, const ErrorConfig& config,
-                         ErrorOp op, uint64_t seed)
-    : inner_(inner), scheduler_(scheduler), config_(config), op_(op), rng_(seed) {}
+                         ErrorOp op, uint64_t seed, const FaultGate* gate)
+    : inner_(inner), scheduler_(scheduler), config_(config), op_(op), rng_(seed), gate_(gate) {}
 
 bool ErrorDevice::Matches(ErrorOp op, uint64_t offset, uint64_t length) const {
   if (op_ != ErrorOp::kAny && op_ != op) return false;
@@ -35,6 +36,7 @@ bool ErrorDevice::Matches(ErrorOp op, uint64_t offset, uint64_t length) const {
 }
 
 bool ErrorDevice::Inject(ErrorOp op, uint64_t offset, uint64_t length) {
+  if (gate_ != nullptr && !gate_->open()) return false;
   if (!Matches(op, offset, length)) return false;
   const uint64_t index = matched_++;
   if (index < config_.after_ops) return false;

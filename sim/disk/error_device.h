@@ -8,6 +8,10 @@
 // a flush has no range and always passes this filter), at least `after_ops` matching operations
 // came before it, fewer than `count` errors were injected (0 = unlimited), and a draw from its
 // own seeded PRNG falls under probability_ppm.
+//
+// Faults hit the workload, not the checker: while its FaultGate is held (a VM recovers from a
+// crash, checks its image against the oracle, or closes it), the device injects nothing and
+// counts nothing, so a check that fails is the engine's failure, never an injected error's.
 #pragma once
 
 #include <cstdint>
@@ -24,14 +28,38 @@ namespace fvd::sim {
 
 enum class ErrorOp { kRead, kWrite, kFlush, kAny };
 
+// Held (holds > 0) while injected errors must not happen. Owned by the world; one for all.
+struct FaultGate {
+  uint32_t holds = 0;
+  bool open() const { return holds == 0; }
+};
+
+// Holds `gate` for its own lifetime (a coroutine frame's, across suspensions).
+class FaultGateHold {
+ public:
+  explicit FaultGateHold(FaultGate* gate) : gate_(gate) {
+    if (gate_ != nullptr) ++gate_->holds;
+  }
+  ~FaultGateHold() {
+    if (gate_ != nullptr) --gate_->holds;
+  }
+  FaultGateHold(const FaultGateHold&) = delete;
+  FaultGateHold& operator=(const FaultGateHold&) = delete;
+
+ private:
+  FaultGate* gate_;
+};
+
 // "read", "write", "flush" or "any"; anything else is kInvalidArgument.
 Result<ErrorOp> ParseErrorOp(std::string_view name);
 
 class ErrorDevice final : public BlockDevice {
  public:
-  // Fails on an unknown `config.op`. `inner` and `scheduler` outlive the device.
+  // Fails on an unknown `config.op`. `inner`, `scheduler` and `gate` (may be null: always
+  // open) outlive the device.
   static Result<std::unique_ptr<ErrorDevice>> Create(BlockDevice& inner, Scheduler& scheduler,
-                                                     const ErrorConfig& config, uint64_t seed);
+                                                     const ErrorConfig& config, uint64_t seed,
+                                                     const FaultGate* gate = nullptr);
 
   uint64_t size() const override { return inner_.size(); }
   uint32_t alignment() const override { return inner_.alignment(); }
@@ -46,7 +74,7 @@ class ErrorDevice final : public BlockDevice {
 
  private:
   ErrorDevice(BlockDevice& inner, Scheduler& scheduler, const ErrorConfig& config, ErrorOp op,
-              uint64_t seed);
+              uint64_t seed, const FaultGate* gate);
 
   bool Matches(ErrorOp op, uint64_t offset, uint64_t length) const;
   // Decides whether this operation fails (and counts it).
@@ -58,6 +86,7 @@ class ErrorDevice final : public BlockDevice {
   ErrorConfig config_;
   ErrorOp op_;
   Prng rng_;
+  const FaultGate* gate_;
   uint64_t matched_ = 0;
   uint64_t injected_ = 0;
 };

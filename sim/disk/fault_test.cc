@@ -228,6 +228,25 @@ TEST_F(ErrorDeviceTest, FlushRuleIgnoresTheRangeAndUnlimitedCountKeepsFailing) {
   EXPECT_TRUE(WriteAt(*dev, 4096).ok());
 }
 
+TEST_F(ErrorDeviceTest, AHeldGateStopsInjectingAndCountingUntilReleased) {
+  FaultGate gate;
+  auto r = ErrorDevice::Create(counting, loop, {.disk = "d", .op = "write", .after_ops = 1,
+                                                .count = 0}, 1, &gate);
+  ASSERT_TRUE(r.ok());
+  auto& dev = **r;
+  EXPECT_TRUE(WriteAt(dev, 0).ok());  // the one op after_ops lets through
+  {
+    FaultGateHold hold(&gate);
+    FaultGateHold again(&gate);  // holds nest
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(WriteAt(dev, 0).ok());
+    EXPECT_EQ(dev.matched_ops(), 1u) << "held: nothing counts";
+  }
+  EXPECT_TRUE(gate.open());
+  EXPECT_EQ(WriteAt(dev, 0).code(), StatusCode::kIoError);
+  EXPECT_EQ(dev.injected_errors(), 1u);
+  EXPECT_EQ(counting.writes, 4);
+}
+
 TEST_F(ErrorDeviceTest, ProbabilityZeroNeverFailsAndHalfFailsSome) {
   auto never = Make({.disk = "d", .op = "any", .probability_ppm = 0, .count = 0});
   for (int i = 0; i < 100; ++i) EXPECT_TRUE(WriteAt(*never, 0).ok());

@@ -356,7 +356,7 @@ struct SimDisk::Impl {
   std::vector<CrashDraw> DrawFates(CrashChooser& rng) {
     std::vector<CrashDraw> draws;
     for (const auto& [seq, w] : pending) {
-      CrashDraw d{&w, seq, static_cast<Fate>(rng.Choose(3)), {}};
+      CrashDraw d{&w, seq, static_cast<Fate>(rng.ChooseFate()), {}};
       if (d.fate == Fate::kTorn && w.size() != 0) {
         const uint64_t first = w.offset / kSectorSize;
         const uint64_t last = (w.offset + w.size() - 1) / kSectorSize;
@@ -538,6 +538,18 @@ Status SimDisk::SubmitResize(uint64_t new_size, IoCallback done) {
 void SimDisk::Crash(Prng& rng) {
   PrngCrashChooser chooser(rng);
   Crash(chooser);
+}
+
+void SimDisk::Crash(Prng& rng, const CrashFates& fates) {
+  FateMixChooser chooser(rng, fates);
+  Crash(chooser);
+}
+
+uint64_t FateMixChooser::ChooseFate() {
+  if (fates_ == CrashFates{}) return p_.Below(3);
+  const uint64_t r = p_.Below(uint64_t{fates_.survive} + fates_.lose + fates_.tear);
+  if (r < fates_.survive) return 0;
+  return r < uint64_t{fates_.survive} + fates_.lose ? 1 : 2;
 }
 
 void SimDisk::Crash(CrashChooser& chooser) {

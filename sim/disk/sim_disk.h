@@ -59,6 +59,8 @@ class CrashChooser {
   virtual ~CrashChooser() = default;
   // A choice in [0, n).
   virtual uint64_t Choose(uint64_t n) = 0;
+  // A write's fate: 0 survives, 1 lost, 2 torn. Unless overridden, Choose(3).
+  virtual uint64_t ChooseFate() { return Choose(3); }
 };
 
 // Draws exactly what Prng::Below and Prng::Chance(1, 2) would, so seeded runs keep their
@@ -70,6 +72,19 @@ class PrngCrashChooser final : public CrashChooser {
 
  private:
   Prng& p_;
+};
+
+// The same draws, with each write's fate weighted by `fates` (a crash's `fates:` key). Equal
+// weights of 1 draw exactly what PrngCrashChooser does.
+class FateMixChooser final : public CrashChooser {
+ public:
+  FateMixChooser(Prng& p, const CrashFates& fates) : p_(p), fates_(fates) {}
+  uint64_t Choose(uint64_t n) override { return p_.Below(n); }
+  uint64_t ChooseFate() override;
+
+ private:
+  Prng& p_;
+  CrashFates fates_;
 };
 
 class SimDisk final : public BlockDevice {
@@ -93,6 +108,7 @@ class SimDisk final : public BlockDevice {
 
   // Power fails now (see the header comment). REQUIRES: alive.
   void Crash(Prng& rng);
+  void Crash(Prng& rng, const CrashFates& fates);
   // The same with the choices from `chooser`: Choose(3) per write not yet durable (0 survives,
   // 1 lost, 2 torn), then for a torn one Choose(2) per sector it touches (0: new). Writes are
   // asked about in submission order.

@@ -122,7 +122,61 @@ void TruthImage::WriteCompleted(uint64_t id) {
                        if (!crashes_possible_) g.stable[k] = w.values[at];
                      }
                    });
+  ClearUncertain(w.first_sector, w.count);
+  if (!crashes_possible_) {
+    writes_.erase(node);
+  } else if (write_through_) {
+    // Durable now: its values become the stable ones. Writes to a sector complete in
+    // submission order, so no earlier write to these sectors is still pending.
+    const Write done = w;
+    writes_.erase(node);
+    ForEachGroupPart(done.first_sector, done.count, kGroup,
+                     [&](uint64_t group, unsigned k0, unsigned k1, uint64_t) {
+                       Group& g = groups_.at(group);
+                       for (unsigned k = k0; k < k1; ++k) g.Settle(k, id);
+                       g.ReleaseIfEmpty();
+                     });
+  }
+}
+
+void TruthImage::WriteFailed(uint64_t id) {
+  auto node = writes_.find(id);
+  assert(node != writes_.end());
+  Write& w = node->second;
+  ForEachGroupPart(w.first_sector, w.count, kGroup,
+                   [&](uint64_t group, unsigned k0, unsigned k1, uint64_t at) {
+                     Group& g = groups_.at(group);
+                     for (unsigned k = k0; k < k1; ++k, ++at) {
+                       --g.in_flight[k];
+                       auto& also = uncertain_[group * kGroup + k];
+                       // The value before the write (what Latest() would have said) and its own.
+                       if (crashes_possible_) {
+                         const PendingList* p = g.PendingOf(k);
+                         const auto mine = std::find_if(p->begin(), p->end(), [&](const Pending& e) {
+                           return e.write_id == id;
+                         });
+                         also.push_back(mine == p->begin() ? g.stable[k] : std::prev(mine)->hash);
+                         also.push_back(mine->hash);
+                       } else {
+                         also.push_back(g.stable[k]);
+                         also.push_back(w.values[at]);
+                       }
+                     }
+                   });
+  // Without crashes the write is forgotten; with them its values stay possible after one
+  // (it never completes, so no flush settles it).
   if (!crashes_possible_) writes_.erase(node);
+}
+
+bool TruthImage::AlsoAllowed(uint64_t sector, uint64_t hash) const {
+  if (uncertain_.empty()) return false;
+  auto it = uncertain_.find(sector);
+  return it != uncertain_.end() && std::find(it->second.begin(), it->second.end(), hash) != it->second.end();
+}
+
+void TruthImage::ClearUncertain(uint64_t first_sector, uint64_t count) {
+  if (uncertain_.empty()) return;
+  for (uint64_t s = first_sector; s < first_sector + count; ++s) uncertain_.erase(s);
 }
 
 uint64_t TruthImage::FlushSubmitted() {
@@ -174,9 +228,9 @@ void TruthImage::CheckRead(uint64_t first, std::span<const uint64_t> hashes,
         for (unsigned k = k0; k < k1 && !reported; ++k, ++at) {
           const uint64_t sector = group * kGroup + k;
           const uint64_t expect = g != nullptr && g->Written(k) ? g->Latest(k) : original_(sector);
-          if (hashes[at] != expect) {
-            out.push_back(
-                Violation("a read returned a value never written there", sector, hashes[at]));
+          if (hashes[at] != expect && !AlsoAllowed(sector, hashes[at])) {
+            const bool written = g != nullptr && g->Written(k);
+            out.push_back(Violation(written ? kReadNeverWritten : kReadNotBase, sector, hashes[at]));
             reported = true;  // one per read
           }
         }
@@ -222,16 +276,16 @@ void TruthImage::Recovered(uint64_t sector, uint64_t hash, std::vector<std::stri
   assert(it != groups_.end() && it->second.Written(k));  // only written sectors are read back
   Group& g = it->second;
   const PendingList* pending = g.PendingOf(k);
-  bool allowed = hash == g.stable[k];
+  bool allowed = hash == g.stable[k] || AlsoAllowed(sector, hash);
   if (pending != nullptr) {
     for (const Pending& p : *pending) allowed |= hash == p.hash;
   }
   if (!allowed) {
-    out.push_back(Violation(pending == nullptr ? "flushed data lost after a crash"
-                                               : "a sector holds a value never written there",
-                            sector, hash));
+    out.push_back(
+        Violation(pending == nullptr ? kFlushedDataLost : kHoldsNeverWritten, sector, hash));
   }
   g.stable[k] = hash;  // what survived is now the durable state
+  uncertain_.erase(sector);
   if (g.pending) (*g.pending)[k].clear();
   g.ReleaseIfEmpty();
   g.in_flight[k] = 0;
@@ -245,8 +299,8 @@ void TruthImage::CrashDone() {
 void TruthImage::Final(uint64_t sector, uint64_t hash, std::vector<std::string>& out) const {
   const Group* g = FindWritten(sector);
   assert(g != nullptr);
-  if (hash != g->Latest(sector % kGroup)) {
-    out.push_back(Violation("a completed write is not what the disk reads", sector, hash));
+  if (hash != g->Latest(sector % kGroup) && !AlsoAllowed(sector, hash)) {
+    out.push_back(Violation(kCompletedWriteLost, sector, hash));
   }
 }
 

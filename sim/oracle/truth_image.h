@@ -22,6 +22,15 @@
 
 namespace fvd::sim {
 
+// What the oracle's violations say, word for word (each message then names the sector and the
+// value found): sim/world/failure.h classifies failures by these.
+inline constexpr const char* kReadNeverWritten = "a read returned a value never written there";
+inline constexpr const char* kReadNotBase =
+    "a read of a never-written sector returned neither its base data nor zeros";
+inline constexpr const char* kFlushedDataLost = "flushed data lost after a crash";
+inline constexpr const char* kHoldsNeverWritten = "a sector holds a value never written there";
+inline constexpr const char* kCompletedWriteLost = "a completed write is not what the disk reads";
+
 // CRC-64 of one 512-byte sector.
 uint64_t SectorHash(std::span<const std::byte> sector);
 // The SectorHash of each 512-byte sector of `data`, into `out` (resized).
@@ -37,13 +46,22 @@ class TruthImage {
   // first write; Recovered must not be called after it. Without it, a run with no flushes
   // keeps every value ever written.
   void SetNoCrashes() { crashes_possible_ = false; }
+  // Every write is durable when it completes (an image in unbuffered journal mode promises
+  // write-through: data and metadata written with FUA before the write completes), as if a
+  // flush had completed right after it.
+  void SetWriteThrough() { write_through_ = true; }
 
   // A guest write of `data` at byte `offset` was submitted; returns its id.
   uint64_t WriteSubmitted(uint64_t offset, std::span<const std::byte> data);
   void WriteCompleted(uint64_t id);
+  // A guest write failed (an injected I/O error): each of its sectors may hold its value or the
+  // one before, now and after any crash, until a later write to it completes.
+  void WriteFailed(uint64_t id);
   // A guest flush was submitted / completed: writes completed before the submit are durable.
   uint64_t FlushSubmitted();
   void FlushCompleted(uint64_t flush_id);
+  // A guest flush failed: it made nothing durable.
+  void FlushFailed(uint64_t flush_id) { flushes_.erase(flush_id); }
 
   // True if no write to [sector, sector + count) is in flight: then a read must return the
   // latest values exactly.
@@ -116,7 +134,13 @@ class TruthImage {
   // Marks sector k of `g` (sector number `sector`) written, its value the original, if new.
   void Touch(Group& g, uint64_t sector, unsigned k);
 
+  // Values a sector may also hold after failed writes (WriteFailed), by sector: rare, so kept
+  // apart and consulted only when a value is not the expected one.
+  bool AlsoAllowed(uint64_t sector, uint64_t hash) const;
+  void ClearUncertain(uint64_t first_sector, uint64_t count);
+
   std::function<uint64_t(uint64_t)> original_;
+  std::unordered_map<uint64_t, boost::container::small_vector<uint64_t, 2>> uncertain_;
   absl::flat_hash_map<uint64_t, Group> groups_;  // by sector / kGroup; lookups only, except
                                                  // WrittenRuns (sorted first)
   std::unordered_map<uint64_t, Write> writes_;   // not yet durable (no crashes: in flight)
@@ -125,6 +149,7 @@ class TruthImage {
   std::unordered_map<uint64_t, uint64_t> flushes_;  // flush id -> completion_seq at submit
   uint64_t next_flush_id_ = 1;
   bool crashes_possible_ = true;
+  bool write_through_ = false;
 };
 
 }  // namespace fvd::sim

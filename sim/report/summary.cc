@@ -95,6 +95,10 @@ nlohmann::ordered_json ResultToJson(const SimResult& r, const std::string& workl
   j["crashes"] = r.crashes;
   j["timed_out"] = r.timed_out;
   j["violations"] = r.violations;
+  // What broke and where (sim/world/failure.h): the first violation's, and every one's.
+  j["signature"] = r.signatures.empty() ? nlohmann::ordered_json(nullptr)
+                                        : nlohmann::ordered_json(r.signatures.front());
+  j["signatures"] = r.signatures;
   LatencyLog reads, writes;
   for (const VmReport& v : r.vms) {
     reads.Append(v.stats.read_latency);
@@ -172,7 +176,8 @@ std::string ResultToText(const SimResult& r, const std::string& workload) {
   if (r.ok()) {
     out << "oracle: every check passed (" << r.crashes << " crashes recovered)\n";
   } else {
-    out << "oracle: " << r.violations.size() << " violations\n";
+    out << "oracle: " << r.violations.size() << " violations (first: " << r.signatures.front()
+        << ")\n";
     for (size_t i = 0; i < r.violations.size() && i < 20; ++i)
       out << "  " << r.violations[i] << "\n";
   }

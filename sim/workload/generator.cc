@@ -72,10 +72,16 @@ class Limited : public Generator {
 // (also the "database" kind: small random writes with frequent flushes).
 class RandomGen : public Limited {
  public:
+  // Offsets come in slots of `align` bytes; without an alignment, 4 KiB slots and each
+  // request aligned to its size (4 KiB, or 512 bytes below 4 KiB).
   RandomGen(const PhaseConfig& c, uint64_t disk)
-      : Limited(c.ops), c_(c), mix_(c.sizes), region_(RegionOf(c, disk)) {
-    slots_ =
-        std::max<uint64_t>(1, (region_.length - std::min(region_.length, mix_.Max())) / 4096 + 1);
+      : Limited(c.ops),
+        c_(c),
+        mix_(c.sizes),
+        region_(RegionOf(c, disk)),
+        slot_bytes_(c.align_bytes != 0 ? c.align_bytes : 4096) {
+    slots_ = std::max<uint64_t>(
+        1, (region_.length - std::min(region_.length, mix_.Max())) / slot_bytes_ + 1);
     if (c.hot_set == "zipf") zipf_.emplace(slots_, c.zipf_theta);
   }
 
@@ -87,9 +93,9 @@ class RandomGen : public Limited {
     }
     const uint64_t size = mix_.Pick(p);
     const uint64_t slot = zipf_ ? zipf_->Sample(p) : p.Below(slots_);
-    uint64_t off = region_.begin + slot * 4096;
+    uint64_t off = region_.begin + slot * slot_bytes_;
     off = std::min(off, region_.begin + region_.length - std::min(region_.length, size));
-    off -= off % Align(size);
+    off -= off % (c_.align_bytes != 0 ? c_.align_bytes : Align(size));
     const bool read = p.Below(100) < c_.read_percent;
     if (!read) ++writes_since_flush_;
     return GuestOp{read ? GuestOp::kRead : GuestOp::kWrite, off, size};
@@ -99,6 +105,7 @@ class RandomGen : public Limited {
   PhaseConfig c_;
   SizeMix mix_;
   Region region_;
+  uint64_t slot_bytes_;
   uint64_t slots_ = 1;
   std::optional<ZipfSampler> zipf_;
   uint32_t writes_since_flush_ = 0;

@@ -65,7 +65,8 @@ struct Simulation::World {
   PrngRandomSource engine_random;
   Prng crash_choices;
   Trace trace;
-  std::vector<std::string> violations;
+  Violations violations;
+  FaultGate faults;  // held while a VM recovers, checks or closes (error_device.h)
   std::vector<std::unique_ptr<SimDisk>> disks;  // every disk instance
   std::vector<std::string> disk_names;
   std::vector<std::unique_ptr<BlockDevice>> decorators;  // latency spikes, errors
@@ -111,7 +112,7 @@ struct Simulation::World {
     }
     for (const ErrorConfig& e : config.errors) {
       if (e.disk != name) continue;
-      FVD_ASSIGN_OR_RETURN(auto dev, ErrorDevice::Create(*top, loop, e, NextSeed()));
+      FVD_ASSIGN_OR_RETURN(auto dev, ErrorDevice::Create(*top, loop, e, NextSeed(), &faults));
       decorators.push_back(std::move(dev));
       top = decorators.back().get();
     }
@@ -140,7 +141,7 @@ struct Simulation::World {
     return {};
   }
 
-  Status CreateImage(BlockDevice& dev, const VmConfig& vm, uint64_t base_len) {
+  Status CreateImage(BlockDevice& dev, BlockDevice* data, const VmConfig& vm, uint64_t base_len) {
     format::CreateOptions o;
     o.virtual_size = vm.image.size_bytes;
     if (!vm.base.empty()) {
@@ -152,12 +153,13 @@ struct Simulation::World {
     o.chunk_size = vm.image.chunk_size_bytes;
     o.journal_size = vm.image.journal_size_bytes;
     o.copy_on_read = vm.image.copy_on_read;
+    if (vm.image.data_file) o.data_file = vm.name + ".data";
     o.prefetch_start_delay = vm.image.prefetch_start_delay_s;
     FVD_ASSIGN_OR_RETURN(format::Header h, format::PlanImage(o));
     SetPrefetchTuning(vm.image, h);
     h.profile_directed_prefetch_start_delay = vm.image.profile_prefetch_delay_s;
     const LoopDriver drive = [this](const std::function<bool()>& done) { loop.RunUntil(done); };
-    return WriteNewImage(dev, nullptr, drive, h).WithContext("creating the image");
+    return WriteNewImage(dev, data, drive, h).WithContext("creating the image");
   }
 
   // Crashes "after N operations of a kind" count the device operations of the VM's image disk.
@@ -169,11 +171,14 @@ struct Simulation::World {
       FVD_ASSIGN_OR_RETURN(const ErrorOp op, ParseErrorOp(c.op));
       auto fired = std::make_shared<uint32_t>(0);
       decorators.push_back(std::make_unique<OpTriggerDevice>(
-          *top, loop, op, c.after_ops, [this, vm_index, fired, max = c.max_crashes] {
+          *top, loop, op, c.after_ops,
+          [this, vm_index, fired, max = c.max_crashes, fates = c.fates] {
             if (*fired >= max || !vms[vm_index]->running()) return;
             ++*fired;
-            vms[vm_index]->Crash(crash_choices);
-          }));
+            vms[vm_index]->Crash(crash_choices, fates);
+          },
+          c.on == "complete" ? OpTriggerDevice::CountOn::kComplete
+                             : OpTriggerDevice::CountOn::kSubmit));
       top = decorators.back().get();
     }
     return top;
@@ -196,9 +201,17 @@ struct Simulation::World {
         SimDisk* raw = nullptr;
         FVD_ASSIGN_OR_RETURN(BlockDevice * top, NewDisk(vc.disk, 0, &raw));
         FVD_ASSIGN_OR_RETURN(top, AddOpTriggers(*top, name, vms.size()));
+        // A separate data file: another disk of the image's model, on the same host.
+        SimDisk* data_raw = nullptr;
+        BlockDevice* data_top = nullptr;
+        if (vc.image.data_file) {
+          FVD_ASSIGN_OR_RETURN(data_top, NewDisk(vc.disk, 0, &data_raw));
+        }
         VmConfig adjusted = vc;
         adjusted.image.size_bytes = size;
-        FVD_RETURN_IF_ERROR(CreateImage(*top, adjusted, base_len).WithContext("vm " + name));
+        adjusted.name = name;
+        FVD_RETURN_IF_ERROR(
+            CreateImage(*top, data_top, adjusted, base_len).WithContext("vm " + name));
         const Content content = vc.base.empty() ? Content{0, 0} : base_content.at(vc.base);
         const uint64_t zeros_hash = SectorHash(std::array<std::byte, kSector>{});
         auto original = [content, base_len, zeros_hash](uint64_t sector) {
@@ -211,15 +224,20 @@ struct Simulation::World {
                    engine_random,
                    trace,
                    violations,
+                   faults,
                    options,
                    nullptr,
                    [this](const std::string& vm_name) { return ProfileOf(vm_name); }};
-        vms.push_back(std::make_unique<Vm>(vw, name, vms.size(), adjusted, *raw, *top, base, size,
+        vms.push_back(std::make_unique<Vm>(vw, name, vms.size(), adjusted,
+                                           VmDisks{*raw, *top, data_raw, data_top, base}, size,
                                            NextSeed(), original));
-        if (std::none_of(config.crashes.begin(), config.crashes.end(),
-                         [&](const CrashConfig& c) { return CrashApplies(c.vm, name); })) {
-          vms.back()->SetNoCrashes();
-        }
+        // A VM no crash can hit keeps only latest values in its oracle; one whose image disk
+        // gets injected errors may need a reopen after them, checked as after a crash.
+        const bool crashes = std::any_of(config.crashes.begin(), config.crashes.end(),
+                                         [&](const CrashConfig& c) { return CrashApplies(c.vm, name); });
+        const bool errors = std::any_of(config.errors.begin(), config.errors.end(),
+                                        [&](const ErrorConfig& e) { return e.disk == vc.disk; });
+        if (!crashes && !errors) vms.back()->SetNoCrashes();
         vm_disks.push_back(raw);
       }
     }
@@ -236,9 +254,9 @@ struct Simulation::World {
       std::sort(at.begin(), at.end());
       if (at.size() > c.max_crashes) at.resize(c.max_crashes);
       for (uint64_t t : at) {
-        loop.ScheduleAfter(Duration(static_cast<int64_t>(t)), [this, vm = c.vm] {
+        loop.ScheduleAfter(Duration(static_cast<int64_t>(t)), [this, vm = c.vm, fates = c.fates] {
           for (auto& v : vms) {
-            if (CrashApplies(vm, v->name())) v->Crash(crash_choices);
+            if (CrashApplies(vm, v->name())) v->Crash(crash_choices, fates);
           }
         });
       }
@@ -302,7 +320,8 @@ SimResult Simulation::Run(const std::function<void(double)>& progress) {
                                              .count());
   r.events = w.trace.events();
   r.digest = w.trace.digest();
-  r.violations = w.violations;
+  r.violations = w.violations.messages;
+  r.signatures = w.violations.signatures;
   for (const auto& vm : w.vms) {
     VmReport v{vm->name(), vm->stats(), vm->image_stats() ? *vm->image_stats() : ImageStats{}};
     r.crashes += v.stats.crashes;

@@ -34,6 +34,7 @@ struct SimResult {
   uint64_t crashes = 0;
   bool timed_out = false;  // max_time reached before every VM finished
   std::vector<std::string> violations;
+  std::vector<std::string> signatures;  // of each violation (failure.h), in the same order
   std::vector<VmReport> vms;
   std::vector<DiskReport> disks;
   std::vector<BaseImageConfig> bases;

@@ -14,10 +14,12 @@
 #include "core/seam/virtual_loop.h"
 #include "core/util/io_buffer.h"
 #include "sim/config/config.h"
+#include "sim/disk/error_device.h"
 #include "sim/disk/sim_disk.h"
 #include "sim/oracle/truth_image.h"
 #include "sim/report/recorder.h"
 #include "sim/workload/generator.h"
+#include "sim/world/failure.h"
 #include "sim/world/trace.h"
 
 namespace fvd::sim {
@@ -83,21 +85,29 @@ struct VmWorld {
   VirtualLoop& loop;
   RandomSource& random;  // the engine's random source (prefetch coin)
   Trace& trace;
-  std::vector<std::string>& violations;
+  Violations& violations;
+  FaultGate& faults;  // held while this VM recovers, checks or closes its image
   const SimOptions& options;
   Recorder* recorder;  // null unless a report was asked for
   // The prefetch profile the named VM has recorded so far (empty if none or no such VM).
   std::function<std::vector<ByteRange>(const std::string&)> profile_of;
 };
 
+// The devices of one VM. Each raw simulated disk (for crashes) comes with the top of its
+// decorator stack, which the engine uses.
+struct VmDisks {
+  SimDisk& image_disk;
+  BlockDevice& image_dev;
+  SimDisk* data_disk = nullptr;  // a separate data file, or null
+  BlockDevice* data_dev = nullptr;
+  BlockDevice* base = nullptr;  // may be null
+};
+
 class Vm {
  public:
-  // `image_disk` is the raw simulated disk (for crashes); `image_dev` the top of its decorator
-  // stack, which the engine uses. `base` may be null.
   // `original(sector)` is the hash a never-written sector reads (base data or zeros).
-  Vm(VmWorld world, std::string name, uint64_t id, const VmConfig& config, SimDisk& image_disk,
-     BlockDevice& image_dev, BlockDevice* base, uint64_t disk_bytes, uint64_t seed,
-     std::function<uint64_t(uint64_t)> original);
+  Vm(VmWorld world, std::string name, uint64_t id, const VmConfig& config, VmDisks disks,
+     uint64_t disk_bytes, uint64_t seed, std::function<uint64_t(uint64_t)> original);
   ~Vm();
 
   void SetRecorder(Recorder* r) { w_.recorder = r; }
@@ -109,8 +119,9 @@ class Vm {
     oracle_.SetNoCrashes();
     crashes_possible_ = false;
   }
-  // The host loses power now. Ignored unless the VM is running its phases.
-  void Crash(Prng& rng);
+  // The host loses power now: its image disk (and data disk) keep what `fates` lets them keep.
+  // Ignored unless the VM is running its phases.
+  void Crash(Prng& rng, const CrashFates& fates);
   // Ends the current phase and skips the rest (the run reached its time limit); the VM then
   // drains, checks and closes its image as usual.
   void Stop() { stop_requested_ = true; }
@@ -125,7 +136,8 @@ class Vm {
 
  private:
   Task<void> Main();
-  Task<void> OpenImage();  // sets stopped_ on failure
+  Task<void> OpenImage(FailureStage stage);  // sets stopped_ on failure
+  Task<void> Reopen(FailureStage stage);
   Task<void> RunPhase(const PhaseConfig& phase);
   Task<void> DoOp(GuestOp op);
   // A zeroed buffer of `length` bytes for one guest request, reusing a spare when there is one
@@ -143,15 +155,15 @@ class Vm {
   void AddImageStats();
   // Base bytes read so far, over every open of the image.
   uint64_t BaseBytesSoFar() const;
-  void Violation(const std::string& what);
+  void Violation(std::string_view what, FailureStage stage, const std::string& message);
+  // Reports the oracle's findings in `oracle_found_`, found at `stage`, and clears them.
+  void OracleViolations(FailureStage stage);
 
   VmWorld w_;
   std::string name_;
   uint64_t id_;
   VmConfig config_;
-  SimDisk& image_disk_;
-  BlockDevice& image_dev_;
-  BlockDevice* base_;
+  VmDisks disks_;
   uint64_t disk_bytes_;
   Prng prng_;       // the workload's draws: requests, think times, spot checks
   Prng data_prng_;  // the tokens of written data, apart so data never shifts the requests
@@ -165,6 +177,7 @@ class Vm {
   std::vector<GuestOp> in_flight_ops_;
   std::vector<UninitializedIoBuffer> spare_buffers_;
   std::vector<uint64_t> read_hashes_;  // scratch: the sector hashes of the read completing now
+  std::vector<std::string> oracle_found_;  // scratch: the oracle's violations of one check
   WaitList completions_;
   bool crash_pending_ = false;
   bool running_ = false;

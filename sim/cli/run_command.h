@@ -1,0 +1,30 @@
+// `fvdsim run`: one world, from a workload file or drawn by the seed (--swarm).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace fvd::sim::cli {
+
+struct RunArgs {
+  std::string file;
+  std::optional<uint64_t> seed;
+  bool swarm = false;
+  bool json = false;
+  bool quiet = false;
+  std::string report_dir;   // "" = no report
+  std::string max_time;     // "" = the world's max_time
+  std::string print_world;  // "" = none; "-" = print it on stdout and do not run
+  std::string bug;          // fvdsim_testbugs only: a deliberate engine bug to turn on
+};
+
+// Runs it and prints the summary (or JSON). Exit codes: 0 every check passed, 1 a violation
+// (the reproduce line follows it on stderr), 2 bad input (the file, an option).
+int Run(const RunArgs& args);
+
+// The command line that reproduces a run of `args` at `seed`, e.g.
+// "fvdsim run w.yaml --seed 7 --swarm".
+std::string ReproduceCommand(const RunArgs& args, uint64_t seed);
+
+}  // namespace fvd::sim::cli

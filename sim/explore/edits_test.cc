@@ -1,0 +1,70 @@
+#include "sim/explore/edits.h"
+
+#include <gtest/gtest.h>
+
+#include "sim/config/yaml_loader.h"
+#include "sim/config/yaml_writer.h"
+#include "sim/swarm/world.h"
+
+namespace fvd::sim::explore {
+namespace {
+
+// Every edit of every world leaves a world the loader accepts (references kept whole), and
+// changes it.
+void ExpectEveryEditValid(const WorkloadConfig& w) {
+  const std::vector<Edit> edits = Edits(w);
+  EXPECT_FALSE(edits.empty());
+  for (const Edit& e : edits) {
+    WorkloadConfig c = w;
+    if (!e.apply(c)) continue;
+    EXPECT_FALSE(c == w) << e.what << " said it changed the world";
+    auto loaded = LoadWorkloadText(WriteWorkloadYaml(c), "edited.yaml");
+    EXPECT_TRUE(loaded.ok()) << e.what << ": " << loaded.status().ToString();
+  }
+}
+
+TEST(Edits, EveryEditOfADrawnWorldIsAValidWorld) {
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    auto w = swarm::DrawWorld({}, seed, "t");
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    ExpectEveryEditValid(*w);
+  }
+}
+
+TEST(Edits, DroppingAGroupTakesItsCrashesAndProfilesAlong) {
+  auto w = LoadWorkloadText(R"(disks: [{name: d}, {name: s, preset: network}]
+bases: [{name: b, disk: s, size: 8MiB}]
+vms:
+  - {name: a, base: b, disk: d, image: {record_prefetch_profile: true},
+     phases: [{kind: random, ops: 10}]}
+  - {name: c, count: 2, base: b, disk: d, image: {prefetch_profile_from: a, profile_prefetch_delay: 1s},
+     phases: [{kind: random, ops: 10}, {kind: idle, duration: 1s}]}
+crashes: [{vm: a, at: 1s}, {vm: c-1, at: 2s}, {at: 3s}]
+)", "w.yaml");
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ExpectEveryEditValid(*w);
+  for (const Edit& e : Edits(*w)) {
+    WorkloadConfig c = *w;
+    if (e.what == "drop VM group a") {
+      ASSERT_TRUE(e.apply(c));
+      EXPECT_EQ(c.vms.size(), 1u);
+      EXPECT_EQ(c.crashes.size(), 2u);
+      EXPECT_EQ(c.vms[0].image.prefetch_profile_from, "");
+    }
+    if (e.what == "one VM in group c") {
+      ASSERT_TRUE(e.apply(c));
+      EXPECT_EQ(c.vms[1].count, 1u);
+      EXPECT_EQ(c.crashes.size(), 2u) << "the crash of c-1 goes";
+    }
+    if (e.what == "drop base b") {
+      ASSERT_TRUE(e.apply(c));
+      EXPECT_TRUE(c.bases.empty());
+      EXPECT_EQ(c.vms[0].image.size_bytes, 8u << 20);
+      EXPECT_EQ(c.vms[0].base, "");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fvd::sim::explore

@@ -1,0 +1,208 @@
+#include "sim/explore/minimize.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "sim/config/units.h"
+#include "sim/config/yaml_writer.h"
+#include "sim/explore/child.h"
+#include "sim/explore/edits.h"
+#include "sim/explore/outcome.h"
+#include "sim/swarm/run_world.h"
+
+namespace fvd::sim::explore {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+// Runs candidate worlds in child processes, each from a file of its own in a scratch folder.
+class Runner {
+ public:
+  Runner(const MinimizeOptions& o, fs::path scratch, unsigned jobs)
+      : o_(o), scratch_(std::move(scratch)), pool_(jobs) {}
+
+  // The outcomes of `worlds`, run side by side, in their order.
+  std::vector<Outcome> RunAll(const std::vector<WorkloadConfig>& worlds) {
+    std::vector<Outcome> out(worlds.size());
+    size_t next = 0;
+    while (next < worlds.size() || pool_.running() > 0) {
+      while (next < worlds.size() && pool_.running() < pool_.capacity()) {
+        const fs::path file = scratch_ / ("candidate-" + std::to_string(runs_) + ".yaml");
+        std::ofstream(file, std::ios::binary) << WriteWorkloadYaml(worlds[next]);
+        std::vector<std::string> argv = {o_.self, "run", file.string(), "--json"};
+        if (!o_.bug.empty()) argv.insert(argv.end(), {"--bug", o_.bug});
+        ++runs_;
+        if (Status s = pool_.Start(next, argv, timeout); !s.ok()) {
+          out[next].verdict = Verdict::kRefused;
+          out[next].message = s.message();
+        }
+        ++next;
+      }
+      if (pool_.running() == 0) continue;
+      const ChildResult r = pool_.Next();
+      out[r.id] = Classify(r);
+    }
+    return out;
+  }
+
+  unsigned runs() const { return runs_; }
+  milliseconds timeout{30'000};
+
+ private:
+  const MinimizeOptions& o_;
+  fs::path scratch_;
+  ChildPool pool_;
+  unsigned runs_ = 0;
+};
+
+struct Shrink {
+  WorkloadConfig world;
+  std::string signature;
+  uint64_t events = 0;
+  std::vector<std::string> removed;
+};
+
+// The earliest max_time at which it still fails the same way, by bisection.
+void ShrinkTime(Runner& runner, Shrink& s, unsigned max_runs) {
+  uint64_t lo = 0, hi = s.world.max_time_ns;
+  const uint64_t before = hi;
+  while (hi - lo > std::max<uint64_t>(hi / 64, 1'000'000) && runner.runs() < max_runs) {
+    WorkloadConfig c = s.world;
+    c.max_time_ns = lo + (hi - lo) / 2;
+    const Outcome o = runner.RunAll({c}).front();
+    if (o.signature == s.signature) {
+      hi = c.max_time_ns;
+      s.world = c;
+      s.events = o.events;
+    } else {
+      lo = c.max_time_ns;
+    }
+  }
+  if (hi < before) {
+    s.removed.push_back("max_time " + FormatDuration(before) + " -> " + FormatDuration(hi));
+  }
+}
+
+// Greedy passes over the edits, `jobs` candidates at a time; the first (in list order) that
+// still fails the same way is kept, and the list is made again from the smaller world.
+void ShrinkStructure(Runner& runner, Shrink& s, unsigned jobs, unsigned max_runs) {
+  bool changed = true;
+  while (changed && runner.runs() < max_runs) {
+    changed = false;
+    size_t i = 0;
+    for (;;) {
+      const std::vector<Edit> edits = Edits(s.world);
+      std::vector<WorkloadConfig> batch;
+      std::vector<size_t> which;
+      for (; i < edits.size() && batch.size() < jobs; ++i) {
+        WorkloadConfig c = s.world;
+        if (!edits[i].apply(c) || c == s.world) continue;
+        batch.push_back(std::move(c));
+        which.push_back(i);
+      }
+      if (batch.empty() || runner.runs() >= max_runs) break;
+      const std::vector<Outcome> outcomes = runner.RunAll(batch);
+      for (size_t k = 0; k < batch.size(); ++k) {
+        if (outcomes[k].signature != s.signature) continue;
+        s.world = std::move(batch[k]);
+        s.events = outcomes[k].events;
+        s.removed.push_back(edits[which[k]].what);
+        changed = true;
+        i = which[k];  // the list is made again; what followed this edit now sits here
+        break;
+      }
+    }
+  }
+}
+
+std::string DefaultOut(const MinimizeOptions& o) {
+  return fs::path(o.file).stem().string() + "-seed" + std::to_string(o.seed) + "-min.yaml";
+}
+
+void Print(const MinimizeOptions& o, const Shrink& s, uint64_t events_before,
+           const std::string& out, unsigned runs) {
+  if (o.json) {
+    nlohmann::ordered_json j = {{"signature", s.signature},     {"seed", o.seed},
+                                {"file", out},                  {"removed", s.removed},
+                                {"events_before", events_before}, {"events_after", s.events},
+                                {"runs", runs}};
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::printf("minimize: %s, seed %llu: %s\n", o.file.c_str(),
+              static_cast<unsigned long long>(o.seed), s.signature.c_str());
+  std::printf("minimize: %zu changes kept in %u runs:\n", s.removed.size(), runs);
+  for (const std::string& r : s.removed) std::printf("  - %s\n", r.c_str());
+  std::printf("minimize: events %llu -> %llu\n", static_cast<unsigned long long>(events_before),
+              static_cast<unsigned long long>(s.events));
+  std::printf("minimize: wrote %s\nreproduce: %s run %s\n", out.c_str(),
+              o.bug.empty() ? "fvdsim" : ("fvdsim_testbugs --bug " + o.bug + " ...").c_str(),
+              out.c_str());
+}
+
+unsigned Cores() {
+  const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<unsigned>(n) : 1;
+}
+
+}  // namespace
+
+int Minimize(const MinimizeOptions& in) {
+  MinimizeOptions o = in;
+  if (o.self.empty()) o.self = SelfPath();
+  const unsigned jobs = o.jobs != 0 ? o.jobs : Cores();
+  auto world = swarm::LoadRunWorld(o.file, o.seed, o.swarm);
+  if (!world.ok()) {
+    std::cerr << "fvdsim minimize: " << world.status().message() << "\n";
+    return 2;
+  }
+  world->config.seed = world->seed;  // the written world carries the seed it fails at
+  std::error_code ec;
+  const fs::path scratch = fs::temp_directory_path() / ("fvdsim-minimize-" + std::to_string(::getpid()));
+  fs::create_directories(scratch, ec);
+  Runner runner(o, scratch, jobs);
+  runner.timeout = o.timeout.count() != 0 ? o.timeout : milliseconds(120'000);
+  // The world as a plain file must fail on its own, as the original run does.
+  const Outcome first = runner.RunAll({world->config}).front();
+  if (first.verdict == Verdict::kPass) {
+    std::cerr << "fvdsim minimize: " << ReproduceCommand(o.file, o.seed, o.swarm, "", o.bug)
+              << " passes every check: nothing to minimize\n";
+    fs::remove_all(scratch, ec);
+    return 2;
+  }
+  if (o.timeout.count() == 0)
+    runner.timeout = std::max(milliseconds(30'000), milliseconds(static_cast<int64_t>(first.wall_s * 5000)));
+  Shrink s{world->config, first.signature, first.events, {}};
+  ShrinkTime(runner, s, o.max_runs);
+  ShrinkStructure(runner, s, jobs, o.max_runs);
+  ShrinkTime(runner, s, o.max_runs);
+  const std::string out = o.out.empty() ? DefaultOut(o) : o.out;
+  const std::string header = "Minimized by fvdsim minimize from " +
+                             ReproduceCommand(o.file, o.seed, o.swarm, "", o.bug) + "\nIt fails " +
+                             s.signature + " (" + std::to_string(s.events) + " events, was " +
+                             std::to_string(first.events) + ").";
+  std::ofstream(out, std::ios::binary | std::ios::trunc) << WriteWorkloadYaml(s.world, header);
+  // The written file, run on its own, must fail the same way.
+  std::vector<std::string> argv = {o.self, "run", out, "--json"};
+  if (!o.bug.empty()) argv.insert(argv.end(), {"--bug", o.bug});
+  ChildPool check(1);
+  Status started = check.Start(0, argv, runner.timeout);
+  const Outcome again = started.ok() ? Classify(check.Next()) : Outcome{};
+  fs::remove_all(scratch, ec);
+  if (again.signature != s.signature) {
+    std::cerr << "fvdsim minimize: " << out << " does not reproduce " << s.signature << " (got "
+              << (again.signature.empty() ? "a pass" : again.signature) << ")\n";
+    return 2;
+  }
+  Print(o, s, first.events, out, runner.runs() + 1);
+  return 0;
+}
+
+}  // namespace fvd::sim::explore

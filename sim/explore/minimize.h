@@ -1,0 +1,35 @@
+// `fvdsim minimize FILE --seed N [--swarm]`: shrinks a failing run while it keeps failing the
+// same way (the same signature, sim/world/failure.h), and writes the smallest world found as a
+// plain workload file that reproduces the failure on its own.
+//
+// Delta debugging over the world's structure, greedily: first the earliest max_time at which it
+// still fails; then, pass after pass until none helps, each edit of edits.h (drop a VM group, a
+// phase, a base, a fault entry; shorten phases, lower queue depths and sizes; turn features
+// off) is tried in a child `fvdsim run`, up to N at a time, and the first that still fails the
+// same way is kept. A child that crashes or hangs is judged by its signature like any other.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace fvd::sim::explore {
+
+struct MinimizeOptions {
+  std::string file;
+  uint64_t seed = 1;
+  bool swarm = false;
+  std::string bug;       // fvdsim_testbugs: a deliberate bug, passed on to each run
+  std::string out;       // "" = <file's stem>-seed<N>-min.yaml in the current directory
+  unsigned jobs = 0;     // 0: one per core
+  unsigned max_runs = 400;
+  std::chrono::milliseconds timeout{0};  // per run; 0: 30 s or 5x the first run, the larger
+  bool json = false;
+  std::string self;  // the fvdsim binary the children run ("" = this one)
+};
+
+// Exit codes: 0 a smaller (or equal) failing world was written, 2 the seed does not fail or the
+// input is bad.
+int Minimize(const MinimizeOptions& options);
+
+}  // namespace fvd::sim::explore
