@@ -9,22 +9,34 @@ trap 'rm -f "$log"' EXIT
 # Quiet unless something fails; then the whole build log.
 cmake --preset clang >"$log" 2>&1 || { cat "$log"; exit 1; }
 cmake --build --preset clang --target fvdsim >"$log" 2>&1 || { cat "$log"; exit 1; }
+# The digest of one run, and (for swarm runs) the world it drew.
 digest() {
-  "$1" run "$2" --json ${3:+--max-time "$3"} | python3 -c 'import json, sys; print(json.load(sys.stdin)["digest"])'
+  local bin=$1 file=$2 cap=$3
+  shift 3
+  "$bin" run "$file" --json ${cap:+--max-time "$cap"} "$@" |
+    python3 -c 'import hashlib, json, sys; j = json.load(sys.stdin); print(j["digest"], hashlib.sha256(j["world"].get("yaml", "").encode()).hexdigest()[:16])'
 }
 status=0
+compare() {
+  local name=$1 file=$2 cap=$3
+  shift 3
+  gcc=$(digest build/default/sim/fvdsim "$file" "$cap" "$@")
+  clang=$(digest build/clang/sim/fvdsim "$file" "$cap" "$@")
+  if [ "$gcc" = "$clang" ]; then
+    echo "compare-compilers: $name: GCC and Clang digests equal (${gcc%% *})"
+  else
+    echo "compare-compilers: $name: digests (or worlds) differ: GCC $gcc, Clang $clang" >&2
+    status=1
+  fi
+}
 # Whole runs of the short workloads; the first 3 s of random-rw (about 200k events) and the
 # first 8 s of crash-storm (about 6 crashes and recoveries) keep this step short in CI.
 for spec in boot: database: random-rw:3s crash-storm:8s; do
   w=${spec%%:*}
-  cap=${spec#*:}
-  gcc=$(digest build/default/sim/fvdsim "workloads/$w.yaml" "$cap")
-  clang=$(digest build/clang/sim/fvdsim "workloads/$w.yaml" "$cap")
-  if [ "$gcc" = "$clang" ]; then
-    echo "compare-compilers: $w: GCC and Clang digests equal ($gcc)"
-  else
-    echo "compare-compilers: $w: digests differ: GCC $gcc, Clang $clang" >&2
-    status=1
-  fi
+  compare "$w" "workloads/$w.yaml" "${spec#*:}"
+done
+# Worlds the seed draws: the same world and the same run from both compilers.
+for seed in 1 2 3 4 5 6 7 8; do
+  compare "swarm seed $seed" workloads/swarm.yaml "" --swarm --seed "$seed"
 done
 exit $status

@@ -2,6 +2,7 @@
 //   fvdsim run FILE [--seed N] [--swarm] [--print-world PATH] [--json] ...   one world
 //   fvdsim explore FILE [--swarm] (--seeds A-B | --time 10m) [-j N]          many seeds
 //   fvdsim minimize FILE --seed N [--swarm]                                   a small reproducer
+//   fvdsim knobs                                                              the swarm's knobs
 // Built a second time as fvdsim_testbugs (tests only), whose --bug NAME turns on one of the
 // engine's deliberate bugs (core/image/test_bugs.h).
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "sim/config/units.h"
 #include "sim/explore/explore.h"
 #include "sim/explore/minimize.h"
+#include "sim/swarm/spec.h"
 
 namespace {
 
@@ -135,6 +137,15 @@ void AddMinimize(CLI::App& app, fvd::sim::explore::MinimizeOptions& o, int& exit
   m->callback([&] { exit_code = fvd::sim::explore::Minimize(o); });
 }
 
+void AddKnobs(CLI::App& app, int& exit_code) {
+  CLI::App* k = app.add_subcommand(
+      "knobs", "Print the swarm's features and knobs with their defaults (Markdown)");
+  k->callback([&] {
+    std::cout << fvd::sim::swarm::KnobsMarkdown();
+    exit_code = 0;
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -150,6 +161,7 @@ int main(int argc, char** argv) {
   AddRun(app, run, exit_code);
   AddExplore(app, explore, exit_code);
   AddMinimize(app, minimize, exit_code);
+  AddKnobs(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -123,6 +123,24 @@ class FvdsimTest(unittest.TestCase):
             self.assertIn("read_percent", r.stderr)
             self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
 
+    def test_an_image_that_does_not_reopen_is_a_violation_not_a_crash(self):
+        # No journal: after a crash the image is refused read-write (FORMAT.md), so the reopen
+        # fails. That used to kill fvdsim with SIGSEGV (Recover ran again on a null image).
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "reopen.yaml")
+            with open(path, "w") as f:
+                f.write("name: reopen\ndisks: [{name: d, preset: ssd}]\nvms:\n"
+                        "  - name: vm\n    disk: d\n"
+                        "    image: {size: 16MiB, compact: true, journal_size: 0}\n"
+                        "    phases: [{kind: random, duration: 2s, queue_depth: 4}]\n"
+                        "crashes: [{vm: vm, at: 500ms}]\n")
+            r = run("run", path)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("the image does not open", r.stderr)
+            self.assertIn(f"reproduce: fvdsim run {path} --seed 1", r.stderr)
+            j = json.loads(run("run", path, "--json").stdout)
+            self.assertEqual(j["signature"], "open-failed@reopen-after-crash")
+
     def test_unknown_key_and_options(self):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "typo.yaml")
@@ -181,6 +199,18 @@ class SwarmTest(unittest.TestCase):
             with open(os.path.join(d, "world-5.yaml")) as f:
                 self.assertEqual(r.stdout, f.read())
             self.assertNotIn("digest", r.stdout)  # printed, not run
+
+    def test_the_reference_lists_every_knob_as_fvdsim_knobs_prints_it(self):
+        r = run("knobs")
+        self.assertEqual(r.returncode, 0)
+        with open(os.path.join(WORKLOADS, "REFERENCE.md")) as f:
+            ref = f.read()
+        begin, end = "<!-- fvdsim knobs: begin -->\n", "<!-- fvdsim knobs: end -->"
+        self.assertIn(begin, ref)
+        listed = ref[ref.index(begin) + len(begin):ref.index(end)]
+        self.assertEqual(listed, r.stdout, "workloads/REFERENCE.md is out of date: paste "
+                                           "`fvdsim knobs` between its markers")
+        self.assertIn("| `crashes` | 50% |", r.stdout)
 
     def test_bad_swarm_sections_are_named_and_nothing_runs(self):
         cases = {

@@ -240,4 +240,30 @@ std::string FormatKnobValue(const KnobDef& knob, uint64_t value) {
   return std::to_string(value);
 }
 
+std::string FormatDomain(const KnobDef& knob, const Domain& d) {
+  if (d.is_range) return FormatKnobValue(knob, d.lo) + ".." + FormatKnobValue(knob, d.hi);
+  std::string out = "[";
+  for (size_t i = 0; i < d.choices.size(); ++i)
+    out += (i ? ", " : "") + FormatKnobValue(knob, d.choices[i]);
+  return out + "]";
+}
+
+std::string KnobsMarkdown() {
+  std::ostringstream out;
+  out << "| feature | default chance | what it turns on |\n|---|---|---|\n";
+  for (const FeatureDef& f : Features()) {
+    out << "| `" << f.name << "` | " << FormatProbability(f.default_ppm) << " | " << f.help
+        << " |\n";
+  }
+  out << "\n| knob | default | drawn | meaning |\n|---|---|---|---|\n";
+  for (const KnobDef& k : Knobs()) {
+    const char* drawn = !k.defaults.is_range ? "one of the list"
+                        : k.log_scale        ? "log-uniform"
+                                             : "uniform";
+    out << "| `" << k.name << "` | `" << FormatDomain(k, k.defaults) << "` | " << drawn << " | "
+        << k.help << " |\n";
+  }
+  return out.str();
+}
+
 }  // namespace fvd::sim::swarm

@@ -42,5 +42,11 @@ Result<std::optional<SwarmSpec>> LoadSwarmSpecText(const std::string& text,
 
 // How a knob's value is written in a workload file ("64KiB", "random", "true").
 std::string FormatKnobValue(const KnobDef& knob, uint64_t value);
+// A domain as a swarm section would write it: "10us..10ms" or "[1, 2, 4]".
+std::string FormatDomain(const KnobDef& knob, const Domain& domain);
+
+// Every feature and knob with its default, as Markdown tables (`fvdsim knobs`; the swarm
+// section of workloads/REFERENCE.md holds this text).
+std::string KnobsMarkdown();
 
 }  // namespace fvd::sim::swarm
