@@ -139,12 +139,18 @@ void Print(const MinimizeOptions& o, const Shrink& s, uint64_t events_before,
   std::printf("minimize: %s, seed %llu: %s\n", o.file.c_str(),
               static_cast<unsigned long long>(o.seed), s.signature.c_str());
   std::printf("minimize: %zu changes kept in %u runs:\n", s.removed.size(), runs);
-  for (const std::string& r : s.removed) std::printf("  - %s\n", r.c_str());
+  for (size_t i = 0; i < s.removed.size();) {
+    size_t same = 1;  // the same edit kept again and again (halving) prints once
+    while (i + same < s.removed.size() && s.removed[i + same] == s.removed[i]) ++same;
+    std::printf("  - %s%s\n", s.removed[i].c_str(),
+                same > 1 ? (" (" + std::to_string(same) + " times)").c_str() : "");
+    i += same;
+  }
   std::printf("minimize: events %llu -> %llu\n", static_cast<unsigned long long>(events_before),
               static_cast<unsigned long long>(s.events));
-  std::printf("minimize: wrote %s\nreproduce: %s run %s\n", out.c_str(),
-              o.bug.empty() ? "fvdsim" : ("fvdsim_testbugs --bug " + o.bug + " ...").c_str(),
-              out.c_str());
+  std::printf("minimize: wrote %s\nreproduce: %s run %s%s\n", out.c_str(),
+              o.bug.empty() ? "fvdsim" : "fvdsim_testbugs", out.c_str(),
+              o.bug.empty() ? "" : (" --bug " + o.bug).c_str());
 }
 
 unsigned Cores() {

@@ -79,7 +79,8 @@ nlohmann::ordered_json VmJson(const VmReport& v) {
       {"journal_recycle_wait_ms", static_cast<double>(v.image.journal_recycle_wait_ns) / 1e6},
       {"image_flushes", v.image.image_flushes},
       {"data_flushes", v.image.data_flushes},
-      {"recovery_max_ms", static_cast<double>(s.recovery_ns_max) / 1e6}};
+      {"recovery_max_ms", static_cast<double>(s.recovery_ns_max) / 1e6},
+      {"journal_replayed_sectors", s.replayed_sectors}};
 }
 
 }  // namespace

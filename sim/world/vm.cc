@@ -368,6 +368,7 @@ void Vm::AddImageStats() {
   const ImageStats& s = image_->stats();
   if (s.prefetch_started) stats_.prefetch_started_ns = s.prefetch_started_at_ns;
   stats_.base_bytes_read += s.base_bytes_read;
+  stats_.replayed_sectors += s.replayed_sectors;
   stats_.copy_on_read_bytes += s.copy_on_read_bytes;
   stats_.prefetch_bytes += s.prefetch_bytes_written;
   stats_.prefetch_profile_bytes += s.prefetch_profile_bytes;

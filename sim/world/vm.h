@@ -57,6 +57,7 @@ struct VmStats {
   uint64_t failed_ops = 0;  // errors outside crashes (injected faults)
   uint64_t crashes = 0;
   uint64_t recovery_ns_max = 0;  // the longest reopen after a crash (recovery included)
+  uint64_t replayed_sectors = 0;  // journal sectors recovery applied, over every reopen
   uint64_t start_ns = 0, end_ns = 0;
   LatencyLog read_latency, write_latency, flush_latency;
   // Summed over every open of the image (a crash reopens it; each open counts afresh).
