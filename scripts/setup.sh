@@ -24,6 +24,8 @@ PACKAGES=(
   gnuplot-nox
   # statistics of the nightly gate (the Mann-Whitney U test)
   python3-scipy
+  # fvdsweep: sweeps on a Dask cluster (local or given), their statistics and plots
+  python3-distributed python3-numpy python3-matplotlib
 )
 
 say() { echo "setup: $*" >&2; }

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "core/util/build_info.h"
 #include "sim/cli/run_command.h"
 #include "sim/config/units.h"
 #include "sim/explore/explore.h"
@@ -62,6 +63,9 @@ void AddRun(CLI::App& app, fvd::sim::cli::RunArgs& a, int& exit_code) {
   run->add_option("--print-world", a.print_world,
                   "Write the world that runs as a plain workload file to PATH ('-': print it and "
                   "do not run)");
+  run->add_option("--set", a.set,
+                  "Set a workload key on every entry of its section, e.g. "
+                  "image.journal_size=64KiB or copy_on_read=true (repeatable)");
   run->add_flag("--json", a.json, "Print one JSON object instead of the summary");
   run->add_flag("-q,--quiet", a.quiet, "Print nothing unless a check fails");
   run->add_option("--max-time", a.max_time,
@@ -154,6 +158,7 @@ int main(int argc, char** argv) {
       "fvdsim: a deterministic simulator of FVD images under VM workloads, faults and crashes",
       kTestBugs ? "fvdsim_testbugs" : "fvdsim"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", fvd::BuildIdentity(app.get_name()));
   int exit_code = 0;
   fvd::sim::cli::RunArgs run;
   ExploreArgs explore;
@@ -167,6 +172,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << app.get_name() << ": " << e.what() << " (see '" << app.get_name()

@@ -101,7 +101,16 @@ std::string ReproduceCommand(const RunArgs& a, uint64_t seed) {
 }
 
 int Run(const RunArgs& a) {
-  auto world = swarm::LoadRunWorld(a.file, a.seed, a.swarm);
+  std::vector<Override> overrides;
+  for (const std::string& text : a.set) {
+    auto o = ParseOverride(text);
+    if (!o.ok()) {
+      std::cerr << "fvdsim: " << o.status().message() << "\n";
+      return 2;
+    }
+    overrides.push_back(*o);
+  }
+  auto world = swarm::LoadRunWorld(a.file, a.seed, a.swarm, overrides);
   if (!world.ok()) {
     std::cerr << "fvdsim: " << world.status().message() << "\n";
     return 2;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace fvd::sim::cli {
 
@@ -17,6 +18,7 @@ struct RunArgs {
   std::string max_time;     // "" = the world's max_time
   std::string print_world;  // "" = none; "-" = print it on stdout and do not run
   std::string bug;          // fvdsim_testbugs only: a deliberate engine bug to turn on
+  std::vector<std::string> set;  // KEY=VALUE: workload keys set on every entry of their section
 };
 
 // Runs it and prints the summary (or JSON). Exit codes: 0 every check passed, 1 a violation

@@ -34,6 +34,9 @@ struct Context {
   // rebinds.
   std::optional<YAML::Node> key;
   std::optional<YAML::Node> value;
+  // Values set from the command line (--set): errors about them name the --set, not a place in
+  // the file.
+  std::vector<std::pair<YAML::Node, std::string>> set_values;
 };
 
 using NameSet = std::set<std::string> Context::*;
@@ -50,6 +53,11 @@ Status ErrorAt(const Context& ctx, const YAML::Mark& mark, const std::string& pa
 
 Status ErrorAt(const Context& ctx, const YAML::Node& node, const std::string& path,
                const std::string& message) {
+  for (const auto& [set, text] : ctx.set_values) {
+    if (node.is(set)) {
+      return Status::InvalidArgument(ctx.file + ": --set " + text + ": " + path + ": " + message);
+    }
+  }
   const bool empty_value = node.IsNull() && ctx.value && node.is(*ctx.value);
   return ErrorAt(ctx, empty_value ? ctx.key->Mark() : node.Mark(), path, message);
 }
@@ -439,7 +447,7 @@ Status ParseNonzero(Context& ctx, const YAML::Node& node, const std::string& pat
 // ---------------------------------------------------------------------------------------------
 // The sections.
 
-Status ParseDisk(Context& ctx, const YAML::Node& node, const std::string& path, DiskConfig& d) {
+const Fields<DiskConfig>& DiskFields() {
   using D = DiskConfig;
   static const Fields<D> kFields = {
       Name("name", &D::name, &Context::disks),
@@ -456,6 +464,11 @@ Status ParseDisk(Context& ctx, const YAML::Node& node, const std::string& path, 
       Bool("shared_bandwidth", &D::shared_bandwidth),
       Number("size", &D::size_bytes, kSize, kSectors),
   };
+  return kFields;
+}
+
+Status ParseDisk(Context& ctx, const YAML::Node& node, const std::string& path, DiskConfig& d) {
+  const auto& kFields = DiskFields();
   // A preset fills the model first; keys written beside it then override its figures.
   if (node.IsMap() && node["preset"] && node["preset"].IsScalar()) {
     ApplyPreset(node["preset"].Scalar(), d);  // an unknown name is reported by the field below
@@ -466,8 +479,7 @@ Status ParseDisk(Context& ctx, const YAML::Node& node, const std::string& path, 
   return Status::Ok();
 }
 
-Status ParseBase(Context& ctx, const YAML::Node& node, const std::string& path,
-                 BaseImageConfig& b) {
+const Fields<BaseImageConfig>& BaseFields() {
   using B = BaseImageConfig;
   static const Fields<B> kFields = {
       Name("name", &B::name, &Context::bases),
@@ -475,6 +487,12 @@ Status ParseBase(Context& ctx, const YAML::Node& node, const std::string& path,
       Number("size", &B::size_bytes, kSize, kPositiveSectors),
       {"nonzero", ParseNonzero},
   };
+  return kFields;
+}
+
+Status ParseBase(Context& ctx, const YAML::Node& node, const std::string& path,
+                 BaseImageConfig& b) {
+  const auto& kFields = BaseFields();
   FVD_RETURN_IF_ERROR(ParseMap(ctx, node, path, kFields, b));
   if (b.name.empty()) return ErrorAt(ctx, node, path, "a base needs a name");
   if (b.disk.empty()) return ErrorAt(ctx, node, path, "a base needs a disk that serves it");
@@ -516,7 +534,7 @@ const Fields<ImageConfig>& ImageFields() {
   return kFields;
 }
 
-Status ParsePhase(Context& ctx, const YAML::Node& node, const std::string& path, PhaseConfig& p) {
+const Fields<PhaseConfig>& PhaseFields() {
   using P = PhaseConfig;
   static const Fields<P> kFields = {
       Choice("kind", &P::kind, "phase kind", {"boot", "random", "sequential", "database", "idle"}),
@@ -535,6 +553,11 @@ Status ParsePhase(Context& ctx, const YAML::Node& node, const std::string& path,
       Number("path_seed", &P::path_seed, kCount),
       Number("align", &P::align_bytes, kSize, kSectors),
   };
+  return kFields;
+}
+
+Status ParsePhase(Context& ctx, const YAML::Node& node, const std::string& path, PhaseConfig& p) {
+  const auto& kFields = PhaseFields();
   FVD_RETURN_IF_ERROR(ParseMap(ctx, node, path, kFields, p));
   if (p.kind.empty()) {
     return ErrorAt(ctx, node, path,
@@ -570,7 +593,7 @@ Status RegisterVm(Context& ctx, const YAML::Node& node, const std::string& path,
   return Status::Ok();
 }
 
-Status ParseVm(Context& ctx, const YAML::Node& node, const std::string& path, VmConfig& vm) {
+const Fields<VmConfig>& VmFields() {
   using V = VmConfig;
   static const Fields<V> kFields = {
       Name("name", &V::name, &Context::vms),
@@ -582,6 +605,11 @@ Status ParseVm(Context& ctx, const YAML::Node& node, const std::string& path, Vm
       List("phases", &V::phases, ParsePhase),
       Number("start", &V::start_ns, kDuration),
   };
+  return kFields;
+}
+
+Status ParseVm(Context& ctx, const YAML::Node& node, const std::string& path, VmConfig& vm) {
+  const auto& kFields = VmFields();
   FVD_RETURN_IF_ERROR(ParseMap(ctx, node, path, kFields, vm));
   if (vm.name.empty()) return ErrorAt(ctx, node, path, "a VM needs a name");
   if (vm.disk.empty()) return ErrorAt(ctx, node, path, "a VM needs a disk for its image");
@@ -589,14 +617,19 @@ Status ParseVm(Context& ctx, const YAML::Node& node, const std::string& path, Vm
   return RegisterVm(ctx, node, path, vm);
 }
 
-Status ParseSpike(Context& ctx, const YAML::Node& node, const std::string& path,
-                  LatencySpikeConfig& s) {
+const Fields<LatencySpikeConfig>& SpikeFields() {
   using S = LatencySpikeConfig;
   static const Fields<S> kFields = {
       Ref("disk", &S::disk, &Context::disks, "disks", Empty::kRejected),
       Number("probability", &S::probability_ppm, kProbability),
       Number("extra", &S::extra_ns, kDuration),
   };
+  return kFields;
+}
+
+Status ParseSpike(Context& ctx, const YAML::Node& node, const std::string& path,
+                  LatencySpikeConfig& s) {
+  const auto& kFields = SpikeFields();
   FVD_RETURN_IF_ERROR(ParseMap(ctx, node, path, kFields, s));
   if (s.disk.empty()) return ErrorAt(ctx, node, path, "a latency spike needs a disk");
   return Status::Ok();
@@ -604,7 +637,7 @@ Status ParseSpike(Context& ctx, const YAML::Node& node, const std::string& path,
 
 constexpr std::string_view kOpNoun = "operation";
 
-Status ParseError(Context& ctx, const YAML::Node& node, const std::string& path, ErrorConfig& e) {
+const Fields<ErrorConfig>& ErrorFields() {
   using E = ErrorConfig;
   static const Fields<E> kFields = {
       Ref("disk", &E::disk, &Context::disks, "disks", Empty::kRejected),
@@ -615,6 +648,11 @@ Status ParseError(Context& ctx, const YAML::Node& node, const std::string& path,
       Number("after_ops", &E::after_ops, kCount),
       Number("count", &E::count, kCount),
   };
+  return kFields;
+}
+
+Status ParseError(Context& ctx, const YAML::Node& node, const std::string& path, ErrorConfig& e) {
+  const auto& kFields = ErrorFields();
   FVD_RETURN_IF_ERROR(ParseMap(ctx, node, path, kFields, e));
   if (e.disk.empty()) return ErrorAt(ctx, node, path, "an error needs a disk");
   return Status::Ok();
@@ -635,7 +673,7 @@ Status ParseFates(Context& ctx, const YAML::Node& node, const std::string& path,
   return Status::Ok();
 }
 
-Status ParseCrash(Context& ctx, const YAML::Node& node, const std::string& path, CrashConfig& c) {
+const Fields<CrashConfig>& CrashFields() {
   using C = CrashConfig;
   static const Fields<C> kFields = {
       Ref("vm", &C::vm, &Context::vms, "vms", Empty::kAllowed),
@@ -647,6 +685,11 @@ Status ParseCrash(Context& ctx, const YAML::Node& node, const std::string& path,
       Number("max_crashes", &C::max_crashes, kCount, kPositive),
       {"fates", ParseFates},
   };
+  return kFields;
+}
+
+Status ParseCrash(Context& ctx, const YAML::Node& node, const std::string& path, CrashConfig& c) {
+  const auto& kFields = CrashFields();
   FVD_RETURN_IF_ERROR(ParseMap(ctx, node, path, kFields, c));
   if (c.at_ns.empty() && c.after_ops == 0 && c.random_per_hour == 0) {
     return ErrorAt(ctx, node, path, "a crash needs at, after_ops or random_per_hour");
@@ -654,9 +697,9 @@ Status ParseCrash(Context& ctx, const YAML::Node& node, const std::string& path,
   return Status::Ok();
 }
 
-Status ParseWorkload(Context& ctx, const YAML::Node& root, WorkloadConfig& w) {
+// Table order is parse order: what is referred to comes before what refers to it.
+const Fields<WorkloadConfig>& WorkloadFields() {
   using W = WorkloadConfig;
-  // Table order is parse order: what is referred to comes before what refers to it.
   static const Fields<W> kFields = {
       String("name", &W::name),
       Number("seed", &W::seed, kCount),
@@ -670,7 +713,11 @@ Status ParseWorkload(Context& ctx, const YAML::Node& root, WorkloadConfig& w) {
       // The swarm's domains: read and checked by sim/swarm/spec.h, which owns them.
       {"swarm", [](Context&, const YAML::Node&, const std::string&, W&) { return Status::Ok(); }},
   };
-  FVD_RETURN_IF_ERROR(ParseMap(ctx, root, "", kFields, w));
+  return kFields;
+}
+
+Status ParseWorkload(Context& ctx, const YAML::Node& root, WorkloadConfig& w) {
+  FVD_RETURN_IF_ERROR(ParseMap(ctx, root, "", WorkloadFields(), w));
   // A file with a swarm section may leave the world to --swarm.
   const bool swarm = root.IsMap() && root["swarm"];
   if (w.vms.empty() && !swarm) {
@@ -679,15 +726,131 @@ Status ParseWorkload(Context& ctx, const YAML::Node& root, WorkloadConfig& w) {
   return Status::Ok();
 }
 
+// ---------------------------------------------------------------------------------------------
+// Keys set from the command line (--set SECTION.KEY=VALUE), applied to the YAML before parsing,
+// so their values meet every check a value in the file meets.
+
+struct Section {
+  std::string_view name;
+  std::string keys;  // KeyList of its table
+  bool (*has)(std::string_view key);
+};
+
+template <typename T>
+bool HasKey(const Fields<T>& fields, std::string_view key) {
+  return std::any_of(fields.begin(), fields.end(), [&](const Field<T>& f) { return f.key == key; });
+}
+
+const std::vector<Section>& Sections() {
+  static const std::vector<Section> kSections = {
+      {"workload", KeyList(WorkloadFields()), [](std::string_view k) {
+         return HasKey(WorkloadFields(), k) && k != "disks" && k != "bases" && k != "vms" &&
+                k != "latency_spikes" && k != "errors" && k != "crashes" && k != "swarm";
+       }},
+      {"disk", KeyList(DiskFields()), [](std::string_view k) { return HasKey(DiskFields(), k) && k != "name"; }},
+      {"base", KeyList(BaseFields()), [](std::string_view k) { return HasKey(BaseFields(), k) && k != "name"; }},
+      {"vm", KeyList(VmFields()), [](std::string_view k) {
+         return HasKey(VmFields(), k) && k != "name" && k != "image" && k != "phases";
+       }},
+      {"image", KeyList(ImageFields()), [](std::string_view k) { return HasKey(ImageFields(), k); }},
+      {"phase", KeyList(PhaseFields()), [](std::string_view k) { return HasKey(PhaseFields(), k); }},
+      {"crash", KeyList(CrashFields()), [](std::string_view k) { return HasKey(CrashFields(), k); }},
+      {"error", KeyList(ErrorFields()), [](std::string_view k) { return HasKey(ErrorFields(), k); }},
+      {"spike", KeyList(SpikeFields()), [](std::string_view k) { return HasKey(SpikeFields(), k); }},
+  };
+  return kSections;
+}
+
+// The maps of `root` a key of `section` goes into (every disk, every VM's image, ...).
+std::vector<YAML::Node> Targets(YAML::Node& root, std::string_view section) {
+  std::vector<YAML::Node> out;
+  const auto each = [&](const char* list) {
+    if (root[list] && root[list].IsSequence())
+      for (YAML::Node entry : root[list]) out.push_back(entry);
+  };
+  if (section == "workload") out.push_back(root);
+  if (section == "disk") each("disks");
+  if (section == "base") each("bases");
+  if (section == "crash") each("crashes");
+  if (section == "error") each("errors");
+  if (section == "spike") each("latency_spikes");
+  if (section == "vm" || section == "image" || section == "phase") {
+    std::vector<YAML::Node> vms;
+    if (root["vms"] && root["vms"].IsSequence())
+      for (YAML::Node vm : root["vms"]) vms.push_back(vm);
+    for (YAML::Node& vm : vms) {
+      if (!vm.IsMap()) continue;
+      if (section == "vm") out.push_back(vm);
+      if (section == "image") {
+        if (!vm["image"] || vm["image"].IsNull()) vm["image"] = YAML::Node(YAML::NodeType::Map);
+        out.push_back(vm["image"]);
+      }
+      if (section == "phase" && vm["phases"] && vm["phases"].IsSequence())
+        for (YAML::Node ph : vm["phases"]) out.push_back(ph);
+    }
+  }
+  return out;
+}
+
+Status ApplyOverrides(Context& ctx, YAML::Node& root, const std::vector<Override>& overrides) {
+  if (!overrides.empty() && !root.IsMap()) return Status::Ok();  // the parse reports it
+  for (const Override& o : overrides) {
+    FVD_ASSIGN_OR_RETURN(const ResolvedKey k, ResolveOverrideKey(o.key));
+    const YAML::Node value = YAML::Load(o.value);
+    for (YAML::Node target : Targets(root, k.section)) {
+      if (!target.IsMap()) continue;
+      target[k.key] = value;
+    }
+    ctx.set_values.emplace_back(value, o.key + "=" + o.value);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
+Result<ResolvedKey> ResolveOverrideKey(const std::string& key) {
+  const size_t dot = key.find('.');
+  if (dot != std::string::npos) {
+    const std::string section = key.substr(0, dot), name = key.substr(dot + 1);
+    for (const Section& s : Sections()) {
+      if (s.name != section) continue;
+      if (!s.has(name))
+        return Status::InvalidArgument("--set " + key + ": " + section + " has no key " + name +
+                                       " (known: " + s.keys + ")");
+      return ResolvedKey{std::string(s.name), name};
+    }
+    return Status::InvalidArgument(
+        "--set " + key + ": no section " + section +
+        " (sections: workload, disk, base, vm, image, phase, crash, error, spike)");
+  }
+  std::vector<std::string> in;
+  for (const Section& s : Sections())
+    if (s.has(key)) in.push_back(std::string(s.name));
+  if (in.size() == 1) return ResolvedKey{in.front(), key};
+  if (in.empty()) return Status::InvalidArgument("--set " + key + ": no workload key " + key);
+  std::string options;
+  for (const std::string& s : in) options += (options.empty() ? "" : " or ") + s + "." + key;
+  return Status::InvalidArgument("--set " + key + ": ambiguous, say " + options);
+}
+
+Result<Override> ParseOverride(const std::string& text) {
+  const size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0)
+    return Status::InvalidArgument("--set " + text + ": expected KEY=VALUE");
+  Override o{text.substr(0, eq), text.substr(eq + 1)};
+  FVD_RETURN_IF_ERROR(ResolveOverrideKey(o.key).status());
+  return o;
+}
+
 Result<WorkloadConfig> LoadWorkloadText(const std::string& text,
-                                        const std::string& name_for_errors) {
+                                        const std::string& name_for_errors,
+                                        const std::vector<Override>& overrides) {
   Context ctx;
   ctx.file = name_for_errors;
   // yaml-cpp reports syntax errors (and misuse) by throwing; none may leave the loader.
   try {
-    const YAML::Node root = YAML::Load(text);
+    YAML::Node root = YAML::Load(text);
+    FVD_RETURN_IF_ERROR(ApplyOverrides(ctx, root, overrides));
     WorkloadConfig config;
     FVD_RETURN_IF_ERROR(ParseWorkload(ctx, root, config));
     return config;
@@ -698,13 +861,14 @@ Result<WorkloadConfig> LoadWorkloadText(const std::string& text,
   }
 }
 
-Result<WorkloadConfig> LoadWorkloadFile(const std::string& path) {
+Result<WorkloadConfig> LoadWorkloadFile(const std::string& path,
+                                        const std::vector<Override>& overrides) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound(path + ": cannot open the workload file");
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) return Status::IoError(path + ": cannot read the workload file");
-  return LoadWorkloadText(text.str(), path);
+  return LoadWorkloadText(text.str(), path, overrides);
 }
 
 }  // namespace fvd::sim

@@ -18,18 +18,41 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/util/status.h"
 #include "sim/config/config.h"
 
 namespace fvd::sim {
 
+// A key set from the command line (`fvdsim run FILE --set image.journal_size=64KiB`): SECTION.KEY
+// with SECTION one of workload (the top-level keys), disk, base, vm, image, phase, crash, error
+// and spike, or a bare KEY only one section has (`journal_size`). The value is written as in the
+// file, and goes into every entry of its section (every disk, every VM's image, every phase);
+// a section without entries takes it nowhere. The value then meets every check the file's own
+// values meet; an error about it names the --set instead of a place in the file.
+struct Override {
+  std::string key;
+  std::string value;
+};
+
+// "KEY=VALUE", its key checked: an unknown or ambiguous key is an error naming what to write.
+Result<Override> ParseOverride(const std::string& text);
+
+struct ResolvedKey {
+  std::string section;  // "image"
+  std::string key;      // "journal_size"
+};
+Result<ResolvedKey> ResolveOverrideKey(const std::string& key);
+
 // Reads and loads the file at `path`; errors are prefixed with `path`. kNotFound when the file
 // cannot be opened, kInvalidArgument for anything wrong inside it.
-Result<WorkloadConfig> LoadWorkloadFile(const std::string& path);
+Result<WorkloadConfig> LoadWorkloadFile(const std::string& path,
+                                        const std::vector<Override>& overrides = {});
 
 // Loads YAML text; `name_for_errors` stands for the file name in messages.
 Result<WorkloadConfig> LoadWorkloadText(const std::string& text,
-                                        const std::string& name_for_errors);
+                                        const std::string& name_for_errors,
+                                        const std::vector<Override>& overrides = {});
 
 }  // namespace fvd::sim

@@ -629,3 +629,51 @@ TEST(LoadWorkloadFile, EveryShippedWorkloadLoads) {
 
 }  // namespace
 }  // namespace fvd::sim
+
+namespace fvd::sim {
+namespace {
+
+TEST(Overrides, SetAKeyOnEveryEntryOfItsSection) {
+  const std::string text = R"(disks: [{name: a, preset: ssd}, {name: b, preset: hdd}]
+vms:
+  - {name: v1, disk: a, phases: [{kind: random, ops: 10}, {kind: idle, duration: 1s}]}
+  - {name: v2, disk: b, image: {compact: true}, phases: [{kind: random, ops: 10}]}
+)";
+  std::vector<Override> o;
+  for (const char* t : {"journal_size=64KiB", "phase.queue_depth=3", "disk.jitter=0s",
+                        "max_time=5s", "sizes={4KiB: 3, 64KiB: 1}"}) {
+    auto parsed = ParseOverride(t);
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    o.push_back(*parsed);
+  }
+  auto w = LoadWorkloadText(text, "w.yaml", o);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(w->max_time_ns, 5'000'000'000u);
+  for (const DiskConfig& d : w->disks) EXPECT_EQ(d.jitter_ns, 0u) << d.name;
+  for (const VmConfig& v : w->vms) {
+    EXPECT_EQ(v.image.journal_size_bytes, 64u << 10) << v.name;
+    for (const PhaseConfig& p : v.phases) {
+      EXPECT_EQ(p.queue_depth, 3u);
+      EXPECT_EQ(p.sizes, (std::map<uint64_t, uint32_t>{{4096, 3}, {65536, 1}}));
+    }
+  }
+  EXPECT_TRUE(w->vms[1].image.compact) << "keys not set keep the file's values";
+}
+
+TEST(Overrides, BadKeysAndValuesAreNamed) {
+  EXPECT_EQ(ParseOverride("size=1GiB").status().message(),
+            "--set size: ambiguous, say disk.size or base.size or image.size");
+  EXPECT_EQ(ParseOverride("colour=blue").status().message(), "--set colour: no workload key colour");
+  EXPECT_EQ(ParseOverride("vm.name=x").status().message().rfind("--set vm.name: vm has no key name", 0),
+            0u);
+  EXPECT_EQ(ParseOverride("nokey").status().message(), "--set nokey: expected KEY=VALUE");
+  auto o = ParseOverride("phase.read_percent=150");
+  ASSERT_TRUE(o.ok());
+  auto w = LoadWorkloadText(kMinimal, "w.yaml", {*o});
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().message(), "w.yaml: --set phase.read_percent=150: "
+                                  "vms[0].phases[0].read_percent: 150 is not a percentage (0..100)");
+}
+
+}  // namespace
+}  // namespace fvd::sim

@@ -3,13 +3,16 @@
 #include <filesystem>
 
 #include "sim/config/yaml_loader.h"
+#include "sim/config/yaml_writer.h"
 #include "sim/swarm/spec.h"
 #include "sim/swarm/world.h"
 
 namespace fvd::sim::swarm {
 
-Result<RunWorld> LoadRunWorld(const std::string& path, std::optional<uint64_t> seed, bool swarm) {
-  FVD_ASSIGN_OR_RETURN(WorkloadConfig file, LoadWorkloadFile(path));
+Result<RunWorld> LoadRunWorld(const std::string& path, std::optional<uint64_t> seed, bool swarm,
+                              const std::vector<Override>& overrides) {
+  FVD_ASSIGN_OR_RETURN(WorkloadConfig file, LoadWorkloadFile(path, swarm ? std::vector<Override>{}
+                                                                         : overrides));
   FVD_ASSIGN_OR_RETURN(std::optional<SwarmSpec> spec, LoadSwarmSpec(path));
   RunWorld r;
   r.seed = seed.value_or(file.seed);
@@ -26,6 +29,12 @@ Result<RunWorld> LoadRunWorld(const std::string& path, std::optional<uint64_t> s
                                  ? file.name
                                  : std::filesystem::path(path).stem().string();
     FVD_ASSIGN_OR_RETURN(r.config, DrawWorld(spec.value_or(SwarmSpec{}), r.seed, name));
+    if (!overrides.empty()) {
+      FVD_ASSIGN_OR_RETURN(r.config, LoadWorkloadText(WriteWorkloadYaml(r.config),
+                                                      path + " (seed " + std::to_string(r.seed) +
+                                                          ", --swarm)",
+                                                      overrides));
+    }
   }
   r.features = WorldFeatures(r.config);
   return r;

@@ -9,6 +9,7 @@
 
 #include "core/util/status.h"
 #include "sim/config/config.h"
+#include "sim/config/yaml_loader.h"
 
 namespace fvd::sim::swarm {
 
@@ -20,7 +21,9 @@ struct RunWorld {
 };
 
 // Loads `path` and its swarm section (both checked: errors name file:line:column), then the
-// world. Without --swarm a file must have VMs; a swarm-only file says to use --swarm.
-Result<RunWorld> LoadRunWorld(const std::string& path, std::optional<uint64_t> seed, bool swarm);
+// world, with `overrides` (--set) applied to it (to the drawn world under --swarm). Without
+// --swarm a file must have VMs; a swarm-only file says to use --swarm.
+Result<RunWorld> LoadRunWorld(const std::string& path, std::optional<uint64_t> seed, bool swarm,
+                              const std::vector<Override>& overrides = {});
 
 }  // namespace fvd::sim::swarm

@@ -1,6 +1,7 @@
 // fvd-img: create and inspect FVD images, with qemu-img's command names and options.
 #include <iostream>
 
+#include "core/util/build_info.h"
 #include "tools/fvd-img/commands.h"
 
 namespace fvd::img {
@@ -15,6 +16,7 @@ int Fail(const std::string& message) {
 int main(int argc, char** argv) {
   CLI::App app{"fvd-img: create and inspect FVD (Fast Virtual Disk) images", "fvd-img"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", fvd::BuildIdentity("fvd-img"));
   int exit_code = 0;
   fvd::img::AddCreateCommand(app, exit_code);
   fvd::img::AddInfoCommand(app, exit_code);
@@ -28,6 +30,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // One line, naming what was wrong, instead of CLI11's multi-line message.
