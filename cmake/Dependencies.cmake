@@ -14,3 +14,7 @@ pkg_check_modules(ISAL REQUIRED IMPORTED_TARGET libisal)
 # Asynchronous file I/O for the POSIX device; the device falls back to a thread pool when the
 # kernel refuses io_uring at run time.
 pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
+
+# Debian's own python3 (a pyenv python3 may come first on PATH and cannot see Debian's Python
+# packages): the nightly gate (SciPy) and the sweep tool (python3-distributed) run with it.
+find_program(DEBIAN_PYTHON3 python3 PATHS /usr/bin NO_DEFAULT_PATH REQUIRED)
