@@ -141,6 +141,17 @@ void AddPhaseEdits(const WorkloadConfig& w, std::vector<Edit>& out) {
         return Halve(q, 1) && Set(ph.queue_depth, static_cast<uint32_t>(q));
       });
       edit("uniform hot set", [](PhaseConfig& ph) { return Set(ph.hot_set, std::string("uniform")); });
+      edit("no reads", [](PhaseConfig& ph) {
+        return ph.kind != "boot" && Set(ph.read_percent, 0u);
+      });
+      edit("halve the reads", [](PhaseConfig& ph) {
+        uint64_t r = ph.read_percent;
+        return ph.kind != "boot" && Halve(r, 0) && Set(ph.read_percent, static_cast<uint32_t>(r));
+      });
+      edit("halve the range", [](PhaseConfig& ph) {
+        const uint64_t largest = ph.sizes.empty() ? kSector : ph.sizes.rbegin()->first;
+        return ph.range_bytes != 0 && Halve(ph.range_bytes, std::max<uint64_t>(largest, 4096), 4096);
+      });
       edit("aligned requests", [](PhaseConfig& ph) { return Set(ph.align_bytes, uint64_t{0}); });
       edit("no flushes", [](PhaseConfig& ph) { return Set(ph.flush_every_writes, 0u); });
       for (const auto& [size, weight] : w.vms[g].phases[p].sizes) {

@@ -67,7 +67,34 @@ struct Shrink {
   std::string signature;
   uint64_t events = 0;
   std::vector<std::string> removed;
+  std::vector<std::vector<uint64_t>> crash_schedule_ns;  // of the last run kept
+
+  void Keep(WorkloadConfig w, const Outcome& o, std::string what) {
+    world = std::move(w);
+    events = o.events;
+    crash_schedule_ns = o.crash_schedule_ns;
+    removed.push_back(std::move(what));
+  }
 };
+
+// Random crashes as the explicit times the run drew for them (every entry at once: they share
+// one stream), so that the edits can drop them one by one. The same run, if the schedule is
+// the one the last kept run reported.
+bool ExplicitCrashTimes(const Shrink& s, WorkloadConfig& w) {
+  if (s.crash_schedule_ns.size() != w.crashes.size()) return false;
+  bool any = false;
+  for (size_t i = 0; i < w.crashes.size(); ++i) {
+    if (w.crashes[i].random_per_hour == 0) continue;
+    w.crashes[i].random_per_hour = 0;
+    w.crashes[i].at_ns = s.crash_schedule_ns[i];
+    any = true;
+  }
+  // An entry left with no trigger at all goes (its crashes never came).
+  std::erase_if(w.crashes, [](const CrashConfig& c) {
+    return c.at_ns.empty() && c.after_ops == 0 && c.random_per_hour == 0;
+  });
+  return any;
+}
 
 // The earliest max_time at which it still fails the same way, by bisection.
 void ShrinkTime(Runner& runner, Shrink& s, unsigned max_runs) {
@@ -81,6 +108,7 @@ void ShrinkTime(Runner& runner, Shrink& s, unsigned max_runs) {
       hi = c.max_time_ns;
       s.world = c;
       s.events = o.events;
+      s.crash_schedule_ns = o.crash_schedule_ns;
     } else {
       lo = c.max_time_ns;
     }
@@ -96,6 +124,10 @@ void ShrinkStructure(Runner& runner, Shrink& s, unsigned jobs, unsigned max_runs
   bool changed = true;
   while (changed && runner.runs() < max_runs) {
     changed = false;
+    if (WorkloadConfig c = s.world; ExplicitCrashTimes(s, c)) {
+      const Outcome o = runner.RunAll({c}).front();
+      if (o.signature == s.signature) s.Keep(std::move(c), o, "random crashes at the times drawn");
+    }
     size_t i = 0;
     for (;;) {
       const std::vector<Edit> edits = Edits(s.world);
@@ -111,9 +143,7 @@ void ShrinkStructure(Runner& runner, Shrink& s, unsigned jobs, unsigned max_runs
       const std::vector<Outcome> outcomes = runner.RunAll(batch);
       for (size_t k = 0; k < batch.size(); ++k) {
         if (outcomes[k].signature != s.signature) continue;
-        s.world = std::move(batch[k]);
-        s.events = outcomes[k].events;
-        s.removed.push_back(edits[which[k]].what);
+        s.Keep(std::move(batch[k]), outcomes[k], edits[which[k]].what);
         changed = true;
         i = which[k];  // the list is made again; what followed this edit now sits here
         break;
@@ -185,7 +215,7 @@ int Minimize(const MinimizeOptions& in) {
   }
   if (o.timeout.count() == 0)
     runner.timeout = std::max(milliseconds(30'000), milliseconds(static_cast<int64_t>(first.wall_s * 5000)));
-  Shrink s{world->config, first.signature, first.events, {}};
+  Shrink s{world->config, first.signature, first.events, {}, first.crash_schedule_ns};
   ShrinkTime(runner, s, o.max_runs);
   ShrinkStructure(runner, s, jobs, o.max_runs);
   ShrinkTime(runner, s, o.max_runs);

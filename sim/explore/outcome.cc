@@ -79,6 +79,8 @@ Outcome Classify(const ChildResult& r) {
       o.digest = j.value("digest", std::string());
       if (j.contains("world") && j["world"].contains("features"))
         o.features = j["world"]["features"].get<std::vector<std::string>>();
+      if (j.contains("crash_schedule_ns"))
+        o.crash_schedule_ns = j["crash_schedule_ns"].get<std::vector<std::vector<uint64_t>>>();
       const auto& v = j["violations"];
       if (r.exit_code == 0 && v.empty()) return o;
       o.verdict = Verdict::kFail;

@@ -26,6 +26,7 @@ struct Outcome {
   uint64_t events = 0;
   std::string digest;
   std::vector<std::string> features;  // of the world that ran
+  std::vector<std::vector<uint64_t>> crash_schedule_ns;  // per crash entry, as the run scheduled
   double cpu_s = 0, wall_s = 0;
 };
 

@@ -100,6 +100,7 @@ nlohmann::ordered_json ResultToJson(const SimResult& r, const std::string& workl
   j["signature"] = r.signatures.empty() ? nlohmann::ordered_json(nullptr)
                                         : nlohmann::ordered_json(r.signatures.front());
   j["signatures"] = r.signatures;
+  j["crash_schedule_ns"] = r.crash_schedule_ns;
   LatencyLog reads, writes;
   for (const VmReport& v : r.vms) {
     reads.Append(v.stats.read_latency);

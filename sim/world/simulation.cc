@@ -67,6 +67,7 @@ struct Simulation::World {
   Trace trace;
   Violations violations;
   FaultGate faults;  // held while a VM recovers, checks or closes (error_device.h)
+  std::vector<std::vector<uint64_t>> crash_schedule;  // per crash entry: the times scheduled
   std::vector<std::unique_ptr<SimDisk>> disks;  // every disk instance
   std::vector<std::string> disk_names;
   std::vector<std::unique_ptr<BlockDevice>> decorators;  // latency spikes, errors
@@ -253,6 +254,7 @@ struct Simulation::World {
       for (uint64_t i = 0; i < random; ++i) at.push_back(times.Below(config.max_time_ns));
       std::sort(at.begin(), at.end());
       if (at.size() > c.max_crashes) at.resize(c.max_crashes);
+      crash_schedule.push_back(at);
       for (uint64_t t : at) {
         loop.ScheduleAfter(Duration(static_cast<int64_t>(t)), [this, vm = c.vm, fates = c.fates] {
           for (auto& v : vms) {
@@ -322,6 +324,7 @@ SimResult Simulation::Run(const std::function<void(double)>& progress) {
   r.digest = w.trace.digest();
   r.violations = w.violations.messages;
   r.signatures = w.violations.signatures;
+  r.crash_schedule_ns = w.crash_schedule;
   for (const auto& vm : w.vms) {
     VmReport v{vm->name(), vm->stats(), vm->image_stats() ? *vm->image_stats() : ImageStats{}};
     r.crashes += v.stats.crashes;

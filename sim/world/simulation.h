@@ -35,6 +35,9 @@ struct SimResult {
   bool timed_out = false;  // max_time reached before every VM finished
   std::vector<std::string> violations;
   std::vector<std::string> signatures;  // of each violation (failure.h), in the same order
+  // Per crash entry of the workload: the virtual times its crashes were scheduled at (`at`
+  // and the draws of `random_per_hour`, sorted, at most max_crashes).
+  std::vector<std::vector<uint64_t>> crash_schedule_ns;
   std::vector<VmReport> vms;
   std::vector<DiskReport> disks;
   std::vector<BaseImageConfig> bases;
