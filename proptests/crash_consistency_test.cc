@@ -292,5 +292,21 @@ INSTANTIATE_TEST_SUITE_P(
         BugCase{"cor_skips_recheck", &TestBugs::cor_skips_recheck, With(true, false, true)}),
     [](const auto& p) { return std::string(p.param.name); });
 
+// The journal-damage property decides what recovery must ignore with its own model of the
+// format. With a decoder that is wrong on purpose (it ignores the epoch) deciding instead, the
+// harness would never plant the stale sectors that expose replay_stale_epoch, and the broken
+// engine would pass: the property must catch the bug only with its own model.
+TEST(JournalDamage, OnlyTheHarnessesOwnModelExposesABugAWrongDecoderShares) {
+  ImageConfig config = With(true, true, false);
+  config.bugs.replay_stale_epoch = true;
+  uint64_t states = 0;
+  EXPECT_FALSE(rc::check("stale epochs are planted", [&] { CrashConsistent(config, states); }))
+      << "the damage property missed replay_stale_epoch";
+  config.damage_with_epochless_decoder = true;
+  EXPECT_TRUE(rc::check("a decoder that ignores epochs plants none", [&] {
+    CrashConsistent(config, states);
+  })) << "with the wrong decoder deciding, the harness should have planted no stale sector";
+}
+
 }  // namespace
 }  // namespace fvd::proptest

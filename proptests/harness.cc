@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/format/journal_sector.h"
+#include "proptests/journal_model.h"
 #include "core/format/layout.h"
 #include "core/image/image_file.h"
 #include "core/util/prng.h"
@@ -406,17 +407,21 @@ void Harness::DamageJournalAndRecover(uint64_t count, uint64_t seed) {
   Prng rng(seed);
   const uint64_t sectors = h.journal_size / kSector;
   const uint64_t entries = h.compact_image ? h.table_entries() : 0;
+  // Whether recovery must apply a sector: the harness's own model of the format, never the
+  // engine's decoder (a decoder bug would hide the damage that exposes it).
+  const auto applies = [&](const JournalSector& s) {
+    // The decoder wrong on purpose: any epoch will do.
+    const uint64_t epoch =
+        config_.damage_with_epochless_decoder ? ModelSectorEpoch(s) : h.journal_epoch;
+    return ModelAppliesSector(s, epoch);
+  };
   for (uint64_t i = 0; i < count; ++i) {
     // Only sectors recovery must not apply: a valid record of the current epoch was durable,
     // and destroying durable data is not a crash the model allows.
     const uint64_t at = h.journal_offset + rng.Below(sectors) * kSector;
-    std::array<std::byte, kSector> bytes{};
+    JournalSector bytes{};
     image_disk_->ReadNow(at, bytes);
-    const auto fmt =
-        h.version == format::kVersion1 ? format::JournalFormat::kV1 : format::JournalFormat::kV2;
-    if (format::DecodeJournalSector(bytes, fmt, h.journal_epoch).verdict ==
-        format::SectorVerdict::kValid)
-      continue;
+    if (applies(bytes)) continue;
     switch (rng.Below(3)) {
       case 0:  // garbage
         for (auto& b : bytes) b = static_cast<std::byte>(rng.NextU64());
@@ -430,22 +435,21 @@ void Harness::DamageJournalAndRecover(uint64_t count, uint64_t seed) {
       }
       default: {  // a well-formed sector of the previous epoch with random records
         if (h.journal_epoch == 0) continue;
-        format::JournalSectorBuilder b(format::JournalFormat::kV2, h.journal_epoch - 1);
         const uint64_t first = rng.Below(kSectors);
-        b.AddBitmap(
-            {static_cast<int64_t>(first),
-             static_cast<uint32_t>(1 + rng.Below(std::min<uint64_t>(64, kSectors - first)))});
+        const auto count_sectors =
+            static_cast<uint32_t>(1 + rng.Below(std::min<uint64_t>(64, kSectors - first)));
+        std::vector<uint32_t> entry;
+        uint32_t first_entry = 0;
         if (entries > 0) {
-          const uint32_t entry[] = {static_cast<uint32_t>(rng.Below(entries))};
-          b.AddTable(static_cast<uint32_t>(rng.Below(entries)), entry);
+          entry.push_back(static_cast<uint32_t>(rng.Below(entries)));
+          first_entry = static_cast<uint32_t>(rng.Below(entries));
         }
-        bytes = b.Finish();
+        bytes = ModelSector(h.journal_epoch - 1, static_cast<int64_t>(first), count_sectors,
+                            first_entry, entry);
         break;
       }
     }
-    if (format::DecodeJournalSector(bytes, fmt, h.journal_epoch).verdict ==
-        format::SectorVerdict::kValid)
-      continue;  // a torn copy of a current sector is that sector's own record: not damage
+    if (applies(bytes)) continue;  // a torn copy of a current sector is that sector's own record
     image_disk_->WriteNowDurable(at, bytes);
   }
   Open();

@@ -30,6 +30,10 @@ struct ImageConfig {
 #ifdef FVD_TEST_BUGS
   TestBugs bugs;
 #endif
+  // The journal-damage property decides which sectors recovery must ignore with its own model
+  // of the format (journal_model.h). A test sets this to decide with a decoder that is wrong on
+  // purpose (it ignores the epoch), to show what leaning on a wrong decoder would hide.
+  bool damage_with_epochless_decoder = false;
   std::string Name() const;
 };
 
