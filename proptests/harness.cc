@@ -217,7 +217,7 @@ void Harness::Submit(const GuestOp& op, bool check_read, std::shared_ptr<InFligh
   } else if (op.kind == GuestOp::kRead) {
     auto data = std::make_shared<std::vector<std::byte>>(bytes);
     const bool quiet = check_read && oracle_.Quiet(op.sector, op.count);
-    Detach(image_->Read(offset, *data), [this, batch, data, quiet, offset, op](Status s) {
+    Detach(image_->Read(offset, *data), [this, batch, data, quiet, op](Status s) {
       if (s.ok() && quiet) {
         std::vector<uint64_t> hashes;
         sim::SectorHashes(*data, hashes);

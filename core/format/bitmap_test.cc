@@ -74,6 +74,17 @@ TEST(BitmapTest, RangesAgreeWithSingleBits) {
   }
 }
 
+// The three parts of a range (bits before a byte boundary, whole bytes, bits after): a set bit
+// in any one of them answers for the range.
+TEST(BitmapTest, NoneSetLooksAtTheUnalignedHeadWholeBytesAndTail) {
+  for (const uint64_t set : {3u, 20u, 41u}) {
+    Bitmap bm(64);
+    bm.SetRange(set, 1);
+    EXPECT_FALSE(bm.NoneSet(1, 43)) << "bit " << set;  // [1, 44): head 1-7, bytes 8-39, tail
+    EXPECT_TRUE(bm.NoneSet(set + 1, 64 - set - 1)) << "bit " << set;
+  }
+}
+
 TEST(BitmapTest, MergeIsUnion) {
   Bitmap a(16), b(16);
   a.Set(1);

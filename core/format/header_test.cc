@@ -1,4 +1,5 @@
 #include "core/format/header.h"
+#include "core/format/profile_region.h"
 
 #include <gtest/gtest.h>
 
@@ -269,7 +270,28 @@ INSTANTIATE_TEST_SUITE_P(
                   "the bitmap region [4096, "},
         BadLayout{"past_metadata", [](Header& h) { h.journal_offset = h.metadata_size; },
                   "the journal region"},
-        BadLayout{"unaligned", [](Header& h) { h.journal_offset += 100; }, "'journal_offset' ="}),
+        BadLayout{"unaligned", [](Header& h) { h.journal_offset += 100; }, "'journal_offset' ="},
+        BadLayout{"metadata_small", [](Header& h) { h.metadata_size = 4096; },
+                  "'metadata_size' = 4096 is smaller than the 8192-byte header region"},
+        BadLayout{"chunk_zero", [](Header& h) { h.chunk_size = 0; },
+                  "'chunk_size' = 0 must be a non-zero multiple of 512"},
+        BadLayout{"too_many_chunks",
+                  [](Header& h) {
+                    h.virtual_disk_size = 1ull << 50;
+                    h.block_size = 512;
+                    h.chunk_size = 512;
+                  },
+                  "chunks, more than a table holds"},
+        BadLayout{"prefetch_bytes",
+                  [](Header& h) {
+                    h.prefetch_start_delay = 5;
+                    h.num_prefetch_slots = 2;
+                    h.bytes_per_prefetch = 1000;
+                  },
+                  "'bytes_per_prefetch' = 1000 must be a positive multiple of 512"},
+        BadLayout{"profile_capacity",
+                  [](Header& h) { h.prefetch_profile_entries = kMaxProfileCapacity + 1; },
+                  "exceeds 4194304"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
 TEST(HeaderTest, MetadataPastFileEndIsTruncation) {

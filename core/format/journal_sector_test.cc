@@ -135,6 +135,38 @@ TEST(JournalSectorTest, DirtyEntryInRecordIsMalformed) {
   EXPECT_EQ(DecodeJournalSector(s, JournalFormat::kV1, 0).verdict, SectorVerdict::kMalformed);
 }
 
+// A record whose fixed part starts in the last bytes of a v1 sector: a bitmap record needs 16
+// bytes, a table record's header 12.
+TEST(JournalSectorTest, RecordHeadersPastSectorEndAreMalformed) {
+  JournalSectorBytes s{};
+  StoreLE32(s, 504, kBitmapRecordType);  // 8 bytes left
+  std::fill(s.begin(), s.begin() + 504, std::byte{0});
+  // Records before it: one table record filling [0, 504) (12 + 123 * 4 = 504 bytes).
+  StoreLE32(s, 0, kTableRecordType);
+  StoreLE32(s, 4, 0);
+  StoreLE32(s, 8, 123);
+  for (uint32_t i = 0; i < 123; ++i) StoreLE32(s, 12 + 4 * i, i);
+  auto d = DecodeJournalSector(s, JournalFormat::kV1, 0);
+  EXPECT_EQ(d.verdict, SectorVerdict::kMalformed);
+  EXPECT_NE(d.problem.find("bitmap record at payload byte 504 runs past the sector"),
+            std::string::npos)
+      << d.problem;
+  StoreLE32(s, 504, kTableRecordType);
+  d = DecodeJournalSector(s, JournalFormat::kV1, 0);
+  EXPECT_EQ(d.verdict, SectorVerdict::kMalformed);
+  EXPECT_NE(d.problem.find("table record at payload byte 504 runs past the sector"),
+            std::string::npos)
+      << d.problem;
+}
+
+TEST(JournalSectorTest, VerdictsHaveNames) {
+  EXPECT_STREQ(SectorVerdictName(SectorVerdict::kValid), "valid");
+  EXPECT_STREQ(SectorVerdictName(SectorVerdict::kNoMagic), "no magic");
+  EXPECT_STREQ(SectorVerdictName(SectorVerdict::kBadChecksum), "bad checksum");
+  EXPECT_STREQ(SectorVerdictName(SectorVerdict::kOtherEpoch), "other epoch");
+  EXPECT_STREQ(SectorVerdictName(SectorVerdict::kMalformed), "malformed");
+}
+
 TEST(JournalSectorTest, NegativeBitmapStartIsMalformed) {
   JournalSectorBytes s{};
   StoreLE32(s, 0, kBitmapRecordType);

@@ -1,4 +1,5 @@
 #include "core/format/layout.h"
+#include "core/format/profile_region.h"
 
 #include <gtest/gtest.h>
 
@@ -105,6 +106,34 @@ TEST(LayoutTest, BadOptionsNameOptionAndValue) {
   o.detect_sparse_hole = false;
   o.base_img = std::string(2000, 'x');
   EXPECT_NE(PlanImage(o).status().message().find("'base_img'"), std::string::npos);
+}
+
+TEST(LayoutTest, EveryOptionCheckNamesItsOption) {
+  const auto error = [](CreateOptions o) { return PlanImage(o).status().message(); };
+  CreateOptions base;
+  base.virtual_size = kGiB;
+  CreateOptions o = base;
+  o.compact_image = true;
+  o.chunk_size = 1000;
+  EXPECT_NE(error(o).find("chunk_size=1000 is not a positive multiple of 512"), std::string::npos)
+      << error(o);
+  o.chunk_size = kMiB;
+  o.storage_grow_unit = 4096;
+  EXPECT_NE(error(o).find("storage_grow_unit=4096 is smaller than chunk_size"), std::string::npos)
+      << error(o);
+  o = base;
+  o.detect_sparse_hole = true;
+  EXPECT_NE(error(o).find("detect_sparse_hole needs a base image"), std::string::npos) << error(o);
+  o = base;
+  o.base_img = "b";
+  o.base_img_length = kGiB;
+  o.prefetch_profile_capacity = kMaxProfileCapacity + 1;
+  EXPECT_NE(error(o).find("exceeds " + std::to_string(kMaxProfileCapacity)), std::string::npos)
+      << error(o);
+  o.prefetch_profile_capacity = 0;
+  o.journal_size = 1000;
+  EXPECT_NE(error(o).find("journal_size=1000 is not a multiple of 512"), std::string::npos)
+      << error(o);
 }
 
 }  // namespace

@@ -96,6 +96,10 @@ struct PhaseConfig {
   // random/database: request offsets are multiples of this (0: 4 KiB for requests of 4 KiB or
   // more, else 512). 512 puts requests across block boundaries and inside blocks.
   uint64_t align_bytes = 0;
+  // Share of writes the VM first tries to complete at once, as a synchronous host does (fio's
+  // sync jobs, fvd-img bench at depth 1: Image::TryWriteNow); the rest, and those the image
+  // declines, are submitted.
+  uint32_t sync_write_percent = 0;
   uint64_t think_time_ns = 0;       // boot: pause between reads
   uint64_t working_set_bytes = 0;   // boot: how much of the base a boot reads
   uint64_t path_seed = 0;  // boot: VMs with the same non-zero seed read the same blocks in the

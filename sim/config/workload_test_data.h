@@ -62,6 +62,7 @@ vms:
         working_set: 256MiB
         path_seed: 11
         align: 512
+        sync_writes: 25%
       - {kind: idle, duration: 1min}
 latency_spikes:
   - disk: net

@@ -552,6 +552,7 @@ const Fields<PhaseConfig>& PhaseFields() {
       Number("working_set", &P::working_set_bytes, kSize, kSectors),
       Number("path_seed", &P::path_seed, kCount),
       Number("align", &P::align_bytes, kSize, kSectors),
+      Number("sync_writes", &P::sync_write_percent, kPercent),
   };
   return kFields;
 }

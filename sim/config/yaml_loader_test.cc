@@ -110,6 +110,7 @@ TEST(LoadWorkload, EveryKeyReachesItsField) {
   EXPECT_EQ(p.working_set_bytes, 256u << 20);
   EXPECT_EQ(p.path_seed, 11u);
   EXPECT_EQ(p.align_bytes, 512u);
+  EXPECT_EQ(p.sync_write_percent, 25u);
   EXPECT_EQ(vm.phases[1].kind, "idle");
   EXPECT_EQ(vm.phases[1].duration_ns, 60'000'000'000u);
 
@@ -334,7 +335,7 @@ vms:
 )"),
             "w.yaml:6:33: vms[0].phases[0].blocksize: unknown key (known: kind, duration, ops, "
             "queue_depth, read_percent, sizes, range_offset, range, hot_set, zipf_theta, "
-            "flush_every_writes, think_time, working_set, path_seed, align)");
+            "flush_every_writes, think_time, working_set, path_seed, align, sync_writes)");
   // The unit suffix is not part of the key.
   const std::string e = LoadError(R"(disks: [{name: d, read_latency_ns: 5}])");
   EXPECT_EQ(e.rfind("w.yaml:1:19: disks[0].read_latency_ns: unknown key", 0), 0u) << e;

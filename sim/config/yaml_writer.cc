@@ -157,7 +157,8 @@ void WritePhase(YAML::Emitter& out, const PhaseConfig& p) {
       .Duration("think_time", &P::think_time_ns)
       .Size("working_set", &P::working_set_bytes)
       .Plain("path_seed", &P::path_seed)
-      .Size("align", &P::align_bytes);
+      .Size("align", &P::align_bytes)
+      .Percent("sync_writes", &P::sync_write_percent);
   out << YAML::EndMap;
 }
 

@@ -154,6 +154,7 @@ void AddPhaseEdits(const WorkloadConfig& w, std::vector<Edit>& out) {
       });
       edit("aligned requests", [](PhaseConfig& ph) { return Set(ph.align_bytes, uint64_t{0}); });
       edit("no flushes", [](PhaseConfig& ph) { return Set(ph.flush_every_writes, 0u); });
+      edit("no synchronous writes", [](PhaseConfig& ph) { return Set(ph.sync_write_percent, 0u); });
       for (const auto& [size, weight] : w.vms[g].phases[p].sizes) {
         if (w.vms[g].phases[p].sizes.size() < 2) break;
         edit("drop request size " + std::to_string(size),

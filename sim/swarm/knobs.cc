@@ -113,6 +113,8 @@ const std::vector<KnobDef>& Table() {
            "how much of the disk a phase works in (a hot spot when small; clipped to the disk)",
            4 * KiB),
       Count("phase.zipf_theta_milli", R(300, 1400), "zipf: skew, in thousandths", 1, 100'000),
+      Percent("phase.sync_writes", C({0, 0, 25, 100}),
+              "share of writes tried synchronously first (Image::TryWriteNow)"),
       Count("phase.flush_every_writes", C({1, 4, 16, 64, 256}), "flushes: writes between flushes",
             1),
       Time("phase.think_time", C({0, 50 * us, 1 * ms}), "boot: pause between reads"),

@@ -202,6 +202,7 @@ PhaseConfig DrawPhase(const Draws& d, const On& on, uint64_t e, uint64_t disk_by
     p.sizes[std::max(size, kSector)] = static_cast<uint32_t>(1 + d.Index("phase.weight", e * 8 + i, 9));
   }
   if (on.unaligned_io) p.align_bytes = d.Value("phase.align", e);
+  p.sync_write_percent = static_cast<uint32_t>(d.Value("phase.sync_writes", e));
   // The region: a part of the disk, somewhere in it (a hot spot when small).
   const uint64_t range = RoundDown(std::min(d.Value("phase.range", e), disk_bytes), 4096);
   if (range >= p.sizes.rbegin()->first && range < disk_bytes) {

@@ -208,6 +208,7 @@ bool Vm::Overlaps(const GuestOp& op) const {
 
 Task<void> Vm::RunPhase(const PhaseConfig& phase) {
   auto gen = MakeGenerator(phase, disk_bytes_);
+  sync_write_percent_ = phase.sync_write_percent;
   const uint64_t end = phase.duration_ns == 0 ? UINT64_MAX : NowNs(w_.loop) + phase.duration_ns;
   std::optional<GuestOp> next;
   for (;;) {
@@ -254,7 +255,11 @@ Task<void> Vm::DoOp(GuestOp op) {
   if (op.kind == GuestOp::kWrite) {
     FillTokenData(data_prng_, data);
     write_id = oracle_.WriteSubmitted(op.offset, data);
-    s = co_await image_->Write(op.offset, data);
+    // A synchronous host tries to have the write done right here (no draw at 0%: the phases of
+    // earlier files keep their request streams).
+    const bool now = sync_write_percent_ > 0 && prng_.Below(100) < sync_write_percent_ &&
+                     image_->TryWriteNow(op.offset, data);
+    if (!now) s = co_await image_->Write(op.offset, data);
   } else if (op.kind == GuestOp::kRead) {
     verify = oracle_.Quiet(op.offset / kSector, op.length / kSector);
     s = co_await image_->Read(op.offset, data);

@@ -175,6 +175,7 @@ class Vm {
   VmStats stats_;
   uint32_t in_flight_ = 0;
   uint8_t phase_index_ = 0;
+  uint32_t sync_write_percent_ = 0;  // the running phase's
   std::vector<GuestOp> in_flight_ops_;
   std::vector<UninitializedIoBuffer> spare_buffers_;
   std::vector<uint64_t> read_hashes_;  // scratch: the sector hashes of the read completing now
