@@ -26,6 +26,8 @@ PACKAGES=(
   python3-scipy
   # fvdsweep: sweeps on a Dask cluster (local or given), their statistics and plots
   python3-distributed python3-numpy python3-matplotlib
+  # scripts/coverage.sh: llvm-profdata and llvm-cov for Clang's source-based coverage
+  llvm
 )
 
 say() { echo "setup: $*" >&2; }

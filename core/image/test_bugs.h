@@ -1,6 +1,27 @@
 // Deliberate bugs, for tests that prove the checks catch them (the simulator's oracle, the
 // property tests). They exist only in test builds: FVD_TEST_BUGS is defined by the
 // *_testbugs libraries (core/CMakeLists.txt), never by the shipped ones.
+//
+// What catches each, by kind of test (every one in the default test suite):
+//
+//   bug                             property    exhaustive  simulator               unit
+//   skip_data_flush_before_journal  DeliberateBug ExhaustiveBugs SimulationBugsTest,  -
+//                                                             SwarmFoundWorld
+//   stale_before_journal            DeliberateBug -          SwarmFoundWorld         -
+//   replay_stale_epoch              DeliberateBug -          (unreachable, below)    RecoveryBugs
+//                                   JournalDamage
+//   cor_ignores_write_lock          DeliberateBug -          SwarmFoundWorld         -
+//   cor_skips_recheck               DeliberateBug -          SwarmFoundWorld         -
+//
+// DeliberateBug, JournalDamage, ExhaustiveBugs: proptests/; SimulationBugsTest and
+// SwarmFoundWorld (worlds `fvdsim explore --swarm` found and `fvdsim minimize` shrank, in
+// sim/world/testdata/): sim/world/simulation_bugs_test.cc; RecoveryBugs:
+// core/image/recovery_bugs_test.cc. replay_stale_epoch cannot show in any run of the
+// simulator: every previous-epoch sector a recycle or a recovery leaves holds records that
+// were true and still are (bits are only set, entries only map empty chunks), so replaying
+// them is idempotent; only a sector whose records were never true exposes it, and the
+// simulator's faults (crashes, lost and torn writes, I/O errors) write none
+// (bench/swarm/measure.py measures the bug's code running in swarm worlds with no effect).
 #pragma once
 
 #ifdef FVD_TEST_BUGS

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <fstream>
+#include <string>
 
 #include "sim/config/yaml_loader.h"
 #include "sim/world/simulation.h"
@@ -38,6 +40,54 @@ TEST(SimulationBugsTest, CrashStormCatchesASkippedDataFlush) {
   }
   EXPECT_NE(caught_at, 0u) << "crash-storm.yaml passed a broken engine on seeds 1-" << kSeeds;
 }
+
+// Worlds the swarm found failing with one deliberate bug, minimized (fvdsim explore --swarm,
+// then fvdsim minimize; each file's header says from which seed): with the bug the simulator
+// must report the same signature, without it every check must pass.
+struct FoundWorld {
+  const char* bug;
+  bool TestBugs::*flag;
+};
+
+class SwarmFoundWorld : public ::testing::TestWithParam<FoundWorld> {};
+
+std::string SignatureInHeader(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    const std::string prefix = "# It fails ";
+    if (line.rfind(prefix, 0) == 0) return line.substr(prefix.size(), line.find(' ', prefix.size()) - prefix.size());
+  }
+  return "";
+}
+
+TEST_P(SwarmFoundWorld, FailsWithItsBugAndPassesWithout) {
+  const std::string path = std::string(FVD_SIM_TESTDATA_DIR) + "/" + GetParam().bug + ".yaml";
+  auto config = LoadWorkloadFile(path);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  const std::string expected = SignatureInHeader(path);
+  ASSERT_FALSE(expected.empty()) << path << " has no '# It fails' line";
+  SimOptions broken;
+  broken.bugs.*(GetParam().flag) = true;
+  auto a = Simulation::Build(*config, config->seed, broken);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  const SimResult with_bug = (*a)->Run(nullptr);
+  ASSERT_FALSE(with_bug.ok()) << GetParam().bug << " passed the oracle";
+  EXPECT_EQ(with_bug.signatures.front(), expected);
+  auto b = Simulation::Build(*config, config->seed, SimOptions{});
+  ASSERT_TRUE(b.ok());
+  const SimResult clean = (*b)->Run(nullptr);
+  EXPECT_TRUE(clean.ok()) << clean.violations.front();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Bugs, SwarmFoundWorld,
+    ::testing::Values(
+        FoundWorld{"skip_data_flush_before_journal", &TestBugs::skip_data_flush_before_journal},
+        FoundWorld{"stale_before_journal", &TestBugs::stale_before_journal},
+        FoundWorld{"cor_ignores_write_lock", &TestBugs::cor_ignores_write_lock},
+        FoundWorld{"cor_skips_recheck", &TestBugs::cor_skips_recheck}),
+    [](const auto& p) { return std::string(p.param.bug); });
 
 }  // namespace
 }  // namespace fvd::sim
