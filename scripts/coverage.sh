@@ -7,8 +7,8 @@
 #              tools (CTest, without the kinds below)
 #   tools      the end-to-end tests of fvd-img, the fio engine and the nbdkit plugin
 #   property   the RapidCheck crash-consistency properties and the exhaustive histories
-#   simulator  simulator workloads under crashes: crash-storm.yaml, and swarm worlds with
-#              crashes always on (fvdsim explore --swarm)
+#   simulator  simulator workloads under crashes: workloads/crash-*.yaml, and swarm worlds
+#              with crashes always on (fvdsim explore --swarm)
 #   fuzz       every fuzz target over its seed corpus, each input once
 #
 #   scripts/coverage.sh [--swarm-seeds N]   (default 400)
@@ -42,7 +42,7 @@ as tools ctest --preset coverage -R "$TOOLS" >/dev/null
 say "property tests"
 as property ctest --preset coverage -R "$PROPERTY" >/dev/null
 say "simulator workloads under crashes"
-as simulator "$B/sim/fvdsim" run workloads/crash-storm.yaml -q
+for w in workloads/crash-*.yaml; do as simulator "$B/sim/fvdsim" run "$w" -q; done
 crashy=$(mktemp --suffix=.yaml)
 trap 'rm -f "$crashy"' EXIT
 printf 'name: swarm-crashes\nswarm:\n  features: {crashes: 100%%}\n' > "$crashy"

@@ -146,7 +146,7 @@ def main():
                       f"core/format/: **{'met' if ok else 'missed'}**."]
     missing = {f: n for f, n in unreached.items() if n}
     lines += ["", f"## What the simulator's crash workloads alone leave unrun", "",
-              f"crash-storm.yaml, and {args.swarm_seeds} swarm worlds with crashes always on. "
+              f"workloads/crash-*.yaml, and {args.swarm_seeds} swarm worlds with crashes always on. "
               "Target: every function of " + ", ".join(f"`{f}`" for f in SIM_MUST_REACH) +
               f" runs: **{'met' if not missing else 'missed'}**.", ""]
     for f, names in missing.items():
