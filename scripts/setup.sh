@@ -28,6 +28,8 @@ PACKAGES=(
   python3-distributed python3-numpy python3-matplotlib
   # scripts/coverage.sh: llvm-profdata and llvm-cov for Clang's source-based coverage
   llvm
+  # man pages made from --help (packaging/); the .deb's checks
+  help2man lintian
 )
 
 say() { echo "setup: $*" >&2; }
