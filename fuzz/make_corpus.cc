@@ -131,6 +131,36 @@ void Make(const fs::path& out, const Layout& l) {
   }
 }
 
+// Headers that ask for more memory than an open may spend: a 64 GiB bitmap, a table of 2^30
+// entries (a 4 GiB table). Only the 8 KiB header is in the file; open_image_fuzz makes the device as large as
+// its metadata_size, reading zeros past it, so the open reaches the memory check (and, without
+// it, libFuzzer's -malloc_limit_mb would report the allocation).
+void MakeGreedy(const fs::path& out) {
+  format::CreateOptions o;
+  o.virtual_size = 256 << 10;
+  o.base_img = "base.raw";
+  o.base_img_length = 192 << 10;
+  o.journal_size = 0;
+  auto h = format::PlanImage(o);
+  if (!h.ok()) std::abort();
+  h->bitmap_size = uint64_t{64} << 30;
+  h->metadata_size = h->bitmap_offset + h->bitmap_size;
+  auto bytes = format::EncodeHeader(*h);
+  if (!bytes.ok()) std::abort();
+  Save(out / "open_image", "greedy-bitmap", *bytes);
+  format::CreateOptions c;
+  c.virtual_size = uint64_t{1} << 39;
+  c.compact_image = true;
+  c.chunk_size = 512;
+  c.storage_grow_unit = 512;
+  c.journal_size = 0;
+  auto t = format::PlanImage(c);
+  if (!t.ok()) std::abort();
+  auto table = format::EncodeHeader(*t);
+  if (!table.ok()) std::abort();
+  Save(out / "open_image", "greedy-table", *table);
+}
+
 }  // namespace
 }  // namespace fvd::fuzz
 
@@ -149,5 +179,6 @@ int main(int argc, char** argv) {
         Layout{"overlay-profile", true, false, 8192, 4096, true}}) {
     fvd::fuzz::Make(argv[1], l);
   }
+  fvd::fuzz::MakeGreedy(argv[1]);
   return 0;
 }

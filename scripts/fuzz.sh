@@ -60,7 +60,7 @@ for t in "${targets[@]}"; do
   fi
   start=$SECONDS
   if ! build/asan/fuzz/"$t" "$scratch/$t" "${seeds[@]}" -max_total_time="$seconds" -runs="$runs" \
-      -timeout="$timeout" -rss_limit_mb=2048 -print_final_stats=1 \
+      -timeout="$timeout" -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="$artifacts/$t-" >"$log" 2>&1; then
     tail -n 60 "$log"
     echo "fuzz: $t found a problem; reproducer in $artifacts/" >&2

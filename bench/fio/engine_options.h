@@ -8,6 +8,7 @@
 #include "core/format/layout.h"
 #include "core/image/image.h"
 #include "core/util/status.h"
+#include "tools/host/trust.h"
 
 namespace fvd::fio {
 
@@ -30,6 +31,10 @@ struct EngineOptions {
   // Opening.
   JournalMode journal = JournalMode::kBuffered;  // fvd_journal
   CacheOption cache = CacheOption::kWriteback;   // fvd_cache
+  // What the image may make the host do (tools/host/trust.h): fvd_untrusted,
+  // fvd_allow_storage_cmd, fvd_storage_cmd; and fvd_max_metadata_memory.
+  host::TrustPolicy policy;
+  uint64_t max_metadata_memory = uint64_t{1} << 30;
 };
 
 // Checks what can be checked without touching a file (sizes, combinations). Errors name the

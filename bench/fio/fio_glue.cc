@@ -52,6 +52,10 @@ struct FioOptions {
   unsigned int prefetch_delay;
   unsigned int journal;  // 0 buffered, 1 unbuffered
   unsigned int cache;    // 0 writeback, 1 none
+  unsigned int untrusted;
+  unsigned int allow_storage_cmd;
+  char* storage_cmd;
+  unsigned long long max_metadata_memory;
 };
 
 // Per job: the engine and the completions reaped for fio's event() calls.
@@ -82,6 +86,10 @@ EngineOptions CopyOptions(const FioOptions& f) {
   o.prefetch_delay = f.prefetch_delay == 0 ? -1 : static_cast<int>(f.prefetch_delay);
   o.journal = f.journal == 1 ? fvd::JournalMode::kUnbuffered : fvd::JournalMode::kBuffered;
   o.cache = f.cache == 1 ? CacheOption::kNone : CacheOption::kWriteback;
+  o.policy.untrusted = f.untrusted != 0;
+  o.policy.allow_storage_cmd = f.allow_storage_cmd != 0;
+  o.policy.storage_cmd = f.storage_cmd != nullptr ? f.storage_cmd : "";
+  o.max_metadata_memory = f.max_metadata_memory;
   return o;
 }
 
@@ -230,7 +238,7 @@ void SetChoices(fio_option& o, std::initializer_list<std::pair<const char*, cons
 
 // The option table: static storage because fio keeps pointers into it for the process's life.
 fio_option* Options() {
-  static fio_option options[13];
+  static fio_option options[17];
   static bool built = false;
   if (built) return options;
   built = true;
@@ -277,6 +285,23 @@ fio_option* Options() {
   SetChoices(cache, {{"writeback", "Through the page cache"},
                      {"none", "O_DIRECT: bypass the page cache"}});
   options[i++] = cache;
+  options[i++] = MakeOption("fvd_untrusted", "FVD untrusted image", FIO_OPT_BOOL,
+                            offsetof(FioOptions, untrusted),
+                            "The image comes from elsewhere: its base and data file must be "
+                            "regular files in its own directory, and it runs no command",
+                            "0");
+  options[i++] = MakeOption("fvd_allow_storage_cmd", "FVD add_storage_cmd", FIO_OPT_BOOL,
+                            offsetof(FioOptions, allow_storage_cmd),
+                            "Run the header's add_storage_cmd when a block device must grow",
+                            "0");
+  options[i++] = MakeOption("fvd_storage_cmd", "FVD grow command", FIO_OPT_STR_STORE,
+                            offsetof(FioOptions, storage_cmd),
+                            "Grow block devices with this command instead of the header's",
+                            nullptr);
+  options[i++] = MakeOption("fvd_max_metadata_memory", "FVD metadata memory limit",
+                            FIO_OPT_STR_VAL, offsetof(FioOptions, max_metadata_memory),
+                            "The most memory opening the image may spend on its metadata",
+                            "1g");
   options[i].name = nullptr;
   return options;
 }

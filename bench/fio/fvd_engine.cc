@@ -96,7 +96,9 @@ Status FvdEngine::Open(const std::string& path) {
   if (s.opened) return Status::InvalidArgument("an image is already open");
   ImageOptions io;
   io.journal_mode = s.options.journal;
-  FVD_ASSIGN_OR_RETURN(host::OpenedImage opened, host::OpenImage(s.files, path, io));
+  io.max_metadata_memory = s.options.max_metadata_memory;
+  FVD_ASSIGN_OR_RETURN(host::OpenedImage opened,
+                       host::OpenImage(s.files, path, io, s.options.policy));
   s.opened.emplace(std::move(opened));
   return Status::Ok();
 }

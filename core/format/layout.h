@@ -42,6 +42,26 @@ inline constexpr uint64_t kDefaultProfileCapacity = 16384;
 // under 4 MiB.
 uint32_t AutoBlockSize(uint64_t base_size);
 
+// The memory opening an image with header `h` needs for its metadata, at the peak, computed
+// from the header alone: the bitmap region as read, then held twice (what is durable and what
+// is true now); the table region as read and decoded; the journal region, read whole when
+// recovery replays it; the prefetch profile region; the prefetcher's slots (num_prefetch_slots
+// buffers of bytes_per_prefetch, whole blocks, when there is a base to prefetch); and, for a
+// compact image whose data file
+// holds `data_file_size` bytes, the chunk allocator's map of that file (a bit per chunk, and a
+// 4-byte entry per chunk it may reuse; the header's chunk_size can be one sector). A header can
+// claim any sizes: an opener checks this against its limit before allocating anything
+// (ImageOptions::max_metadata_memory).
+struct MetadataMemory {
+  uint64_t bitmap = 0, table = 0, journal = 0, profile = 0, prefetch = 0, allocator = 0;
+  uint64_t total() const;  // saturating at 2^64 - 1
+  // "bitmap 64 GiB, table 0 B, journal 16 MiB, profile 0 B, prefetch 2 MiB, allocator 0 B"
+  std::string Describe() const;
+};
+MetadataMemory MetadataMemoryOf(const Header& h, uint64_t data_file_size = 0);
+// kTooLarge, naming what opening would need, if that is over `limit`.
+Status CheckMetadataMemory(const Header& h, uint64_t limit, uint64_t data_file_size = 0);
+
 // Smallest journal that fits one record for every table entry (each sector carrying a bitmap
 // record too), in bytes, rounded up to 4 KiB.
 uint64_t MinJournalSize(uint64_t table_entries);

@@ -195,5 +195,96 @@ TEST(LayoutTest, AProfileRegionOverlappingAnotherIsCorrupt) {
       std::string::npos);
 }
 
+// What an open needs, by hand: a 1 GiB base in 64 KiB blocks has 16384 bits, a 2 KiB bitmap
+// (a 4 KiB region); a 2 GiB compact disk in 1 MiB chunks has 2048 entries, an 8 KiB table
+// region decoded into 8 KiB; a 1 MiB journal.
+TEST(MetadataMemoryTest, ComputedFromTheHeaderAlone) {
+  Header h;
+  h.base_img = "base.raw";
+  h.all_data_in_fvd_img = false;
+  h.base_img_size = kGiB;
+  h.block_size = 64 * 1024;
+  h.bitmap_size = 4096;
+  h.virtual_disk_size = 2 * kGiB;
+  h.compact_image = true;
+  h.chunk_size = 1 << 20;
+  h.journal_size = 1 << 20;
+  h.metadata_size = 1 << 21;
+  h.num_prefetch_slots = 3;
+  h.bytes_per_prefetch = 100'000;  // rounded up to two 64 KiB blocks
+  const MetadataMemory m = MetadataMemoryOf(h);
+  EXPECT_EQ(m.bitmap, 4096u + 2 * 2048);
+  EXPECT_EQ(m.table, 8192u + 2048 * 4);
+  EXPECT_EQ(m.journal, 1u << 20);
+  EXPECT_EQ(m.profile, 0u);
+  EXPECT_EQ(m.prefetch, 3u * 131072);
+  EXPECT_EQ(m.allocator, 0u);
+  EXPECT_EQ(m.total(), 8192u + 16384 + (1 << 20) + 3 * 131072);
+  // A 1 GiB data file past the 2 MiB of metadata holds 1022 chunks: 128 bytes of bits and 4088
+  // of reusable ids.
+  EXPECT_EQ(MetadataMemoryOf(h, kGiB).allocator, 128u + 1022 * 4);
+  // A base whose data all moved in needs no bitmap and no prefetching.
+  h.all_data_in_fvd_img = true;
+  EXPECT_EQ(MetadataMemoryOf(h).bitmap, 0u);
+  EXPECT_EQ(MetadataMemoryOf(h).prefetch, 0u);
+}
+
+TEST(MetadataMemoryTest, AHeaderClaimingTooMuchIsRefusedNamingTheCost) {
+  Header h;
+  h.base_img = "base.raw";
+  h.all_data_in_fvd_img = false;
+  h.base_img_size = 1 << 20;
+  h.block_size = 512;
+  h.bitmap_size = 64 * kGiB;  // claimed, whatever the base needs
+  h.num_prefetch_slots = 2;
+  h.bytes_per_prefetch = 1 << 20;
+  const Status s = CheckMetadataMemory(h, kGiB);
+  EXPECT_EQ(s.code(), StatusCode::kTooLarge);
+  EXPECT_EQ(s.message(),
+            "opening the image needs 64 GiB of memory for its metadata (bitmap 64 GiB, table "
+            "0 B, journal 0 B, profile 0 B, prefetch 2 MiB, allocator 0 B), more than the limit "
+            "of 1 GiB (raise it to open the image)");
+  EXPECT_TRUE(CheckMetadataMemory(h, 65 * kGiB).ok());
+}
+
+// Prefetch slots a header may claim: 2^31 - 1 buffers of 2 GiB - 512 bytes each.
+TEST(MetadataMemoryTest, PrefetchSlotsAHeaderClaimsCount) {
+  Header h;
+  h.base_img = "base.raw";
+  h.all_data_in_fvd_img = false;
+  h.base_img_size = 1 << 20;
+  h.block_size = 512;
+  h.bitmap_size = 4096;
+  h.num_prefetch_slots = INT32_MAX;
+  h.bytes_per_prefetch = INT32_MAX - 511;
+  EXPECT_EQ(MetadataMemoryOf(h).prefetch, uint64_t{INT32_MAX} * (INT32_MAX - 511));
+  EXPECT_EQ(CheckMetadataMemory(h, kGiB).code(), StatusCode::kTooLarge);
+}
+
+TEST(MetadataMemoryTest, SizesNearTwoToTheSixtyFourSaturate) {
+  Header h;
+  h.base_img = "base.raw";
+  h.all_data_in_fvd_img = false;
+  h.base_img_size = UINT64_MAX;
+  h.block_size = 512;
+  h.bitmap_size = UINT64_MAX - 10;
+  h.journal_size = UINT64_MAX / 2;
+  EXPECT_EQ(MetadataMemoryOf(h).total(), UINT64_MAX);
+  EXPECT_EQ(CheckMetadataMemory(h, UINT64_MAX - 1).code(), StatusCode::kTooLarge);
+}
+
+// One-sector chunks over a large data file: the chunk allocator's map alone is over the limit.
+TEST(MetadataMemoryTest, OneSectorChunksOverALargeDataFileCountTheAllocator) {
+  Header h;
+  h.virtual_disk_size = 1 << 20;
+  h.compact_image = true;
+  h.chunk_size = 512;
+  h.metadata_size = 1 << 20;
+  const uint64_t data = (1 << 20) + 4 * kGiB;  // 2^23 chunks past the metadata
+  const MetadataMemory m = MetadataMemoryOf(h, data);
+  EXPECT_EQ(m.allocator, (uint64_t{1} << 20) + (uint64_t{1} << 25));
+  EXPECT_EQ(CheckMetadataMemory(h, 32 << 20, data).code(), StatusCode::kTooLarge);
+}
+
 }  // namespace
 }  // namespace fvd::format

@@ -128,6 +128,12 @@ uint64_t DataCapacityChunks(const Image::Core& c) {
   return size <= start ? 0 : (size - start) / c.header.chunk_size;
 }
 
+// The size of the device holding the data (0 when a separate data file was not given).
+uint64_t DataFileSize(const format::Header& h, const ImageDevices& d) {
+  if (d.data != nullptr) return d.data->size();
+  return h.data_file.empty() ? d.image->size() : 0;
+}
+
 }  // namespace
 
 Image::Image(std::unique_ptr<Core> core) : core_(std::move(core)) {}
@@ -139,6 +145,8 @@ Task<Result<std::unique_ptr<Image>>> Image::Open(ImageEnv env, ImageDevices devi
   auto core = std::make_unique<Core>(env, devices, options);
   Core& c = *core;
   FVD_CO_RETURN_IF_ERROR(co_await LoadHeader(c));
+  FVD_CO_RETURN_IF_ERROR(format::CheckMetadataMemory(c.header, options.max_metadata_memory,
+                                                      DataFileSize(c.header, devices)));
   FVD_CO_RETURN_IF_ERROR(CheckDevices(c, devices));
   if (c.header.all_data_in_image()) c.base_dev = nullptr;
   FVD_CO_RETURN_IF_ERROR(co_await LoadMetadata(c));

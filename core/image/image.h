@@ -77,6 +77,10 @@ struct ImageOptions {
   // read-write anyway with the metadata as last written and start a new journal epoch, so the
   // old records are never applied. Writes recorded only in the journal are lost for good.
   bool discard_unreplayable_journal = false;
+  // The most memory the open may spend on metadata (format::MetadataMemoryOf: bitmaps, table,
+  // journal replay, profile), checked against the header before anything is allocated: a
+  // header can claim any size. Over it, Open fails with kTooLarge naming what it would need.
+  uint64_t max_metadata_memory = uint64_t{1} << 30;
 };
 
 // The world an image runs in: time, timers and randomness come only from here.

@@ -702,5 +702,29 @@ TEST_F(ImageTest, OpenNeedsTheBase) {
   EXPECT_NE(r.status().message().find("base.raw"), std::string::npos);
 }
 
+// A header's claims are checked against the opener's memory limit before anything is read past
+// the header: the open fails with kTooLarge, naming what it would need, and writes nothing.
+TEST_F(ImageTest, AnOpenOverItsMetadataMemoryLimitFailsBeforeReadingMetadata) {
+  ASSERT_TRUE(world.Create(BaseOptions(/*compact=*/true)).ok());
+  const format::MetadataMemory need = format::MetadataMemoryOf(world.header, world.image_mem.size());
+  ASSERT_GT(need.total(), 4096u);
+  int writes = 0, metadata_reads = 0;
+  world.image_dev.set_fail([&](Op op, uint64_t offset, uint64_t) {
+    writes += op == Op::kWrite || op == Op::kResize;
+    metadata_reads += op == Op::kRead && offset >= world.header.table_offset;
+    return false;
+  });
+  auto r = world.Open({.max_metadata_memory = need.total() - 1});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kTooLarge);
+  EXPECT_NE(r.status().message().find("more than the limit of"), std::string::npos)
+      << r.status().message();
+  EXPECT_EQ(writes, 0);
+  EXPECT_EQ(metadata_reads, 0);
+  world.image_dev.set_fail(nullptr);
+  auto img = OpenOrDie({.max_metadata_memory = need.total()});
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+}
+
 }  // namespace
 }  // namespace fvd

@@ -421,6 +421,7 @@ struct FileDevice::Impl {
 
   // Runs the grow command, then reads the device's new size into `size_after`.
   Status GrowBlockDevice(uint64_t new_size, uint64_t& size_after) {
+    if (grow_command.empty() && !grow_refusal.empty()) return Status::Refused(grow_refusal);
     FVD_RETURN_IF_ERROR(RunGrowCommand(grow_command, path, new_size));
     uint64_t now = 0;
     if (::ioctl(fd, BLKGETSIZE64, &now) != 0) {
@@ -540,6 +541,7 @@ struct FileDevice::Impl {
   bool nowait_writes = true;
   uint64_t size = 0;  // cached; only Resize changes it
   std::string grow_command;
+  std::string grow_refusal;  // non-empty: growing is refused, and this says why
   uint32_t alignment = 1;
   std::unique_ptr<Backend> backend;
 };
@@ -585,6 +587,11 @@ bool FileDevice::zero_initialized() const {
 }
 void FileDevice::set_grow_command(std::string command) {
   impl_->grow_command = std::move(command);
+}
+
+void FileDevice::refuse_growth(std::string why) {
+  impl_->grow_command.clear();
+  impl_->grow_refusal = std::move(why);
 }
 
 Status FileDevice::SubmitRead(uint64_t offset, std::span<std::byte> buf, IoCallback done) {

@@ -70,6 +70,9 @@ class FileDevice final : public BlockDevice {
   bool zero_initialized() const override;
   // Sets the grow command after open (the image header that names it is read from the device).
   void set_grow_command(std::string command);
+  // Growing is not allowed (the opener's policy refused the header's command): a resize that
+  // must grow a block device fails with kRefused and this message.
+  void refuse_growth(std::string why);
 
   // Which backend is in use ("io_uring" or "thread pool"), for logs and tests.
   const char* backend_name() const;

@@ -24,6 +24,10 @@ std::string_view StatusCodeName(StatusCode code) {
       return "busy";
     case StatusCode::kInternal:
       return "internal error";
+    case StatusCode::kRefused:
+      return "refused";
+    case StatusCode::kTooLarge:
+      return "too large";
   }
   return "unknown";
 }

@@ -22,6 +22,8 @@ enum class StatusCode {
   kUnsupported,      // valid but not implemented by this build or device
   kBusy,             // try again later (queue full)
   kInternal,         // a broken invariant of ours
+  kRefused,          // the opener's policy does not allow it (an image from elsewhere)
+  kTooLarge,         // it would need more memory than the opener allows
 };
 
 // Name of a code ("corruption", "I/O error", ...) for messages.
@@ -44,6 +46,8 @@ class [[nodiscard]] Status {
   static Status Unsupported(std::string m) { return {StatusCode::kUnsupported, std::move(m)}; }
   static Status Busy(std::string m) { return {StatusCode::kBusy, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+  static Status Refused(std::string m) { return {StatusCode::kRefused, std::move(m)}; }
+  static Status TooLarge(std::string m) { return {StatusCode::kTooLarge, std::move(m)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

@@ -1,5 +1,6 @@
 // Creates an FVD image over a base in memory, writes through it, reads it back: the engine
-// embedded through find_package(fvd). Prints "ok" and exits 0, or says what went wrong.
+// embedded through find_package(fvd); and asks the host layer whether an untrusted image may
+// name /etc/passwd as its base. Prints "ok" and exits 0, or says what went wrong.
 #include <cstdio>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include "core/seam/memory_device.h"
 #include "core/seam/random.h"
 #include "core/seam/virtual_loop.h"
+#include "tools/host/trust.h"
 
 namespace {
 
@@ -50,6 +52,10 @@ int main() {
   const bool right = back[0] == std::byte{0x42} && back[4096] == std::byte{0x17} &&
                      back[8191] == std::byte{0x17} && back[8192] == std::byte{0x42};
   if (auto s = Run(loop, (*img)->Close()); !s.ok()) return Fail("close", s);
-  std::puts(right ? "ok" : "wrong data");
-  return right ? 0 : 1;
+  if (!right) return std::puts("wrong data"), 1;
+  const auto named = fvd::host::ResolveNamedFile("/srv/upload/disk.fvd", "base_img", "/etc/passwd",
+                                                 {.untrusted = true});
+  if (named.ok()) return std::puts("an untrusted image named /etc/passwd"), 1;
+  std::puts("ok");
+  return 0;
 }

@@ -141,7 +141,7 @@ ImageOptions OptionsFor(const BenchArgs& a) {
   return o;
 }
 
-int RunBench(const BenchArgs& a) {
+int RunBench(const BenchArgs& a, const OpeningArgs& opening) {
   if (a.format != "fvd") {
     return BenchFail("-f " + a.format +
                      ": fvd-img benches FVD images only (use qemu-img bench "
@@ -165,7 +165,9 @@ int RunBench(const BenchArgs& a) {
   // -i threads: the thread pool, whose pread/pwrite/fdatasync calls strace can count.
   if (a.aio == "threads") files->set_backend(IoBackend::kThreadPool);
   if (a.aio == "io_uring" || a.aio == "native") files->set_backend(IoBackend::kIoUring);
-  auto opened = OpenImage(*files, a.filename, OptionsFor(a));
+  ImageOptions options = OptionsFor(a);
+  if (Status s = opening.ApplyTo(options); !s.ok()) return BenchFail(s.message());
+  auto opened = OpenImage(*files, a.filename, options, opening.policy());
   if (!opened.ok()) return BenchFail(a.filename + ": " + opened.status().ToString());
   if (!a.quiet) std::cout << BenchBanner(*plan) << std::endl;
   auto took = RunPlan(*files, *opened->image, *plan);
@@ -179,7 +181,7 @@ int RunBench(const BenchArgs& a) {
 
 }  // namespace
 
-void AddBenchCommand(CLI::App& app, int& exit_code) {
+void AddBenchCommand(CLI::App& app, int& exit_code, const OpeningArgs& opening) {
   auto a = std::make_shared<BenchArgs>();
   CLI::App* cmd = app.add_subcommand(
       "bench", "Run a simple sequential I/O benchmark (qemu-img bench's options and output)");
@@ -208,7 +210,7 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   cmd->add_flag("-w,--write", a->write, "Write (default: read)");
   cmd->add_option("--pattern", a->pattern, "The byte writes carry (default 0)");
   cmd->add_option("filename", a->filename, "Image file")->required();
-  cmd->callback([a, &exit_code] { exit_code = RunBench(*a); });
+  cmd->callback([a, &exit_code, &opening] { exit_code = RunBench(*a, opening); });
 }
 
 }  // namespace fvd::img

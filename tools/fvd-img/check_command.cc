@@ -25,9 +25,11 @@ struct CheckArgs {
 // closing marks the image clean. Leaked chunks stay and are reused by the next allocations. A
 // journal corrupt beyond replay is discarded by `-r all` only (the writes recorded only there
 // are lost); `-r leaks` leaves it and fails.
-Status Repair(PosixFiles& files, const std::string& path, bool all, std::ostream& out) {
-  FVD_ASSIGN_OR_RETURN(OpenedImage opened,
-                       OpenImage(files, path, ImageOptions{.discard_unreplayable_journal = all}));
+Status Repair(PosixFiles& files, const std::string& path, bool all, std::ostream& out,
+              const OpeningArgs& opening) {
+  ImageOptions options{.discard_unreplayable_journal = all};
+  FVD_RETURN_IF_ERROR(opening.ApplyTo(options));
+  FVD_ASSIGN_OR_RETURN(OpenedImage opened, OpenImage(files, path, options, opening.policy()));
   const ImageStats stats = opened.image->stats();
   const std::string journal_error = opened.image->journal_error();
   FVD_RETURN_IF_ERROR(RunTask(files, opened.image->Close()));
@@ -103,15 +105,17 @@ nlohmann::ordered_json ToJson(const std::string& filename, const CheckReport& r)
           {"journal-unreplayable", r.journal_unreplayable}};
 }
 
-int RunCheck(const CheckArgs& a) {
+int RunCheck(const CheckArgs& a, const OpeningArgs& opening) {
   auto files = PosixFiles::Create();
   if (!files.ok()) return Fail(files.status().ToString());
   std::ostream& human = a.output == "json" ? std::cerr : std::cout;
+  ImageOptions options{.access = AccessMode::kReadOnly};
+  if (Status s = opening.ApplyTo(options); !s.ok()) return Fail(s.message());
   if (!a.repair.empty()) {
-    const Status s = Repair(*files, a.filename, a.repair == "all", human);
+    const Status s = Repair(*files, a.filename, a.repair == "all", human, opening);
     if (!s.ok()) return Fail(a.filename + ": repair failed: " + s.ToString());
   }
-  auto opened = OpenImage(*files, a.filename, ImageOptions{.access = AccessMode::kReadOnly});
+  auto opened = OpenImage(*files, a.filename, options, opening.policy());
   if (!opened.ok()) {
     const bool corrupt = opened.status().code() == StatusCode::kCorruption;
     CheckReport r;
@@ -135,7 +139,7 @@ int RunCheck(const CheckArgs& a) {
 
 }  // namespace
 
-void AddCheckCommand(CLI::App& app, int& exit_code) {
+void AddCheckCommand(CLI::App& app, int& exit_code, const OpeningArgs& opening) {
   auto args = std::make_shared<CheckArgs>();
   CLI::App* cmd = app.add_subcommand("check", "Check an FVD image's metadata for consistency");
   cmd->footer("Exit codes: 0 clean, 1 check failed to run, 2 corruption, 3 leaked chunks only.");
@@ -146,7 +150,7 @@ void AddCheckCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--output", args->output, "Output format")
       ->check(CLI::IsMember({"human", "json"}));
   cmd->add_option("filename", args->filename, "Image file")->required();
-  cmd->callback([args, &exit_code] { exit_code = RunCheck(*args); });
+  cmd->callback([args, &exit_code, &opening] { exit_code = RunCheck(*args, opening); });
 }
 
 }  // namespace fvd::img

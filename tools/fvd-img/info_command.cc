@@ -24,6 +24,7 @@ Result<ImageFacts> ReadFacts(const std::string& filename) {
   ImageFacts facts;
   facts.filename = filename;
   FVD_ASSIGN_OR_RETURN(facts.header, ReadImageHeader(*image, files.drive()));
+  if (facts.header.data_file.empty()) facts.data_file_size = image->size();
   // A damaged profile is reported, not fatal: it only orders prefetching.
   auto profile = ReadStoredProfile(*image, files.drive(), facts.header);
   if (profile.ok()) {
@@ -39,7 +40,7 @@ Result<ImageFacts> ReadFacts(const std::string& filename) {
 
 }  // namespace
 
-void AddInfoCommand(CLI::App& app, int& exit_code) {
+void AddInfoCommand(CLI::App& app, int& exit_code, const OpeningArgs& /*opening*/) {
   auto args = std::make_shared<InfoArgs>();
   CLI::App* cmd = app.add_subcommand("info", "Show an FVD image's header and layout");
   cmd->add_option("--output", args->output, "Output format")

@@ -3,6 +3,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "core/format/layout.h"
 #include "core/util/units.h"
 
 namespace fvd::img {
@@ -32,6 +33,11 @@ nlohmann::ordered_json InfoToJson(const ImageFacts& f) {
   }
   if (h.compact_image) j["cluster-size"] = h.chunk_size;
   j["format-specific"] = {{"type", "fvd"}, {"data", HeaderToJson(h)}};
+  const format::MetadataMemory need = format::MetadataMemoryOf(h, f.data_file_size);
+  j["format-specific"]["memory-to-open"] = {{"total", need.total()},     {"bitmap", need.bitmap},
+                                            {"table", need.table},       {"journal", need.journal},
+                                            {"profile", need.profile},
+                                            {"allocator", need.allocator}};
   if (h.prefetch_profile_entries > 0) {
     j["format-specific"]["prefetch-profile"] = {{"capacity", h.prefetch_profile_entries},
                                                 {"entries", f.profile_entries}};
@@ -85,6 +91,13 @@ std::string InfoToText(const ImageFacts& f) {
         << (f.profile_problem.empty() ? "" : " (" + f.profile_problem + ")") << ", followed "
         << h.profile_directed_prefetch_start_delay << " s after open\n";
   }
+  if (!h.add_storage_cmd.empty()) {
+    out << "    add_storage_cmd: '" << h.add_storage_cmd
+        << "' (runs only when the opener allows it: --allow-storage-cmd)\n";
+  }
+  const format::MetadataMemory need = format::MetadataMemoryOf(h, f.data_file_size);
+  out << "    memory to open: " << FormatByteSize(need.total()) << " (" << need.Describe()
+      << ")\n";
   return out.str();
 }
 

@@ -13,6 +13,9 @@ namespace fvd::img {
 struct ImageFacts {
   std::string filename;
   uint64_t actual_size = 0;  // bytes allocated on the host
+  // The size of the file holding the data when it is the image itself (info opens no other
+  // file), for the chunk allocator's share of the memory an open needs.
+  uint64_t data_file_size = 0;
   format::Header header;
   // The stored prefetch profile, when the image has a region: entries recorded, or why the
   // region cannot be read.

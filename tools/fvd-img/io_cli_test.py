@@ -210,14 +210,15 @@ class BlockDeviceTest(IoTestBase):
                   f'head -c $((FVD_NEW_SIZE - have)) /dev/urandom >> {self.backing} && '
                   f'losetup -c "$FVD_DEVICE"')
         r = io(self.dev, "write -P 0xab 100k 5M", "flush", "read -P 0xab 100k 5M",
-               "read -P 0 0 100k", f"read -P 0 {5 * MIB + 100 * KIB} 28k", "read -P 0 6M 1M")
+               "read -P 0 0 100k", f"read -P 0 {5 * MIB + 100 * KIB} 28k", "read -P 0 6M 1M",
+               flags=["--allow-storage-cmd"])
         self.assert_ok(r)
         self.assertGreaterEqual(os.path.getsize(self.backing), 5 * MIB)
         self.assertEqual(run("check", self.dev).returncode, 0)
 
     def test_failing_command_is_a_clear_error(self):
         self.make("exit 7")
-        r = io(self.dev, "write -P 0xab 0 4M")
+        r = io(self.dev, "write -P 0xab 0 4M", flags=["--allow-storage-cmd"])
         self.assertEqual(r.returncode, 1)
         self.assertIn("add_storage_cmd 'exit 7'", r.stdout + r.stderr)
         self.assertIn("exit code 7", r.stdout + r.stderr)

@@ -91,7 +91,7 @@ bool RunCommand(PosixFiles& files, Image& image, const IoCommand& c) {
   return RunFlush(files, image);
 }
 
-int RunIo(const IoArgs& a) {
+int RunIo(const IoArgs& a, const OpeningArgs& opening) {
   // Every command is parsed before the image is opened: a typo runs nothing.
   auto script = ParseIoScript(a.commands, a.read_only);
   if (!script.ok()) return IoFail(script.status().message());
@@ -103,7 +103,9 @@ int RunIo(const IoArgs& a) {
   if (!disk_size.ok()) return IoFail(a.filename + ": " + disk_size.status().ToString());
   const Status ranges = CheckIoScriptRanges(*script, *disk_size);
   if (!ranges.ok()) return IoFail(ranges.message());
-  auto opened = OpenImage(*files, a.filename, OptionsFor(a));
+  ImageOptions options = OptionsFor(a);
+  if (Status s = opening.ApplyTo(options); !s.ok()) return IoFail(s.message());
+  auto opened = OpenImage(*files, a.filename, options, opening.policy());
   if (!opened.ok()) return IoFail(a.filename + ": " + opened.status().ToString());
   bool ok = true;
   for (const IoCommand& c : *script) ok = RunCommand(*files, *opened->image, c) && ok;
@@ -117,7 +119,7 @@ int RunIo(const IoArgs& a) {
 
 }  // namespace
 
-void AddIoCommand(CLI::App& app, int& exit_code) {
+void AddIoCommand(CLI::App& app, int& exit_code, const OpeningArgs& opening) {
   auto args = std::make_shared<IoArgs>();
   CLI::App* cmd = app.add_subcommand("io", "Run qemu-io style read/write/flush commands");
   cmd->footer(
@@ -131,7 +133,7 @@ void AddIoCommand(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"writeback", "writethrough"}));
   cmd->add_option("-c", args->commands, "A command to run; may repeat")->allow_extra_args(false);
   cmd->add_option("filename", args->filename, "Image file")->required();
-  cmd->callback([args, &exit_code] { exit_code = RunIo(*args); });
+  cmd->callback([args, &exit_code, &opening] { exit_code = RunIo(*args, opening); });
 }
 
 }  // namespace fvd::img

@@ -18,13 +18,15 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", fvd::BuildIdentity("fvd-img"));
   int exit_code = 0;
+  fvd::img::OpeningArgs opening;
+  fvd::img::AddOpeningOptions(app, opening);
   fvd::img::AddCreateCommand(app, exit_code);
-  fvd::img::AddInfoCommand(app, exit_code);
-  fvd::img::AddCheckCommand(app, exit_code);
-  fvd::img::AddUpdateCommand(app, exit_code);
-  fvd::img::AddIoCommand(app, exit_code);
-  fvd::img::AddMapCommand(app, exit_code);
-  fvd::img::AddBenchCommand(app, exit_code);
+  fvd::img::AddInfoCommand(app, exit_code, opening);
+  fvd::img::AddCheckCommand(app, exit_code, opening);
+  fvd::img::AddUpdateCommand(app, exit_code, opening);
+  fvd::img::AddIoCommand(app, exit_code, opening);
+  fvd::img::AddMapCommand(app, exit_code, opening);
+  fvd::img::AddBenchCommand(app, exit_code, opening);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

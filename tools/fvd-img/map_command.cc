@@ -73,10 +73,12 @@ void PrintJson(const std::vector<MapExtent>& extents) {
   std::cout << "]\n";
 }
 
-int RunMap(const MapArgs& a) {
+int RunMap(const MapArgs& a, const OpeningArgs& opening) {
   auto files = PosixFiles::Create();
   if (!files.ok()) return Fail(files.status().ToString());
-  auto opened = OpenImage(*files, a.filename, ImageOptions{.access = AccessMode::kReadOnly});
+  ImageOptions options{.access = AccessMode::kReadOnly};
+  if (Status s = opening.ApplyTo(options); !s.ok()) return Fail(s.message());
+  auto opened = OpenImage(*files, a.filename, options, opening.policy());
   if (!opened.ok()) return Fail(a.filename + ": " + opened.status().ToString());
   const Image& image = *opened->image;
   const std::vector<MapExtent> extents = image.Map(0, image.size());
@@ -90,13 +92,13 @@ int RunMap(const MapArgs& a) {
 
 }  // namespace
 
-void AddMapCommand(CLI::App& app, int& exit_code) {
+void AddMapCommand(CLI::App& app, int& exit_code, const OpeningArgs& opening) {
   auto args = std::make_shared<MapArgs>();
   CLI::App* cmd = app.add_subcommand("map", "Show where the data of an FVD image is");
   cmd->add_option("--output", args->output, "Output format")
       ->check(CLI::IsMember({"human", "json"}));
   cmd->add_option("filename", args->filename, "Image file")->required();
-  cmd->callback([args, &exit_code] { exit_code = RunMap(*args); });
+  cmd->callback([args, &exit_code, &opening] { exit_code = RunMap(*args, opening); });
 }
 
 }  // namespace fvd::img

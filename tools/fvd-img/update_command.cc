@@ -10,7 +10,6 @@
 namespace fvd::img {
 
 using host::PosixFiles;
-using host::ResolveRelativeTo;
 namespace {
 
 struct UpdateArgs {
@@ -25,7 +24,7 @@ bool OverridesCleanShutdown(const std::vector<std::string>& assignments) {
   return false;
 }
 
-Status Update(const UpdateArgs& a) {
+Status Update(const UpdateArgs& a, const OpeningArgs& opening) {
   FVD_ASSIGN_OR_RETURN(PosixFiles files, PosixFiles::Create());
   FVD_ASSIGN_OR_RETURN(auto image, files.Open(a.filename, OpenMode::kReadWrite));
   FVD_ASSIGN_OR_RETURN(format::Header h, ReadImageHeader(*image, files.drive()));
@@ -40,8 +39,10 @@ Status Update(const UpdateArgs& a) {
   std::unique_ptr<FileDevice> data;
   BlockDevice* data_dev = image.get();
   if (!updated.data_file.empty()) {
-    FVD_ASSIGN_OR_RETURN(
-        data, files.Open(ResolveRelativeTo(a.filename, updated.data_file), OpenMode::kReadWrite));
+    FVD_ASSIGN_OR_RETURN(const std::string data_path,
+                         host::ResolveNamedFile(a.filename, "data_file", updated.data_file,
+                                                opening.policy()));
+    FVD_ASSIGN_OR_RETURN(data, files.Open(data_path, OpenMode::kReadWrite));
     data_dev = data.get();
   }
   const uint64_t needed = updated.data_offset() + updated.virtual_disk_size;
@@ -57,14 +58,14 @@ Status Update(const UpdateArgs& a) {
 
 }  // namespace
 
-void AddUpdateCommand(CLI::App& app, int& exit_code) {
+void AddUpdateCommand(CLI::App& app, int& exit_code, const OpeningArgs& opening) {
   auto args = std::make_shared<UpdateArgs>();
   CLI::App* cmd = app.add_subcommand("update", "Change attributes in an FVD image's header");
   cmd->footer(UpdateKeysHelp());
   cmd->add_option("filename", args->filename, "Image file")->required();
   cmd->add_option("assignments", args->assignments, "key=value ...")->required();
-  cmd->callback([args, &exit_code] {
-    const Status s = Update(*args);
+  cmd->callback([args, &exit_code, &opening] {
+    const Status s = Update(*args, opening);
     exit_code = s.ok() ? 0 : Fail(args->filename + ": " + s.ToString());
   });
 }

@@ -12,24 +12,49 @@ Result<uint64_t> ReadDiskSize(PosixFiles& files, const std::string& path) {
   return h.virtual_disk_size;
 }
 
+namespace {
+
+void ApplyGrowPermission(FileDevice& dev, const GrowPermission& p) {
+  if (!p.command.empty()) {
+    dev.set_grow_command(p.command);
+  } else if (!p.refusal.empty()) {
+    dev.refuse_growth(p.refusal);
+  }
+}
+
+}  // namespace
+
 Result<OpenedImage> OpenImage(PosixFiles& files, const std::string& path,
-                              const ImageOptions& options) {
+                              const ImageOptions& options, const TrustPolicy& policy) {
   const OpenMode mode =
       options.access == AccessMode::kReadOnly ? OpenMode::kReadOnly : OpenMode::kReadWrite;
+  // The header first, from a read-only open: the policy decides before anything is written.
+  format::Header h;
+  {
+    FVD_ASSIGN_OR_RETURN(auto probe, files.Open(path, OpenMode::kReadOnly));
+    FVD_ASSIGN_OR_RETURN(h, ReadImageHeader(*probe, files.drive()));
+  }
+  std::string base_path, data_path;
+  if (h.has_base() && !h.all_data_in_image()) {
+    FVD_ASSIGN_OR_RETURN(base_path, ResolveNamedFile(path, "base_img", h.base_img, policy));
+  }
+  if (!h.data_file.empty()) {
+    FVD_ASSIGN_OR_RETURN(data_path, ResolveNamedFile(path, "data_file", h.data_file, policy));
+  }
+  const GrowPermission grow = GrowCommandFor(h, path, policy);
   OpenedImage out;
   FVD_ASSIGN_OR_RETURN(out.image_file, files.Open(path, mode));
-  FVD_ASSIGN_OR_RETURN(const format::Header h, ReadImageHeader(*out.image_file, files.drive()));
-  out.image_file->set_grow_command(h.add_storage_cmd);
-  if (h.has_base() && !h.all_data_in_image()) {
-    auto base = files.Open(ResolveRelativeTo(path, h.base_img), OpenMode::kReadOnly);
+  ApplyGrowPermission(*out.image_file, grow);
+  if (!base_path.empty()) {
+    auto base = files.Open(base_path, OpenMode::kReadOnly);
     if (!base.ok()) return base.status().WithContext("base image");
     out.base_file = std::move(*base);
   }
-  if (!h.data_file.empty()) {
-    auto data = files.Open(ResolveRelativeTo(path, h.data_file), mode);
+  if (!data_path.empty()) {
+    auto data = files.Open(data_path, mode);
     if (!data.ok()) return data.status().WithContext("data file");
     out.data_file = std::move(*data);
-    out.data_file->set_grow_command(h.add_storage_cmd);
+    ApplyGrowPermission(*out.data_file, grow);
   }
   ImageEnv env{files.loop(), files.loop(), files.random()};
   ImageDevices devices{out.image_file.get(), out.data_file.get(), out.base_file.get()};

@@ -8,6 +8,7 @@
 #include "core/image/image.h"
 #include "core/posix/file_device.h"
 #include "tools/host/posix_files.h"
+#include "tools/host/trust.h"
 
 namespace fvd::host {
 
@@ -18,12 +19,13 @@ struct OpenedImage {
   std::unique_ptr<Image> image;
 };
 
-// Opens `path` (its base and data file resolved relative to it, as qemu does) and runs
-// Image::Open on them: recovery runs if the image was not closed cleanly and access is
-// read-write. Errors name the file. An image that opens read-only against the caller's wish
-// (a journal corrupt beyond replay: Image::open_warning) is named on stderr with the reason.
+// Opens `path` (its base and data file resolved relative to it, as qemu does, and checked
+// against `policy`: trust.h) and runs Image::Open on them: recovery runs if the image was not
+// closed cleanly and access is read-write. Errors name the file. An image that opens read-only
+// against the caller's wish (a journal corrupt beyond replay: Image::open_warning) is named on
+// stderr with the reason. Nothing is opened for writing before the policy's checks pass.
 Result<OpenedImage> OpenImage(PosixFiles& files, const std::string& path,
-                              const ImageOptions& options);
+                              const ImageOptions& options, const TrustPolicy& policy = {});
 
 // The virtual disk size of the image file `path`, from its header alone: nothing is opened
 // read-write and no recovery runs, so a command can check its ranges before anything writes.

@@ -1,7 +1,8 @@
 // fvd-nbdkit.so: an nbdkit plugin that exports an FVD image (nbdkit-plugin(3), API version 2).
 //
 //   nbdkit -U /tmp/fvd.sock ./fvd-nbdkit.so file=disk.fvd [readonly=1] [cache=none]
-//          [journal=unbuffered] [size=10G] [base=base.raw] [compact=1]
+//          [journal=unbuffered] [size=10G] [base=base.raw] [compact=1] [untrusted=1]
+//          [allow_storage_cmd=1] [storage_cmd=CMD] [max_metadata_memory=1G]
 //
 // The image is opened once, when the server is ready (after nbdkit forks into the background),
 // on an event-loop thread of its own (ImageServer); nbdkit's worker threads hand it requests.
@@ -111,6 +112,13 @@ extern "C" int FvdConfig(const char* key, const char* value) {
     return 0;
   }
   if (k == "compact") return ParseBool(value, o.create_options.compact_image);
+  if (k == "untrusted") return ParseBool(value, o.policy.untrusted);
+  if (k == "allow_storage_cmd") return ParseBool(value, o.policy.allow_storage_cmd);
+  if (k == "storage_cmd") {
+    o.policy.storage_cmd = value;
+    return 0;
+  }
+  if (k == "max_metadata_memory") return ParseSize(key, value, o.max_metadata_memory);
   return Fail("unknown parameter '" + k + "' (nbdkit <plugin> --help lists them)", EINVAL);
 }
 
@@ -231,7 +239,12 @@ nbdkit_plugin MakePlugin() {
       "                      every write durable when it completes\n"
       "size=<SIZE>           create the image with this virtual size if it is missing\n"
       "base=<BASE>           create the image over this base image if it is missing\n"
-      "compact=true          a created image allocates storage on demand";
+      "compact=true          a created image allocates storage on demand\n"
+      "untrusted=true        an image from elsewhere: its base and data file must be\n"
+      "                      regular files in its own directory, and it runs no command\n"
+      "allow_storage_cmd=true  run the header's add_storage_cmd to grow a block device\n"
+      "storage_cmd=<CMD>     grow block devices with this command instead\n"
+      "max_metadata_memory=<SIZE>  the most memory opening may spend on metadata (1G)";
   p.magic_config_key = "file";
   p.get_ready = FvdGetReady;
   p.after_fork = FvdAfterFork;

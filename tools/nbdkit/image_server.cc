@@ -48,7 +48,9 @@ struct ImageServer::State {
     ImageOptions io;
     io.access = options.read_only ? AccessMode::kReadOnly : AccessMode::kReadWrite;
     io.journal_mode = options.journal;
-    FVD_ASSIGN_OR_RETURN(host::OpenedImage o, host::OpenImage(*files, options.file, io));
+    io.max_metadata_memory = options.max_metadata_memory;
+    FVD_ASSIGN_OR_RETURN(host::OpenedImage o,
+                         host::OpenImage(*files, options.file, io, options.policy));
     opened.emplace(std::move(o));
     // A journal corrupt beyond replay leaves the image read-only: so is the export.
     if (!opened->image->open_warning().empty()) options.read_only = true;
@@ -81,7 +83,17 @@ Status PrepareImage(const ServerOptions& options) {
   }
   FVD_ASSIGN_OR_RETURN(auto file, files.Open(options.file, OpenMode::kReadOnly));
   auto h = ReadImageHeader(*file, files.drive());
-  return h.ok() ? Status::Ok() : h.status().WithContext(options.file);
+  if (!h.ok()) return h.status().WithContext(options.file);
+  // What opening would refuse, refused now: the names the header gives, and its memory.
+  if (h->has_base() && !h->all_data_in_image()) {
+    FVD_RETURN_IF_ERROR(host::ResolveNamedFile(options.file, "base_img", h->base_img,
+                                               options.policy).status().WithContext(options.file));
+  }
+  if (!h->data_file.empty()) {
+    FVD_RETURN_IF_ERROR(host::ResolveNamedFile(options.file, "data_file", h->data_file,
+                                               options.policy).status().WithContext(options.file));
+  }
+  return format::CheckMetadataMemory(*h, options.max_metadata_memory).WithContext(options.file);
 }
 
 namespace {

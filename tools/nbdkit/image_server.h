@@ -19,6 +19,7 @@
 #include "core/format/layout.h"
 #include "core/image/image.h"
 #include "core/util/status.h"
+#include "tools/host/trust.h"
 
 namespace fvd::nbd {
 
@@ -30,6 +31,9 @@ struct ServerOptions {
   // Used only when `file` does not exist: the image to create (virtual_size or base_img set).
   bool create = false;
   format::CreateOptions create_options;
+  // What the image may make this host do (tools/host/trust.h), and what opening may cost.
+  host::TrustPolicy policy;
+  uint64_t max_metadata_memory = uint64_t{1} << 30;
 };
 
 // Before any thread exists (nbdkit's get_ready, before it forks): creates the image if it is
