@@ -529,8 +529,16 @@ TEST_P(FileDeviceTest, DirectIoWithAlignedBuffers) {
   int calls = 0;
   EXPECT_EQ(dev.SubmitRead(a / 2, {rbuf.get(), a}, [&](Status) { ++calls; }).code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(dev.SubmitRead(0, {rbuf.get() + a / 2, a}, [&](Status) { ++calls; }).code(),
-            StatusCode::kInvalidArgument);
+  const Status misplaced = dev.SubmitRead(0, {rbuf.get() + a / 2, a}, [&](Status) { ++calls; });
+  EXPECT_EQ(misplaced.code(), StatusCode::kInvalidArgument);
+  // The offset and length are fine: the message names the buffer's address.
+  EXPECT_NE(misplaced.message().find("the buffer of the I/O at offset 0 length " +
+                                     std::to_string(a) + " is at address"),
+            std::string::npos)
+      << misplaced.message();
+  EXPECT_NE(misplaced.message().find("not aligned to " + std::to_string(a) + " bytes in memory"),
+            std::string::npos)
+      << misplaced.message();
   EXPECT_EQ(dev.SubmitRead(0, {rbuf.get(), a + a / 2}, [&](Status) { ++calls; }).code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(loop_->RunReady(), 0u);

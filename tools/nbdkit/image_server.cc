@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/image/image_file.h"
+#include "core/util/io_buffer.h"
 #include "tools/host/create_image.h"
 #include "tools/host/open_image.h"
 #include "tools/host/posix_files.h"
@@ -128,11 +129,31 @@ Result<std::unique_ptr<ImageServer>> ImageServer::Start(const ServerOptions& opt
   return std::unique_ptr<ImageServer>(new ImageServer(std::move(state)));
 }
 
+namespace {
+
+// O_DIRECT needs buffers aligned in memory, and nbdkit's are not: such a request goes through
+// an aligned copy, made on the caller's thread.
+bool NeedsBounce(const ServerOptions& o, const void* buf) {
+  return o.direct && reinterpret_cast<uintptr_t>(buf) % kIoBufferAlignment != 0;
+}
+
+}  // namespace
+
 Status ImageServer::Read(uint64_t offset, std::span<std::byte> buf) {
+  if (NeedsBounce(state_->options, buf.data())) {
+    UninitializedIoBuffer bounce(buf.size());
+    FVD_RETURN_IF_ERROR(state_->Call([&] { return state_->opened->image->Read(offset, bounce); }));
+    std::copy(bounce.begin(), bounce.end(), buf.begin());
+    return Status::Ok();
+  }
   return state_->Call([&] { return state_->opened->image->Read(offset, buf); });
 }
 
 Status ImageServer::Write(uint64_t offset, std::span<const std::byte> buf) {
+  if (NeedsBounce(state_->options, buf.data())) {
+    UninitializedIoBuffer bounce(buf.begin(), buf.end());
+    return state_->Call([&] { return state_->opened->image->Write(offset, bounce); });
+  }
   return state_->Call([&] { return state_->opened->image->Write(offset, buf); });
 }
 

@@ -1,7 +1,9 @@
 """Real NBD clients against fvd-nbdkit.so over a Unix socket (issue 9's "done when").
 
-Run by CTest with FVD_NBDKIT_PLUGIN (the plugin) and FVD_IMG (fvd-img) set. Each test runs a
-captive nbdkit (`nbdkit -U - ... --run CMD`): nbdkit starts the client once the server is
+Run by CTest with FVD_NBDKIT_PLUGIN (the plugin) and FVD_IMG (fvd-img) set. The data tests
+(patterns, convert, nbdcopy, overlays, kill -9, fio's nbd engine verifying at QD1 and QD32) run
+in both cache modes: the default (page cache) and cache=none (O_DIRECT, whose aligned-buffer
+demand nbdkit's buffers do not meet). Each test runs a captive nbdkit (`nbdkit -U - ... --run CMD`): nbdkit starts the client once the server is
 ready and shuts down (cleanly) when the client exits, so nothing waits on a guess. Expected
 bytes come from the files the test wrote itself.
 """
@@ -35,7 +37,9 @@ def nbdkit(params, run, timeout=300, readonly=False):
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env())
 
 
-class NbdkitTest(unittest.TestCase):
+class Server(unittest.TestCase):
+    CACHE = []  # extra plugin parameters of every data test: the cache mode
+
     def setUp(self):
         self.assertTrue(os.path.isabs(PLUGIN), "FVD_NBDKIT_PLUGIN must be an absolute path")
         self.tmp = tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR", "/var/tmp"))
@@ -68,6 +72,13 @@ class NbdkitTest(unittest.TestCase):
         self.assertEqual(self.fvd_img("check", disk).returncode, 0)
         self.assertIn("clean shutdown: true", self.fvd_img("info", disk).stdout)
 
+    def serve(self, params, run, **kw):
+        return nbdkit(params + self.CACHE, run, **kw)
+
+
+class DataTests:
+    """The export's data paths, run once per cache mode (the subclasses below)."""
+
     def test_qemu_io_patterns_at_many_offsets_and_sizes(self):
         disk = self.create("d.fvd", 64 * MIB, "-o", "compact_image=on,chunk_size=256k")
         rnd = random.Random(1)
@@ -80,13 +91,13 @@ class NbdkitTest(unittest.TestCase):
             writes.append((pos, size, rnd.randrange(1, 256)))
             pos += size
         cmds = " ".join(f'-c "write -P {p} {o} {n}"' for o, n, p in writes)
-        self.assert_ok(nbdkit([f"file={disk}"], f'qemu-io -f raw {cmds} -c flush "$nbd"'))
+        self.assert_ok(self.serve([f"file={disk}"], f'qemu-io -f raw {cmds} -c flush "$nbd"'))
         self.assert_clean(disk)
         # A second server, read-only: every pattern is there, and a gap between two writes
         # still reads zeros.
         checks = " ".join(f'-c "read -P {p} {o} {n}"' for o, n, p in writes)
         gap = next(w1[0] + w1[1] for w1, w2 in zip(writes, writes[1:]) if w2[0] > w1[0] + w1[1])
-        r = nbdkit([f"file={disk}", "readonly=true"],
+        r = self.serve([f"file={disk}", "readonly=true"],
                    f'qemu-io -r -f raw {checks} -c "read -P 0 {gap} 512" "$nbd"', readonly=True)
         self.assert_ok(r)
         self.assertNotIn("Pattern verification failed", r.stdout)
@@ -99,9 +110,9 @@ class NbdkitTest(unittest.TestCase):
             self.random_file("base.raw", 16 * MIB, 6)
             extra = ["-b", "base.raw"]
         disk = self.create("d.fvd", len(src), *extra)
-        self.assert_ok(nbdkit([f"file={disk}"], copy_in))
+        self.assert_ok(self.serve([f"file={disk}"], copy_in))
         self.assert_clean(disk)
-        self.assert_ok(nbdkit([f"file={disk}"], copy_out, readonly=True))
+        self.assert_ok(self.serve([f"file={disk}"], copy_out, readonly=True))
         with open(self.path("out.raw"), "rb") as f:
             self.assertTrue(f.read() == src, "the copy out differs from what was copied in")
 
@@ -120,7 +131,7 @@ class NbdkitTest(unittest.TestCase):
         base = self.random_file("base.raw", 8 * MIB, 9)
         disk = self.create("d.fvd", 12 * MIB, "-b", "base.raw")
         out = self.path("out.raw")
-        self.assert_ok(nbdkit([f"file={disk}"],
+        self.assert_ok(self.serve([f"file={disk}"],
                               f'qemu-io -f raw -c "write -P 0x5a 1M 64k" "$nbd" && '
                               f'nbdcopy "$uri" {out}'))
         with open(out, "rb") as f:
@@ -132,7 +143,7 @@ class NbdkitTest(unittest.TestCase):
     def test_kill_9_leaves_an_image_that_recovers(self):
         disk = self.create("d.fvd", 32 * MIB, "-o", "compact_image=on")
         sock = self.path("s.sock")
-        server = subprocess.Popen(["nbdkit", "-f", "-U", sock, PLUGIN, f"file={disk}"],
+        server = subprocess.Popen(["nbdkit", "-f", "-U", sock, PLUGIN, f"file={disk}", *self.CACHE],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env())
         try:
             deadline = time.monotonic() + 60
@@ -154,6 +165,31 @@ class NbdkitTest(unittest.TestCase):
         self.assert_ok(r)
         self.assertTrue(self.fvd_img("info", disk).stdout.count("clean shutdown: true"))
 
+    def test_fio_nbd_engine_verifies_through_the_export(self):
+        for depth in (1, 32):
+            disk = self.create(f"v{depth}.fvd", 32 * MIB, "-o", "compact_image=on")
+            job = (f"fio --name=v --ioengine=nbd --uri=\"$uri\" --rw=randwrite --bs=4k "
+                   f"--iodepth={depth} --size=16m --verify=crc32c --verify_fatal=1 "
+                   f"--do_verify=1 --randrepeat=0 --output-format=terse")
+            r = self.serve([f"file={disk}"], job)
+            self.assert_ok(r)
+            self.assertNotIn("verify:", r.stderr)
+            # terse v3: field 6 is the bytes read (the verification pass), 26 those written
+            fields = r.stdout.strip().splitlines()[-1].split(";")
+            self.assertEqual(int(fields[5]), 16 * 1024, r.stdout)  # KiB read back and verified
+            self.assertEqual(int(fields[46]), 16 * 1024, r.stdout)  # KiB written
+            self.assert_clean(disk)
+
+
+class DefaultCacheTest(DataTests, Server):
+    CACHE = []
+
+
+class CacheNoneTest(DataTests, Server):
+    CACHE = ["cache=none"]
+
+
+class NbdkitTest(Server):
     def test_bad_parameters_and_files(self):
         r = nbdkit([f"file={self.path('missing.fvd')}"], "true")
         self.assertNotEqual(r.returncode, 0)
