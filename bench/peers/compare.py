@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
-"""FVD against its peers on real files: a raw file, qcow2 (fresh, and an overlay on a raw
-base) and FVD (fresh, and an overlay on the same base), in one run on one filesystem.
+"""A comparison of TOOLS, not formats: `qemu-img bench` on raw and qcow2 files against
+`fvd-img bench` on FVD files (fresh, and overlays on a raw base), in one run on one filesystem.
+The two tools have different I/O paths (fvd-img bench is the leaner loop: it shows FVD "faster
+than raw"), so its ratios carry the tool difference. For formats compared through one client,
+see race.py (reports/peers/). This report goes to reports/peers/tools/.
 
 Every measurement is one `qemu-img bench` (raw, qcow2) or `fvd-img bench` (FVD) command line,
 the same flags for both tools:
@@ -186,7 +189,7 @@ def main():
     p.add_argument("--repetitions", type=int, default=5)
     p.add_argument("--count-4k", type=int, default=8192)
     p.add_argument("--count-64k", type=int, default=2048)
-    p.add_argument("--out", default=os.path.join(ROOT, "reports", "peers"))
+    p.add_argument("--out", default=os.path.join(ROOT, "reports", "peers", "tools"))
     p.add_argument("--quick", action="store_true",
                    help="a smoke run: 64 MiB disk, 3 repetitions, few requests")
     p.add_argument("--from-results", metavar="JSON",
@@ -251,7 +254,12 @@ def summarize(cases, runs, counts, args):
 
 
 def write_report(results, path):
-    L = ["# FVD against raw and qcow2 (bench/peers/compare.py)", "",
+    L = ["# A comparison of tools: qemu-img bench (raw, qcow2) against fvd-img bench (FVD) "
+         "(bench/peers/compare.py)", "",
+         "Not a comparison of formats: each format runs through a different tool, and "
+         "`fvd-img bench` is the leaner loop, so every ratio below carries the tool difference "
+         "(FVD shows as faster than raw). Formats through one client: `../README.md` "
+         "(bench/peers/race.py).", "",
          f"{results['size'] >> 20} MiB disks, medians of {results['repetitions']} repetitions "
          f"({results['counts']['rand4k']} rand4k / {results['counts']['seq64k']} seq64k "
          "requests each). Each cell: IOPS, then the ratio against raw in the same run "
