@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -81,6 +82,9 @@ struct ImageOptions {
   // journal replay, profile), checked against the header before anything is allocated: a
   // header can claim any size. Over it, Open fails with kTooLarge naming what it would need.
   uint64_t max_metadata_memory = uint64_t{1} << 30;
+  // Called on the image's scheduler when the image enters the metadata-error state and refuses
+  // writes from then on: a host that writes in-place ranges itself (InPlaceRun) stops.
+  std::function<void()> on_metadata_error = nullptr;
 };
 
 // The world an image runs in: time, timers and randomness come only from here.
@@ -188,6 +192,14 @@ class Image {
   // journal timer: after this the image may be destroyed without Close (a crash, in tests and
   // the simulator: the image's storage has already lost power).
   Task<void> WaitIdle();
+
+  // Where [offset, offset + length) is on the data device when a write there needs no metadata
+  // (what Write's in-place path checks): every block durably in the image, every chunk
+  // journaled, one contiguous run of the data device. nullopt otherwise. Such a range stays so,
+  // at the same place, while the image is open (durable bits and journaled table entries are
+  // only ever set), so a host may read and write it on the data device itself, from any thread,
+  // as Write's in-place path would (the NBD export's direct path); until on_metadata_error.
+  std::optional<uint64_t> InPlaceRun(uint64_t offset, uint64_t length) const;
 
   // Where each part of [offset, offset + length) is now (fresh bitmap, table), adjacent
   // extents of the same kind (and contiguous physical offsets) merged.

@@ -26,6 +26,7 @@ Status Image::Core::EnterMetadataError(const Status& s, const std::string& what)
     metadata_error = true;
     metadata_error_what = "image refuses writes after a failed metadata write (" + what + ": " +
                           s.ToString() + "); reads go on; reopen the image to recover";
+    if (options.on_metadata_error) options.on_metadata_error();
   }
   return s.WithContext(what);
 }

@@ -431,21 +431,26 @@ TEST_F(ImageTest, StorageGrowthFailureIsAClearError) {
 
 TEST_F(ImageTest, FailedJournalWriteEntersMetadataErrorState) {
   ASSERT_TRUE(world.Create(BaseOptions()).ok());
-  auto img = OpenOrDie({.journal_mode = JournalMode::kUnbuffered});
+  int told = 0;  // on_metadata_error: once, when the state is entered
+  auto img = OpenOrDie({.journal_mode = JournalMode::kUnbuffered,
+                        .on_metadata_error = [&told] { ++told; }});
   const uint64_t jbegin = world.header.journal_offset;
   const uint64_t jend = jbegin + world.header.journal_size;
   world.image_dev.set_fail([&](Op op, uint64_t off, uint64_t) {
     return op == Op::kWrite && off >= jbegin && off < jend;
   });
+  EXPECT_EQ(told, 0);
   Status s = world.Run(img->Write(0, Pattern(4096, 1)));
   EXPECT_EQ(s.code(), StatusCode::kIoError);
   EXPECT_TRUE(img->metadata_error());
+  EXPECT_EQ(told, 1);
   world.image_dev.set_fail(nullptr);
   s = world.Run(img->Write(1 << 20, Pattern(4096, 2)));
   EXPECT_EQ(s.code(), StatusCode::kReadOnly);
   EXPECT_NE(s.message().find("refuses writes"), std::string::npos) << s.message();
   EXPECT_EQ(ReadAll(*img, 1 << 20, 4096), Expected(1 << 20, 4096));  // reads go on
   EXPECT_FALSE(world.Run(img->Close()).ok());
+  EXPECT_EQ(told, 1);
   img = OpenOrDie();  // reopening recovers
   EXPECT_TRUE(img->stats().recovered);
   EXPECT_TRUE(world.Run(img->Write(1 << 20, Pattern(4096, 2))).ok());
@@ -723,6 +728,22 @@ TEST_F(ImageTest, AnOpenOverItsMetadataMemoryLimitFailsBeforeReadingMetadata) {
   EXPECT_EQ(metadata_reads, 0);
   world.image_dev.set_fail(nullptr);
   auto img = OpenOrDie({.max_metadata_memory = need.total()});
+  ASSERT_TRUE(world.Run(img->Close()).ok());
+}
+
+// InPlaceRun: where a write needs no metadata, as one run of the data device.
+TEST_F(ImageTest, InPlaceRunIsWhereAWriteNeedsNoMetadata) {
+  ASSERT_TRUE(world.Create(BaseOptions()).ok());  // 4 KiB blocks
+  auto img = OpenOrDie();
+  const uint64_t data_offset = world.header.data_offset();
+  EXPECT_FALSE(img->InPlaceRun(8192, 4096));  // the base's
+  ASSERT_TRUE(world.Run(img->Write(8192, Pattern(4096, 1))).ok());
+  EXPECT_EQ(img->InPlaceRun(8192, 4096), data_offset + 8192);
+  EXPECT_EQ(img->InPlaceRun(8192 + 512, 1024), data_offset + 8192 + 512);
+  EXPECT_FALSE(img->InPlaceRun(8192, 8192));  // the next block is still the base's
+  EXPECT_FALSE(img->InPlaceRun(8192, 0));
+  EXPECT_FALSE(img->InPlaceRun(8192 + 1, 512));  // not a request the image takes
+  EXPECT_FALSE(img->InPlaceRun(img->size(), 512));
   ASSERT_TRUE(world.Run(img->Close()).ok());
 }
 

@@ -132,6 +132,15 @@ Task<Status> Image::Write(uint64_t offset, std::span<const std::byte> buf) {
   }
 }
 
+std::optional<uint64_t> Image::InPlaceRun(uint64_t offset, uint64_t length) const {
+  const Core& c = *core_;
+  if (length == 0 || !c.CheckRange(offset, length).ok() || NeedsMetadata(c, offset, length))
+    return std::nullopt;
+  const uint64_t physical = SinglePhysicalRun(c.header, c.table, offset, length);
+  if (physical == kUnallocated) return std::nullopt;
+  return physical;
+}
+
 bool Image::TryWriteNow(uint64_t offset, std::span<const std::byte> buf) {
   Core& c = *core_;
   if (buf.empty() || !c.CheckRange(offset, buf.size()).ok() || !c.CheckWritable().ok())

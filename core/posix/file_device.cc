@@ -576,6 +576,9 @@ uint64_t FileDevice::size() const {
 uint32_t FileDevice::alignment() const {
   return impl_->alignment;
 }
+int FileDevice::fd() const {
+  return impl_->fd;
+}
 const char* FileDevice::backend_name() const {
   return impl_->backend->name();
 }

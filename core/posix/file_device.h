@@ -76,6 +76,10 @@ class FileDevice final : public BlockDevice {
 
   // Which backend is in use ("io_uring" or "thread pool"), for logs and tests.
   const char* backend_name() const;
+  // The open descriptor (O_DIRECT when cache is kDirect), for a host that reads and writes the
+  // same file on other threads itself (the NBD export's direct path, which dup()s it). Valid
+  // while the device lives.
+  int fd() const;
   const std::string& path() const;
 
  private:

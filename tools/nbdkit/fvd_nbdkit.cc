@@ -119,6 +119,7 @@ extern "C" int FvdConfig(const char* key, const char* value) {
     return 0;
   }
   if (k == "max_metadata_memory") return ParseSize(key, value, o.max_metadata_memory);
+  if (k == "direct_path") return ParseBool(value, o.direct_path);
   return Fail("unknown parameter '" + k + "' (nbdkit <plugin> --help lists them)", EINVAL);
 }
 
@@ -244,7 +245,10 @@ nbdkit_plugin MakePlugin() {
       "                      regular files in its own directory, and it runs no command\n"
       "allow_storage_cmd=true  run the header's add_storage_cmd to grow a block device\n"
       "storage_cmd=<CMD>     grow block devices with this command instead\n"
-      "max_metadata_memory=<SIZE>  the most memory opening may spend on metadata (1G)";
+      "max_metadata_memory=<SIZE>  the most memory opening may spend on metadata (1G)\n"
+      "direct_path=false     send every request through the image's loop thread (by\n"
+      "                      default data the image holds in place is read and written\n"
+      "                      on nbdkit's threads directly)";
   p.magic_config_key = "file";
   p.get_ready = FvdGetReady;
   p.after_fork = FvdAfterFork;

@@ -1,16 +1,20 @@
 #include "tools/nbdkit/image_server.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <future>
 #include <optional>
 #include <thread>
+#include <type_traits>
 
 #include "core/image/image_file.h"
 #include "core/util/io_buffer.h"
 #include "tools/host/create_image.h"
 #include "tools/host/open_image.h"
 #include "tools/host/posix_files.h"
+#include "tools/nbdkit/direct_path.h"
 
 namespace fvd::nbd {
 
@@ -18,12 +22,14 @@ struct ImageServer::State {
   ServerOptions options;
   std::optional<host::PosixFiles> files;  // created and used on the loop thread only
   std::optional<host::OpenedImage> opened;
+  std::unique_ptr<DirectPath> direct;  // null when turned off (ServerOptions::direct_path)
   PosixEventLoop* loop = nullptr;  // set once open; PostFromAnyThread is thread-safe
   std::thread thread;
   bool stop = false;  // loop thread only
   Status close_status;
   uint64_t size = 0;
   bool stopped = false;  // caller side: Stop ran
+  std::atomic<uint64_t> direct_reads{0}, direct_writes{0}, loop_reads{0}, loop_writes{0};
 
   // Runs on the loop thread: create if asked, open; then serve until Stop.
   void Main(std::promise<Status>& opened_promise) {
@@ -50,6 +56,9 @@ struct ImageServer::State {
     io.access = options.read_only ? AccessMode::kReadOnly : AccessMode::kReadWrite;
     io.journal_mode = options.journal;
     io.max_metadata_memory = options.max_metadata_memory;
+    io.on_metadata_error = [this] {
+      if (direct) direct->RefuseWrites();
+    };
     FVD_ASSIGN_OR_RETURN(host::OpenedImage o,
                          host::OpenImage(*files, options.file, io, options.policy));
     opened.emplace(std::move(o));
@@ -57,16 +66,39 @@ struct ImageServer::State {
     if (!opened->image->open_warning().empty()) options.read_only = true;
     size = opened->image->size();
     loop = &files->loop();
+    if (options.direct_path) FVD_RETURN_IF_ERROR(StartDirectPath());
     return Status::Ok();
   }
 
+  Status StartDirectPath() {
+    const FileDevice& data = opened->data_file ? *opened->data_file : *opened->image_file;
+    const int fd = ::fcntl(data.fd(), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return Status::IoError("dup of the data file's descriptor failed");
+    direct = std::make_unique<DirectPath>(*opened->image, fd,
+                                          options.journal == JournalMode::kUnbuffered,
+                                          !options.read_only);
+    direct->LearnAll(*opened->image);
+    return Status::Ok();
+  }
+
+  // Loop thread, after a request the loop served: what of its range is now in place.
+  void Learn(uint64_t offset, uint64_t length) {
+    if (direct) direct->Learn(*opened->image, offset, length);
+  }
+
   // Posts `make()` (a Task<Status> factory run on the loop thread) and waits for its result.
-  template <typename MakeTask>
-  Status Call(MakeTask make) {
+  // `now()`, when given, runs first on the loop thread: true means the request was done there
+  // (Image::TryReadNow, TryWriteNow) and no task is needed.
+  template <typename MakeTask, typename Now = bool (*)()>
+  Status Call(MakeTask make, Now now = nullptr) {
     std::promise<Status> done;
     auto result = done.get_future();
-    loop->PostFromAnyThread(
-        [&] { Detach(make(), [&done](Status s) { done.set_value(std::move(s)); }); });
+    loop->PostFromAnyThread([&] {
+      if constexpr (!std::is_same_v<Now, bool (*)()>) {
+        if (now()) return done.set_value(Status::Ok());
+      }
+      Detach(make(), [&done](Status s) { done.set_value(std::move(s)); });
+    });
     return result.get();
   }
 };
@@ -139,25 +171,74 @@ bool NeedsBounce(const ServerOptions& o, const void* buf) {
 
 }  // namespace
 
+namespace {
+
+Task<Status> ReadAndLearn(ImageServer::State& s, uint64_t offset, std::span<std::byte> buf) {
+  Status st = co_await s.opened->image->Read(offset, buf);
+  if (st.ok()) s.Learn(offset, buf.size());
+  co_return st;
+}
+
+Task<Status> WriteAndLearn(ImageServer::State& s, uint64_t offset,
+                           std::span<const std::byte> buf) {
+  Status st = co_await s.opened->image->Write(offset, buf);
+  if (st.ok()) s.Learn(offset, buf.size());
+  co_return st;
+}
+
+}  // namespace
+
+// Data the image holds in place goes direct (one pread on this thread); the rest goes to the
+// loop thread, where a read the page cache holds is one pread (TryReadNow), else a task.
 Status ImageServer::Read(uint64_t offset, std::span<std::byte> buf) {
-  if (NeedsBounce(state_->options, buf.data())) {
+  State& s = *state_;
+  if (NeedsBounce(s.options, buf.data())) {
     UninitializedIoBuffer bounce(buf.size());
-    FVD_RETURN_IF_ERROR(state_->Call([&] { return state_->opened->image->Read(offset, bounce); }));
+    FVD_RETURN_IF_ERROR(Read(offset, bounce));
     std::copy(bounce.begin(), bounce.end(), buf.begin());
     return Status::Ok();
   }
-  return state_->Call([&] { return state_->opened->image->Read(offset, buf); });
-}
-
-Status ImageServer::Write(uint64_t offset, std::span<const std::byte> buf) {
-  if (NeedsBounce(state_->options, buf.data())) {
-    UninitializedIoBuffer bounce(buf.begin(), buf.end());
-    return state_->Call([&] { return state_->opened->image->Write(offset, bounce); });
+  if (s.direct) {
+    if (auto done = s.direct->Read(offset, buf)) {
+      s.direct_reads.fetch_add(1, std::memory_order_relaxed);
+      return *done;
+    }
   }
-  return state_->Call([&] { return state_->opened->image->Write(offset, buf); });
+  s.loop_reads.fetch_add(1, std::memory_order_relaxed);
+  return s.Call([&s, offset, buf] { return ReadAndLearn(s, offset, buf); },
+                [&s, offset, buf] {
+                  if (!s.opened->image->TryReadNow(offset, buf, ReadWait::kNever)) return false;
+                  s.Learn(offset, buf.size());
+                  return true;
+                });
 }
 
+// Writes in place go direct; on the loop thread, writes the page cache takes (and allocating
+// ones the buffered journal records in memory) are done right there, as fio's sync jobs do.
+Status ImageServer::Write(uint64_t offset, std::span<const std::byte> buf) {
+  State& s = *state_;
+  if (NeedsBounce(s.options, buf.data())) {
+    UninitializedIoBuffer bounce(buf.begin(), buf.end());
+    return Write(offset, bounce);
+  }
+  if (s.direct) {
+    if (auto done = s.direct->Write(offset, buf)) {
+      s.direct_writes.fetch_add(1, std::memory_order_relaxed);
+      return *done;
+    }
+  }
+  s.loop_writes.fetch_add(1, std::memory_order_relaxed);
+  return s.Call([&s, offset, buf] { return WriteAndLearn(s, offset, buf); },
+                [&s, offset, buf] {
+                  if (!s.opened->image->TryWriteNow(offset, buf)) return false;
+                  s.Learn(offset, buf.size());
+                  return true;
+                });
+}
+
+// Direct writes never reached the core: their data is synced here first.
 Status ImageServer::Flush() {
+  if (state_->direct) FVD_RETURN_IF_ERROR(state_->direct->SyncIfWritten());
   return state_->Call([&] { return state_->opened->image->Flush(); });
 }
 
@@ -171,6 +252,12 @@ Status ImageServer::Stop() {
   s.opened.reset();
   s.files.reset();
   return s.close_status;
+}
+
+ServerStats ImageServer::stats() const {
+  const State& s = *state_;
+  return {s.direct_reads.load(), s.direct_writes.load(), s.loop_reads.load(),
+          s.loop_writes.load()};
 }
 
 uint64_t ImageServer::size() const {

@@ -1,6 +1,8 @@
 // ImageServer: one FVD image served to many threads. The core is single-threaded: it runs on
 // one event-loop thread of its own, and every request from another thread (nbdkit's worker
-// threads) travels to it as posted work and waits for its completion. No lock reaches the core.
+// threads) that needs it travels to it as posted work and waits for its completion. No lock
+// reaches the core. Requests on data the image holds in place need no core: they are done on
+// the caller's thread (DirectPath, direct_path.h).
 //
 // CONTRACT
 // - Start opens (or, when the file is missing and creation options are given, creates) the
@@ -34,12 +36,20 @@ struct ServerOptions {
   // What the image may make this host do (tools/host/trust.h), and what opening may cost.
   host::TrustPolicy policy;
   uint64_t max_metadata_memory = uint64_t{1} << 30;
+  // Requests on data the image holds in place are done on the caller's thread (direct_path.h);
+  // false sends every request through the loop thread (to measure what the direct path gives).
+  bool direct_path = true;
 };
 
 // Before any thread exists (nbdkit's get_ready, before it forks): creates the image if it is
 // missing and creation was asked for, else checks that it exists and its header is valid, so a
 // bad file fails the server at startup with one message.
 Status PrepareImage(const ServerOptions& options);
+
+// Requests served, by path: direct (on the caller's thread) or through the loop thread.
+struct ServerStats {
+  uint64_t direct_reads = 0, direct_writes = 0, loop_reads = 0, loop_writes = 0;
+};
 
 class ImageServer {
  public:
@@ -52,6 +62,7 @@ class ImageServer {
   Status Stop();
 
   uint64_t size() const;
+  ServerStats stats() const;
   bool read_only() const;
 
   struct State;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
 #include <thread>
 #include <vector>
@@ -88,6 +89,60 @@ TEST_F(ImageServerTest, MissingOrForeignFilesAreClearErrors) {
   auto foreign = ImageServer::Start(options_);
   ASSERT_FALSE(foreign.ok());
   EXPECT_EQ(fs::file_size(options_.file), 23u);
+}
+
+// An overlay of a 4 MiB base, 8 MiB large: base data goes through the loop (the core reads the
+// base), a block once written goes direct (learned when the loop's write completed), and the
+// disk past the base, which no bitmap covers, goes direct from the start.
+TEST_F(ImageServerTest, DataInPlaceGoesDirectAndEverythingElseThroughTheLoop) {
+  const auto base = Bytes(4 << 20, 77);
+  std::ofstream(dir_ / "base.raw", std::ios::binary)
+      .write(reinterpret_cast<const char*>(base.data()), static_cast<std::streamsize>(base.size()));
+  options_.create_options.base_img = "base.raw";
+  for (const bool direct_path : {true, false}) {
+    SCOPED_TRACE(direct_path ? "direct path" : "loop only");
+    fs::remove(options_.file);
+    options_.create = true;
+    options_.read_only = false;
+    options_.direct_path = direct_path;
+    auto server = ImageServer::Start(options_);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    ImageServer& srv = **server;
+    std::vector<std::byte> buf(4096);
+    ASSERT_TRUE(srv.Read(0, buf).ok());
+    EXPECT_TRUE(std::equal(buf.begin(), buf.end(), base.begin()));
+    const auto first = Bytes(4096, 1), second = Bytes(4096, 2);
+    ASSERT_TRUE(srv.Write(1 << 20, first).ok());   // allocates: the loop
+    ASSERT_TRUE(srv.Write(1 << 20, second).ok());  // in place now
+    ASSERT_TRUE(srv.Read(1 << 20, buf).ok());
+    EXPECT_EQ(buf, second);
+    ASSERT_TRUE(srv.Read(6 << 20, buf).ok());  // past the base: zeros
+    EXPECT_EQ(buf, std::vector<std::byte>(4096));
+    ASSERT_TRUE(srv.Flush().ok());
+    const ServerStats st = srv.stats();
+    if (direct_path) {
+      EXPECT_EQ(st.loop_reads, 1u);
+      EXPECT_EQ(st.loop_writes, 1u);
+      EXPECT_EQ(st.direct_reads, 2u);
+      EXPECT_EQ(st.direct_writes, 1u);
+    } else {
+      EXPECT_EQ(st.loop_reads, 3u);
+      EXPECT_EQ(st.loop_writes, 2u);
+      EXPECT_EQ(st.direct_reads + st.direct_writes, 0u);
+    }
+    ASSERT_TRUE(srv.Stop().ok());
+    server->reset();
+
+    // Reopened read-only: the direct write is where the core looks for it.
+    options_.create = false;
+    options_.read_only = true;
+    auto again = ImageServer::Start(options_);
+    ASSERT_TRUE(again.ok()) << again.status().ToString();
+    ASSERT_TRUE((*again)->Read(1 << 20, buf).ok());
+    EXPECT_EQ(buf, second);
+    ASSERT_TRUE((*again)->Read(4096, buf).ok());
+    EXPECT_TRUE(std::equal(buf.begin(), buf.end(), base.begin() + 4096));
+  }
 }
 
 }  // namespace

@@ -169,7 +169,7 @@ class DataTests:
         for depth in (1, 32):
             disk = self.create(f"v{depth}.fvd", 32 * MIB, "-o", "compact_image=on")
             job = (f"fio --name=v --ioengine=nbd --uri=\"$uri\" --rw=randwrite --bs=4k "
-                   f"--iodepth={depth} --size=16m --verify=crc32c --verify_fatal=1 "
+                   f"--iodepth={depth} --size=16m --verify=crc32c --verify_fatal=1 --verify_state_save=0 "
                    f"--do_verify=1 --randrepeat=0 --output-format=terse")
             r = self.serve([f"file={disk}"], job)
             self.assert_ok(r)
