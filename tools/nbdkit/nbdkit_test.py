@@ -152,7 +152,9 @@ class DataTests:
                 self.assertLess(time.monotonic(), deadline)
                 time.sleep(0.01)
             uri = f"nbd+unix:///?socket={sock}"
-            r = subprocess.run(["qemu-io", "-f", "raw", "-c", "write -P 0x77 0 1M", "-c", "flush",
+            # 0x77 allocates (the loop), 0x66 overwrites it in place (the direct path)
+            r = subprocess.run(["qemu-io", "-f", "raw", "-c", "write -P 0x77 0 1M",
+                                "-c", "write -P 0x66 0 512k", "-c", "flush",
                                 "-c", "write -P 0x88 4M 1M", uri], capture_output=True,
                                text=True, timeout=120)
             self.assert_ok(r)
@@ -161,7 +163,8 @@ class DataTests:
             server.wait(timeout=60)
         self.assertIn("clean shutdown: false", self.fvd_img("info", disk).stdout)
         self.assertIn(self.fvd_img("check", disk).returncode, (0, 3))
-        r = self.fvd_img("io", disk, "-c", "read -P 0x77 0 1M")  # flushed before the kill
+        r = self.fvd_img("io", disk, "-c", "read -P 0x66 0 512k",  # flushed before the kill
+                         "-c", "read -P 0x77 512k 512k")
         self.assert_ok(r)
         self.assertTrue(self.fvd_img("info", disk).stdout.count("clean shutdown: true"))
 
