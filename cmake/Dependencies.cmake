@@ -14,6 +14,9 @@ pkg_check_modules(ISAL REQUIRED IMPORTED_TARGET libisal)
 # Asynchronous file I/O for the POSIX device; the device falls back to a thread pool when the
 # kernel refuses io_uring at run time.
 pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
+# Base images on a remote NBD server (core/remote/): libnbd's asynchronous client, the NBD
+# client library of the nbdkit project, so URIs, TLS and the protocol are not ours to write.
+pkg_check_modules(LIBNBD REQUIRED IMPORTED_TARGET libnbd)
 
 # Debian's own python3 (a pyenv python3 may come first on PATH and cannot see Debian's Python
 # packages): the nightly gate (SciPy) and the sweep tool (python3-distributed) run with it.

@@ -18,6 +18,8 @@ PACKAGES=(
   libboost-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libisal-dev liburing-dev libabsl-dev
   # peers and external clients the tests and benchmarks drive
   fio qemu-utils nbdkit nbdkit-plugin-dev libnbd-bin
+  # base images on a remote NBD server (core/remote/)
+  libnbd-dev
   # counting the reads, writes and flushes of each format (bench/peers/compare.py)
   strace
   # plots of the simulator reports

@@ -35,6 +35,7 @@ struct EngineOptions {
   // fvd_allow_storage_cmd, fvd_storage_cmd; and fvd_max_metadata_memory.
   host::TrustPolicy policy;
   uint64_t max_metadata_memory = uint64_t{1} << 30;
+  unsigned base_timeout_s = 30;  // fvd_base_timeout: a remote (NBD) base's longest answer
 };
 
 // Checks what can be checked without touching a file (sizes, combinations). Errors name the

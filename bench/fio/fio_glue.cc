@@ -56,6 +56,7 @@ struct FioOptions {
   unsigned int allow_storage_cmd;
   char* storage_cmd;
   unsigned long long max_metadata_memory;
+  unsigned int base_timeout;
 };
 
 // Per job: the engine and the completions reaped for fio's event() calls.
@@ -90,6 +91,7 @@ EngineOptions CopyOptions(const FioOptions& f) {
   o.policy.allow_storage_cmd = f.allow_storage_cmd != 0;
   o.policy.storage_cmd = f.storage_cmd != nullptr ? f.storage_cmd : "";
   o.max_metadata_memory = f.max_metadata_memory;
+  o.base_timeout_s = f.base_timeout;
   return o;
 }
 
@@ -238,7 +240,7 @@ void SetChoices(fio_option& o, std::initializer_list<std::pair<const char*, cons
 
 // The option table: static storage because fio keeps pointers into it for the process's life.
 fio_option* Options() {
-  static fio_option options[17];
+  static fio_option options[18];
   static bool built = false;
   if (built) return options;
   built = true;
@@ -302,6 +304,10 @@ fio_option* Options() {
                             FIO_OPT_STR_VAL, offsetof(FioOptions, max_metadata_memory),
                             "The most memory opening the image may spend on its metadata",
                             "1g");
+  options[i++] = MakeOption("fvd_base_timeout", "FVD remote base timeout", FIO_OPT_INT,
+                            offsetof(FioOptions, base_timeout),
+                            "Seconds a remote (NBD) base may take to connect or answer a read",
+                            "30");
   options[i].name = nullptr;
   return options;
 }

@@ -62,6 +62,7 @@ Result<std::unique_ptr<FvdEngine>> FvdEngine::Create(EngineOptions options, Logg
   FVD_RETURN_IF_ERROR(ValidateOptions(options));
   FVD_ASSIGN_OR_RETURN(host::PosixFiles files, host::PosixFiles::Create());
   files.set_direct(options.cache == CacheOption::kNone);
+  files.set_base_timeout(std::chrono::seconds(options.base_timeout_s));
   // fio's loop does nothing but this job's I/O: write the page cache inline, as psync does.
   files.set_inline_cached_writes(true);
   return std::unique_ptr<FvdEngine>(

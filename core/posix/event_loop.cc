@@ -55,7 +55,7 @@ struct PosixEventLoop::Impl {
   std::atomic<bool> wake_pending{false};
 
   // Shared so a callback may unwatch its own fd (or another one) while it runs.
-  std::unordered_map<int, std::shared_ptr<std::function<void()>>> watched;
+  std::unordered_map<int, std::shared_ptr<std::function<void(uint32_t)>>> watched;
 
   ~Impl() {
     if (wake_fd >= 0) ::close(wake_fd);
@@ -113,8 +113,8 @@ struct PosixEventLoop::Impl {
       // An earlier callback in this batch may have unwatched it.
       auto it = watched.find(fd);
       if (it == watched.end()) continue;
-      std::shared_ptr<std::function<void()>> fn = it->second;
-      (*fn)();
+      std::shared_ptr<std::function<void(uint32_t)>> fn = it->second;
+      (*fn)(events[i].events);
       ++ran;
     }
     return ran;
@@ -221,6 +221,11 @@ void PosixEventLoop::PostFromAnyThread(std::function<void()> fn) {
 }
 
 Status PosixEventLoop::WatchFd(int fd, std::function<void()> on_ready) {
+  return WatchSocket(fd, [f = std::move(on_ready)](bool, bool) { f(); });
+}
+
+Status PosixEventLoop::WatchSocket(int fd,
+                                   std::function<void(bool readable, bool writable)> on_ready) {
   if (fd == impl_->wake_fd || impl_->watched.contains(fd)) {
     return Status::InvalidArgument("fd " + std::to_string(fd) + " is already watched");
   }
@@ -231,7 +236,23 @@ Status PosixEventLoop::WatchFd(int fd, std::function<void()> on_ready) {
     return Status::IoError("epoll_ctl(ADD, fd " + std::to_string(fd) +
                            ") failed: " + ErrnoText(errno));
   }
-  impl_->watched.emplace(fd, std::make_shared<std::function<void()>>(std::move(on_ready)));
+  // A hang-up or error counts as readable: the reader finds out what happened.
+  impl_->watched.emplace(fd, std::make_shared<std::function<void(uint32_t)>>(
+                                 [f = std::move(on_ready)](uint32_t events) {
+                                   f((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0,
+                                     (events & EPOLLOUT) != 0);
+                                 }));
+  return Status::Ok();
+}
+
+Status PosixEventLoop::SetWriteInterest(int fd, bool want) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | (want ? EPOLLOUT : 0u);
+  ev.data.fd = fd;
+  if (::epoll_ctl(impl_->epoll_fd, EPOLL_CTL_MOD, fd, &ev) != 0) {
+    return Status::IoError("epoll_ctl(MOD, fd " + std::to_string(fd) +
+                           ") failed: " + ErrnoText(errno));
+  }
   return Status::Ok();
 }
 

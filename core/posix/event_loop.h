@@ -32,6 +32,11 @@ class PosixEventLoop final : public Clock, public Scheduler {
   // thread each time the descriptor is readable (level-triggered). Used by the file device
   // (io_uring eventfd, thread-pool eventfd). Returns an error if epoll refuses the fd.
   [[nodiscard]] Status WatchFd(int fd, std::function<void()> on_ready);
+  // The same for a socket that is also written (an NBD client's): `on_ready(readable,
+  // writable)` runs on the loop thread while the descriptor is readable, or writable when
+  // SetWriteInterest asked for that (off at first).
+  [[nodiscard]] Status WatchSocket(int fd, std::function<void(bool readable, bool writable)> on_ready);
+  [[nodiscard]] Status SetWriteInterest(int fd, bool want);
   void UnwatchFd(int fd);
 
   // Runs due timers, posted work and I/O completions until `done()` is true. Sleeps in

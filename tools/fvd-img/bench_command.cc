@@ -166,7 +166,7 @@ int RunBench(const BenchArgs& a, const OpeningArgs& opening) {
   if (a.aio == "threads") files->set_backend(IoBackend::kThreadPool);
   if (a.aio == "io_uring" || a.aio == "native") files->set_backend(IoBackend::kIoUring);
   ImageOptions options = OptionsFor(a);
-  if (Status s = opening.ApplyTo(options); !s.ok()) return BenchFail(s.message());
+  if (Status s = opening.ApplyTo(options, *files); !s.ok()) return BenchFail(s.message());
   auto opened = OpenImage(*files, a.filename, options, opening.policy());
   if (!opened.ok()) return BenchFail(a.filename + ": " + opened.status().ToString());
   if (!a.quiet) std::cout << BenchBanner(*plan) << std::endl;

@@ -28,7 +28,7 @@ struct CheckArgs {
 Status Repair(PosixFiles& files, const std::string& path, bool all, std::ostream& out,
               const OpeningArgs& opening) {
   ImageOptions options{.discard_unreplayable_journal = all};
-  FVD_RETURN_IF_ERROR(opening.ApplyTo(options));
+  FVD_RETURN_IF_ERROR(opening.ApplyTo(options, files));
   FVD_ASSIGN_OR_RETURN(OpenedImage opened, OpenImage(files, path, options, opening.policy()));
   const ImageStats stats = opened.image->stats();
   const std::string journal_error = opened.image->journal_error();
@@ -110,7 +110,7 @@ int RunCheck(const CheckArgs& a, const OpeningArgs& opening) {
   if (!files.ok()) return Fail(files.status().ToString());
   std::ostream& human = a.output == "json" ? std::cerr : std::cout;
   ImageOptions options{.access = AccessMode::kReadOnly};
-  if (Status s = opening.ApplyTo(options); !s.ok()) return Fail(s.message());
+  if (Status s = opening.ApplyTo(options, *files); !s.ok()) return Fail(s.message());
   if (!a.repair.empty()) {
     const Status s = Repair(*files, a.filename, a.repair == "all", human, opening);
     if (!s.ok()) return Fail(a.filename + ": repair failed: " + s.ToString());

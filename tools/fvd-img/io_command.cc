@@ -104,7 +104,7 @@ int RunIo(const IoArgs& a, const OpeningArgs& opening) {
   const Status ranges = CheckIoScriptRanges(*script, *disk_size);
   if (!ranges.ok()) return IoFail(ranges.message());
   ImageOptions options = OptionsFor(a);
-  if (Status s = opening.ApplyTo(options); !s.ok()) return IoFail(s.message());
+  if (Status s = opening.ApplyTo(options, *files); !s.ok()) return IoFail(s.message());
   auto opened = OpenImage(*files, a.filename, options, opening.policy());
   if (!opened.ok()) return IoFail(a.filename + ": " + opened.status().ToString());
   bool ok = true;

@@ -77,7 +77,7 @@ int RunMap(const MapArgs& a, const OpeningArgs& opening) {
   auto files = PosixFiles::Create();
   if (!files.ok()) return Fail(files.status().ToString());
   ImageOptions options{.access = AccessMode::kReadOnly};
-  if (Status s = opening.ApplyTo(options); !s.ok()) return Fail(s.message());
+  if (Status s = opening.ApplyTo(options, *files); !s.ok()) return Fail(s.message());
   auto opened = OpenImage(*files, a.filename, options, opening.policy());
   if (!opened.ok()) return Fail(a.filename + ": " + opened.status().ToString());
   const Image& image = *opened->image;

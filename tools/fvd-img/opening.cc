@@ -4,7 +4,9 @@
 
 namespace fvd::img {
 
-Status OpeningArgs::ApplyTo(ImageOptions& o) const {
+Status OpeningArgs::ApplyTo(ImageOptions& o, host::PosixFiles& files) const {
+  files.set_base_timeout(std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::duration<double>(base_timeout_s)));
   auto bytes = ParseByteSize(max_metadata_memory);
   if (!bytes.ok()) {
     return Status::InvalidArgument("--max-metadata-memory " + max_metadata_memory + ": " +
@@ -24,6 +26,10 @@ void AddOpeningOptions(CLI::App& app, OpeningArgs& a) {
                  "Grow block devices with this command instead of the header's");
   app.add_option("--max-metadata-memory", a.max_metadata_memory,
                  "The most memory opening an image may spend on its metadata (default 1G)");
+  app.add_option("--base-timeout", a.base_timeout_s,
+                 "Seconds a remote (NBD) base may take to connect or answer a read; then the "
+                 "read fails with EIO (default 30)")
+      ->check(CLI::PositiveNumber);
   app.fallthrough();  // these may follow the command's name too
 }
 

@@ -2,15 +2,30 @@
 
 #include <optional>
 
+#include "core/format/constants.h"
 #include "core/image/image_file.h"
 
 namespace fvd::host {
 
 Result<format::Header> CreateImage(PosixFiles& files, const std::string& path,
                                    format::CreateOptions options) {
-  std::unique_ptr<FileDevice> base;
+  if (options.base_img.size() >= format::kBaseImgLen) {
+    return Status::InvalidArgument("the base image's name is " +
+                                   std::to_string(options.base_img.size()) +
+                                   " bytes; an FVD header holds at most " +
+                                   std::to_string(format::kBaseImgLen - 1));
+  }
+  const bool remote = remote::IsNbdUri(options.base_img);
+  if (remote && !options.base_img_fmt.empty() && options.base_img_fmt != "nbd" &&
+      options.base_img_fmt != "raw") {
+    return Status::InvalidArgument("a base on an NBD server is read as raw bytes: format '" +
+                                   options.base_img_fmt + "' cannot be used with '" +
+                                   options.base_img + "'");
+  }
+  if (remote) options.base_img_fmt = "nbd";
+  std::unique_ptr<BlockDevice> base;
   if (!options.base_img.empty()) {
-    auto opened = files.Open(ResolveRelativeTo(path, options.base_img), OpenMode::kReadOnly);
+    auto opened = files.OpenBase(ResolveRelativeTo(path, options.base_img));
     if (!opened.ok()) return opened.status().WithContext("base image");
     base = std::move(*opened);
     options.base_img_length = base->size();

@@ -46,7 +46,14 @@ Result<OpenedImage> OpenImage(PosixFiles& files, const std::string& path,
   FVD_ASSIGN_OR_RETURN(out.image_file, files.Open(path, mode));
   ApplyGrowPermission(*out.image_file, grow);
   if (!base_path.empty()) {
-    auto base = files.Open(base_path, OpenMode::kReadOnly);
+    auto base = files.OpenBase(base_path);
+    if (!base.ok() && remote::IsNbdUri(base_path) && base.status().code() == StatusCode::kIoError) {
+      // A remote base that is gone: the image still opens and serves what it holds.
+      std::fprintf(stderr, "%s: warning: %s; reads of data still in the base fail with EIO\n",
+                   path.c_str(), base.status().message().c_str());
+      base = std::unique_ptr<BlockDevice>(remote::NbdBaseDevice::Unreachable(
+          files.loop(), base_path, h.base_img_size, base.status().message()));
+    }
     if (!base.ok()) return base.status().WithContext("base image");
     out.base_file = std::move(*base);
   }

@@ -15,7 +15,8 @@ namespace fvd::host {
 struct OpenedImage {
   std::unique_ptr<FileDevice> image_file;
   std::unique_ptr<FileDevice> data_file;  // null unless the header names one
-  std::unique_ptr<FileDevice> base_file;  // null without a base (or all data in the image)
+  std::unique_ptr<BlockDevice> base_file;  // a file or a remote (NBD) base; null without a
+                                           // base (or all data in the image)
   std::unique_ptr<Image> image;
 };
 

@@ -25,7 +25,17 @@ Result<std::unique_ptr<FileDevice>> PosixFiles::Open(const std::string& path, Op
   return FileDevice::Open(*loop_, path, opts);
 }
 
+Result<std::unique_ptr<BlockDevice>> PosixFiles::OpenBase(const std::string& name) {
+  if (remote::IsNbdUri(name)) {
+    FVD_ASSIGN_OR_RETURN(auto dev, remote::NbdBaseDevice::Open(*loop_, name, {.timeout = base_timeout_}));
+    return std::unique_ptr<BlockDevice>(std::move(dev));
+  }
+  FVD_ASSIGN_OR_RETURN(auto file, Open(name, OpenMode::kReadOnly));
+  return std::unique_ptr<BlockDevice>(std::move(file));
+}
+
 std::string ResolveRelativeTo(const std::string& image, const std::string& path) {
+  if (remote::IsNbdUri(path)) return path;
   const std::filesystem::path p(path);
   if (p.is_absolute()) return path;
   return (std::filesystem::path(image).parent_path() / p).lexically_normal().string();

@@ -6,6 +6,7 @@
 
 #include "core/posix/event_loop.h"
 #include "core/posix/file_device.h"
+#include "core/remote/nbd_base_device.h"
 #include "core/seam/random.h"
 #include "core/seam/sync_io.h"
 
@@ -18,6 +19,11 @@ class PosixFiles {
   // Opens (or with `create`, creates) a file through the loop. Errors name the path.
   Result<std::unique_ptr<FileDevice>> Open(const std::string& path, OpenMode mode,
                                            bool create = false);
+  // A base image: an NBD URI (remote::IsNbdUri) connects to that server, anything else opens
+  // the file read-only. Errors name the file or URI.
+  Result<std::unique_ptr<BlockDevice>> OpenBase(const std::string& name);
+  // The longest a remote base may take to connect or to answer a read (NbdBaseOptions).
+  void set_base_timeout(std::chrono::nanoseconds t) { base_timeout_ = t; }
   // Files opened from now on use O_DIRECT (cache=none) when `direct`.
   void set_direct(bool direct) { direct_ = direct; }
   // Files opened from now on use this I/O backend (io_uring, the thread pool, or either).
@@ -36,9 +42,11 @@ class PosixFiles {
   bool direct_ = false;
   bool inline_cached_writes_ = false;
   IoBackend backend_ = IoBackend::kAuto;
+  std::chrono::nanoseconds base_timeout_ = remote::NbdBaseOptions{}.timeout;
 };
 
-// `path` resolved the way qemu resolves a backing file: relative to the directory of `image`.
+// `path` resolved the way qemu resolves a backing file: relative to the directory of `image`
+// (an NBD URI stays as it is).
 std::string ResolveRelativeTo(const std::string& image, const std::string& path);
 
 }  // namespace fvd::host

@@ -12,6 +12,8 @@
 #include <nbdkit-plugin.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -120,6 +122,17 @@ extern "C" int FvdConfig(const char* key, const char* value) {
   }
   if (k == "max_metadata_memory") return ParseSize(key, value, o.max_metadata_memory);
   if (k == "direct_path") return ParseBool(value, o.direct_path);
+  if (k == "base_timeout") {
+    char* end = nullptr;
+    const double secs = std::strtod(value, &end);
+    if (end == value || *end != '\0' || !(secs > 0)) {
+      return Fail("base_timeout=" + std::string(value) + ": expected a positive number of seconds",
+                  EINVAL);
+    }
+    o.base_timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(secs));
+    return 0;
+  }
   return Fail("unknown parameter '" + k + "' (nbdkit <plugin> --help lists them)", EINVAL);
 }
 
@@ -246,6 +259,8 @@ nbdkit_plugin MakePlugin() {
       "allow_storage_cmd=true  run the header's add_storage_cmd to grow a block device\n"
       "storage_cmd=<CMD>     grow block devices with this command instead\n"
       "max_metadata_memory=<SIZE>  the most memory opening may spend on metadata (1G)\n"
+      "base_timeout=<SECONDS>  the longest a remote (NBD) base may take to connect or\n"
+      "                      answer a read; then the read fails with EIO (30)\n"
       "direct_path=false     send every request through the image's loop thread (by\n"
       "                      default data the image holds in place is read and written\n"
       "                      on nbdkit's threads directly)";

@@ -52,6 +52,7 @@ struct ImageServer::State {
       if (!h.ok()) return h.status().WithContext("creating '" + options.file + "'");
     }
     files->set_direct(options.direct);
+    files->set_base_timeout(options.base_timeout);
     ImageOptions io;
     io.access = options.read_only ? AccessMode::kReadOnly : AccessMode::kReadWrite;
     io.journal_mode = options.journal;
@@ -105,6 +106,7 @@ struct ImageServer::State {
 
 Status PrepareImage(const ServerOptions& options) {
   FVD_ASSIGN_OR_RETURN(host::PosixFiles files, host::PosixFiles::Create());
+  files.set_base_timeout(options.base_timeout);
   struct stat st {};
   if (::stat(options.file.c_str(), &st) != 0) {
     if (!options.create) {

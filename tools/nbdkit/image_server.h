@@ -13,6 +13,7 @@
 //   the loop thread. No request may be started after Stop.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -39,6 +40,8 @@ struct ServerOptions {
   // Requests on data the image holds in place are done on the caller's thread (direct_path.h);
   // false sends every request through the loop thread (to measure what the direct path gives).
   bool direct_path = true;
+  // The longest a remote (NBD) base may take to connect or answer a read.
+  std::chrono::nanoseconds base_timeout = std::chrono::seconds(30);
 };
 
 // Before any thread exists (nbdkit's get_ready, before it forks): creates the image if it is
