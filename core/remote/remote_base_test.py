@@ -116,6 +116,10 @@ class RemoteBase(unittest.TestCase):
                 cmds += ["-c", f"read -P {0x10 + i:#x} {i}M 1M"]
         return self.fvd_img("io", "-r", img, *cmds)
 
+    def extents_in_base(self, img):
+        extents = json.loads(self.ok(self.fvd_img("map", "--output=json", img)).stdout)
+        return [e for e in extents if e["depth"] > 0]
+
     def info(self, img):
         return json.loads(self.ok(self.fvd_img("info", "--output=json", img)).stdout)
 
@@ -153,11 +157,14 @@ class RemoteBase(unittest.TestCase):
         srv = self.serve_base()
         img = self.overlay(srv.uri, "copy_on_read=on")
         reads = [a for i in range(BASE_MIB * 16) for a in ("-c", f"read {i * 64}k 64k")]
-        for _ in range(10):  # passes until the map says nothing is left in the base
+        # Copy-on-read is best effort (a copy that meets a lock, or is in flight when the
+        # image closes, is left to a later read): passes until the map shows no extent at
+        # depth 1, the base.
+        for _ in range(10):
             self.ok(self.fvd_img("io", img, *reads))
-            if '"base"' not in self.ok(self.fvd_img("map", "--output=json", img)).stdout:
+            if not self.extents_in_base(img):
                 break
-        self.assertNotIn('"base"', self.fvd_img("map", "--output=json", img).stdout)
+        self.assertEqual(self.extents_in_base(img), [])
         srv.stop()
         self.ok(self.read_base_patterns(img))
         self.ok(self.fvd_img("check", img))
