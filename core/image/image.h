@@ -27,6 +27,7 @@
 
 #include "core/check/check.h"
 #include "core/format/header.h"
+#include "core/image/prefetch_window.h"
 #include "core/image/test_bugs.h"
 #include "core/seam/block_device.h"
 #include "core/seam/clock.h"
@@ -74,6 +75,14 @@ struct ImageOptions {
   // prefetcher leave a gap before its next read, growing while reads keep queueing, up to
   // prefetch_throttle_time. Zero: off.
   Duration prefetch_queue_target{0};
+  // How the prefetcher paces its base reads. kWindow (the default): each slot is read in
+  // pieces of prefetch_window.read_bytes with a window of pieces in flight that a
+  // queueing-delay controller sizes (prefetch_window.h; its target is prefetch_queue_target
+  // when set); the throughput coin is off, the header's rate caps still apply. kFvd: FVD's own
+  // (one read of bytes_per_prefetch at a time, the header's throughput coin, and the delay
+  // pacing above when its target is set), kept for comparison.
+  PrefetchControl prefetch_control = PrefetchControl::kWindow;
+  PrefetchWindowLimits prefetch_window = {};
   // The repair of `fvd-img check -r all`: when the journal is corrupt beyond replay, open
   // read-write anyway with the metadata as last written and start a new journal epoch, so the
   // old records are never applied. Writes recorded only in the journal are lost for good.

@@ -1,6 +1,7 @@
 #include "core/image/prefetcher.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/image/base_copy.h"
 #include "core/image/storage.h"
@@ -15,6 +16,16 @@ using std::chrono::milliseconds;
 constexpr Duration kLockedRetry = milliseconds(10);
 // At most this many passes over a prefetch profile.
 constexpr int kProfilePasses = 4;
+
+PrefetchWindowLimits WindowLimits(const ImageOptions& o) {
+  PrefetchWindowLimits l = o.prefetch_window;
+  if (o.prefetch_queue_target > Duration::zero()) l.target = o.prefetch_queue_target;
+  return l;
+}
+
+double WindowMaxReads(const ImageOptions& o) {
+  return std::max(1.0, o.prefetch_window.max_reads);
+}
 
 uint64_t SlotBlocks(const format::Header& h) {
   const uint64_t bytes = h.bytes_per_prefetch > 0 ? uint64_t(h.bytes_per_prefetch) : 1;
@@ -54,7 +65,16 @@ Prefetcher::Prefetcher(Image::Core& core)
       read_cap_(KiBpsToBytesPerSecond(core.header.prefetch_max_read_throughput)),
       write_cap_(KiBpsToBytesPerSecond(core.header.prefetch_max_write_throughput)),
       queue_pacer_(core.options.prefetch_queue_target,
-                   milliseconds(std::max<int32_t>(1, core.header.prefetch_throttle_time))) {
+                   milliseconds(std::max<int32_t>(1, core.header.prefetch_throttle_time))),
+      window_(WindowLimits(core.options)) {
+  // A window of pieces in flight needs room for them (and one slot for the writer).
+  if (Windowed()) {
+    const uint64_t piece = std::max<uint64_t>(1, core.options.prefetch_window.read_bytes);
+    const uint64_t per_slot = std::max<uint64_t>(1, DivRoundUp(max_blocks_ * core.header.block_size, piece));
+    const uint64_t want =
+        1 + DivRoundUp(static_cast<uint64_t>(std::ceil(WindowMaxReads(core.options))), per_slot);
+    if (slots_.size() < want) slots_.resize(want);
+  }
   for (const ByteRange& r : core.options.prefetch_profile) {
     if (r.length > 0 && r.offset < core.header.base_img_size)
       profile_.push_back({r.offset, r.length});
@@ -174,7 +194,7 @@ Task<void> Prefetcher::Pass(bool profile) {
   head_ = tail_ = 0;
   progress_ = false;
   reader_done_ = false;
-  Detach(Reader(), [this] {
+  Detach(Windowed() ? WindowReader() : Reader(), [this] {
     reader_done_ = true;
     ring_changed_.NotifyAll(c_.env.scheduler);
   });
@@ -235,6 +255,7 @@ Task<void> Prefetcher::Reader() {
     Slot& slot = slots_[head_ % slots_.size()];
     slot.offset = next->offset;
     slot.bytes.resize(next->length);
+    slot.filled = true;
     const TimePoint t0 = c_.env.clock.Now();
     Status s = co_await c_.ReadBase(slot.offset, slot.bytes);
     if (!s.ok()) {
@@ -253,9 +274,64 @@ Task<void> Prefetcher::Reader() {
   }
 }
 
+Task<void> Prefetcher::WindowReader() {
+  const uint64_t piece = std::max<uint64_t>(1, c_.options.prefetch_window.read_bytes);
+  while (!ShouldStop()) {
+    const std::optional<Extent> next = NextRange();
+    if (!next.has_value()) break;
+    progress_ = true;
+    while (head_ - tail_ == slots_.size() && !ShouldStop()) co_await ring_changed_.Wait();
+    if (ShouldStop()) break;
+    const uint64_t index = head_;
+    Slot& slot = slots_[index % slots_.size()];
+    slot.offset = next->offset;
+    slot.bytes.resize(next->length);
+    slot.pending = static_cast<int>(DivRoundUp(next->length, piece));
+    slot.filled = false;
+    ++head_;
+    for (uint64_t at = 0; at < next->length && !ShouldStop(); at += piece) {
+      while (in_flight_ >= window_.reads() && !ShouldStop()) co_await ring_changed_.Wait();
+      if (const TimePoint now = c_.env.clock.Now(); now < next_read_at_ && !ShouldStop())
+        co_await Sleep(next_read_at_ - now);
+      const uint64_t length = std::min(piece, next->length - at);
+      co_await Pace(read_meter_, read_cap_, length, /*min_kibps=*/0);
+      if (ShouldStop()) break;
+      ++in_flight_;
+      Detach(ReadPiece(index, at, length), [this] {
+        --in_flight_;
+        ring_changed_.NotifyAll(c_.env.scheduler);
+      });
+    }
+  }
+  while (in_flight_ > 0) co_await ring_changed_.Wait();
+}
+
+Task<void> Prefetcher::ReadPiece(uint64_t slot_index, uint64_t at, uint64_t length) {
+  Slot& slot = slots_[slot_index % slots_.size()];
+  const TimePoint t0 = c_.env.clock.Now();
+  Status s = co_await c_.ReadBase(slot.offset + at,
+                                  std::span<std::byte>(slot.bytes).subspan(at, length));
+  if (!s.ok()) {
+    Fail(s, "prefetch base read");
+    co_return;
+  }
+  const TimePoint now = c_.env.clock.Now();
+  const Duration took = now - t0;
+  read_meter_.Add(length, took);
+  c_.stats.prefetch_bytes_read += length;
+  window_.Completed(now, length, took);
+  if (const Duration gap = window_.TakeGap(took); gap > Duration::zero()) {
+    ++c_.stats.prefetch_backoffs;
+    next_read_at_ = std::max(next_read_at_, now + gap);
+  }
+  if (--slot.pending == 0) slot.filled = true;
+}
+
 Task<void> Prefetcher::Writer() {
   for (;;) {
-    while (head_ == tail_ && !reader_done_ && !ShouldStop()) co_await ring_changed_.Wait();
+    while ((head_ == tail_ ? !reader_done_ : !slots_[tail_ % slots_.size()].filled) &&
+           !ShouldStop())
+      co_await ring_changed_.Wait();
     if (ShouldStop() || head_ == tail_) break;
     const Slot& slot = slots_[tail_ % slots_.size()];
     co_await Pace(write_meter_, write_cap_, slot.bytes.size(),

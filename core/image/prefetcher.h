@@ -19,6 +19,10 @@
 //   ImageOptions::prefetch_queue_target, a base read that queued longer than that behind
 //   other traffic (QueueDelayPacer) makes the reader leave a growing gap before its next read
 //   (at most prefetch_throttle_time), shrinking again once reads stop queueing.
+// - ImageOptions::prefetch_control kWindow instead: no coin and no QueueDelayPacer; each slot
+//   is read in pieces of prefetch_window.read_bytes, as many in flight (over all slots) as
+//   PrefetchWindow allows, with its gap after each piece while the window is below one read.
+//   The writer copies a slot once all its pieces are in, in slot order.
 // - Completion: under a lock over the whole disk (so no write is between its fresh and stale
 //   bits), flush the data, write the all-set bitmap and the table, flush, set
 //   self_contained in the header, flush.
@@ -39,6 +43,7 @@
 #include "core/image/extents.h"
 #include "core/image/image_core.h"
 #include "core/image/prefetch_pacing.h"
+#include "core/image/prefetch_window.h"
 
 namespace fvd {
 
@@ -64,6 +69,8 @@ class Prefetcher {
   struct Slot {
     uint64_t offset = 0;
     IoBuffer bytes;
+    int pending = 0;     // window mode: pieces still being read
+    bool filled = true;  // every byte is read: the writer may copy it
   };
   struct Sleeper {
     TimerId timer = 0;
@@ -82,6 +89,10 @@ class Prefetcher {
   Task<void> WholeImagePasses();
   Task<void> Pass(bool profile);
   Task<void> Reader();
+  // kWindow: reads each slot in pieces, as many in flight as the window allows.
+  Task<void> WindowReader();
+  Task<void> ReadPiece(uint64_t slot_index, uint64_t offset, uint64_t length);
+  bool Windowed() const { return c_.options.prefetch_control == PrefetchControl::kWindow; }
   Task<void> Writer();
   // Waits out a throttle pause (coin) and the rate cap before an I/O of `bytes`.
   Task<void> Pace(ThroughputMeter& meter, RateCap& cap, uint64_t bytes, int32_t min_kibps);
@@ -100,6 +111,9 @@ class Prefetcher {
   ThroughputMeter read_meter_, write_meter_;
   RateCap read_cap_, write_cap_;
   QueueDelayPacer queue_pacer_;
+  PrefetchWindow window_;
+  int in_flight_ = 0;        // window mode: pieces being read
+  TimePoint next_read_at_;   // window mode: the gap after the last piece ends here
   std::vector<Extent> profile_;
   bool profile_pass_ = false;
   size_t profile_index_ = 0;  // next profile range to open as the window

@@ -137,6 +137,13 @@ class ScriptedRandom final : public RandomSource {
   int draws_ = 0;
 };
 
+// FVD's own prefetch control (the coin, one read per slot), which some tests are about.
+ImageOptions Fvd() {
+  ImageOptions o;
+  o.prefetch_control = PrefetchControl::kFvd;
+  return o;
+}
+
 format::CreateOptions PrefetchOptions(bool compact = false) {
   format::CreateOptions o = testing::SmallOverlayOptions(compact);
   o.prefetch_start_delay = 2;
@@ -241,7 +248,7 @@ struct InFlightProbe {
 
 TEST_F(PrefetcherTest, OneReadAndOneWriteInFlightThroughARingOfSlots) {
   Create(PrefetchOptions(), [](format::Header& h) { h.num_prefetch_slots = 3; });
-  auto img = OpenOrDie();
+  auto img = OpenOrDie(nullptr, Fvd());
   // Base reads take 1 ms, image writes 5 ms: the reader runs ahead until the ring is full.
   InFlightProbe probe;
   world.base_dev.set_delay([&](Op op, uint64_t, uint64_t) {
@@ -358,7 +365,7 @@ TEST_F(PrefetcherTest, CoinHeadsPausesUpToTheThrottleTime) {
   SlowBase(world);
   // Heads (0.1 < 0.5), then a pause of 1 + 0.5 * 1000 ms; then tails for ever.
   ScriptedRandom coin({0.1, 0.5});
-  auto img = OpenOrDie(&coin);
+  auto img = OpenOrDie(&coin, Fvd());
   RunUntilPrefetchEnds(*img);
   const ImageStats& st = img->stats();
   ASSERT_TRUE(st.prefetch_finished) << st.prefetch_error;
@@ -374,7 +381,7 @@ TEST_F(PrefetcherTest, CoinTailsResetsTheAverageAndGoesOn) {
   Create(PrefetchOptions(), Throttled);
   SlowBase(world);
   ScriptedRandom coin({});  // always 0.999: tails
-  auto img = OpenOrDie(&coin);
+  auto img = OpenOrDie(&coin, Fvd());
   RunUntilPrefetchEnds(*img);
   const ImageStats& st = img->stats();
   ASSERT_TRUE(st.prefetch_finished);
@@ -406,7 +413,7 @@ TEST_F(PrefetcherTest, MaxThroughputCapsPaceReadsAndWrites) {
     h.prefetch_max_read_throughput = 1024;  // KiB/s: 3 MiB take 3 s
     h.prefetch_max_write_throughput = 512;  // and 6 s to write
   });
-  auto img = OpenOrDie();
+  auto img = OpenOrDie(nullptr, Fvd());
   RunUntilPrefetchEnds(*img);
   const ImageStats& st = img->stats();
   ASSERT_TRUE(st.prefetch_finished);
@@ -454,7 +461,7 @@ TEST_F(PrefetcherTest, QueueDelayPacingLeavesGapsWhileBaseReadsQueue) {
     // Reads 9 to 12 queue 4 ms behind someone else's traffic.
     return Duration(milliseconds(reads > 8 && reads <= 12 ? 5 : 1));
   });
-  ImageOptions o;
+  ImageOptions o = Fvd();
   o.prefetch_queue_target = milliseconds(2);
   auto img = OpenOrDie(nullptr, o);
   RunUntilPrefetchEnds(*img);
@@ -472,11 +479,82 @@ TEST_F(PrefetcherTest, QueueDelayPacingLeavesGapsWhileBaseReadsQueue) {
   EXPECT_TRUE(world.Run(img->Close()).ok());
 }
 
+ImageOptions WindowOptions() {
+  ImageOptions o;
+  o.prefetch_control = PrefetchControl::kWindow;
+  o.prefetch_window.read_bytes = 16 * kKiB;
+  o.prefetch_window.max_reads = 4;
+  o.prefetch_window.gain = 1;
+  o.prefetch_window.target = milliseconds(2);
+  return o;
+}
+
+TEST_F(PrefetcherTest, WindowReadsSlotsInPiecesWithUpToTheWindowInFlight) {
+  Create(PrefetchOptions(), nullptr);  // 64 KiB slots: 4 pieces of 16 KiB each
+  std::vector<TimePoint> ends;  // when each base read submitted so far completes
+  size_t most_in_flight = 0;
+  uint64_t bad_lengths = 0;
+  world.base_dev.set_delay([&](Op op, uint64_t, uint64_t len) {
+    if (op != Op::kRead) return Duration::zero();
+    if (len != 16 * kKiB) ++bad_lengths;
+    const TimePoint now = world.loop.Now();
+    std::erase_if(ends, [&](TimePoint t) { return t <= now; });
+    ends.push_back(now + milliseconds(1));
+    most_in_flight = std::max(most_in_flight, ends.size());
+    return Duration(milliseconds(1));  // every read alone: no queueing
+  });
+  auto img = OpenOrDie(nullptr, WindowOptions());
+  RunUntilPrefetchEnds(*img);
+  const ImageStats& st = img->stats();
+  ASSERT_TRUE(st.prefetch_finished) << st.prefetch_error;
+  EXPECT_EQ(bad_lengths, 0u);
+  EXPECT_EQ(most_in_flight, 4u);  // max_reads, reached since no read queues
+  EXPECT_EQ(st.prefetch_backoffs, 0u);
+  ExpectContents(*img, {});
+  // 3 MiB in 192 reads: 1 at a time, then 2, 3, and 4 (gain 1: a read more per round trip).
+  EXPECT_LT(st.prefetch_finished_at_ns - st.prefetch_started_at_ns,
+            Duration(milliseconds(192 / 4 + 10)).count());
+  EXPECT_TRUE(world.Run(img->Close()).ok());
+}
+
+TEST_F(PrefetcherTest, WindowShrinksToGapsWhileBaseReadsQueueAndCopiesEverything) {
+  Create(PrefetchOptions(), nullptr);
+  int reads = 0;
+  world.base_dev.set_delay([&](Op op, uint64_t, uint64_t) {
+    if (op != Op::kRead) return Duration::zero();
+    ++reads;
+    // Reads 20 to 60 queue 9 ms behind someone else's traffic.
+    return Duration(milliseconds(reads >= 20 && reads <= 60 ? 10 : 1));
+  });
+  auto img = OpenOrDie(nullptr, WindowOptions());
+  RunUntilPrefetchEnds(*img);
+  const ImageStats& st = img->stats();
+  ASSERT_TRUE(st.prefetch_finished) << st.prefetch_error;
+  EXPECT_GT(st.prefetch_backoffs, 0u);  // the window fell below one read: gaps
+  ExpectContents(*img, {});
+  EXPECT_TRUE(world.Run(img->Close()).ok());
+}
+
+TEST_F(PrefetcherTest, CloseWaitsForPiecesInFlightAndLeavesNothingScheduled) {
+  Create(PrefetchOptions(), nullptr);
+  SlowBase(world);
+  auto img = OpenOrDie(nullptr, WindowOptions());
+  world.loop.RunUntil([&] { return img->stats().prefetch_bytes_read >= 256 * kKiB; });
+  EXPECT_TRUE(world.Run(img->Close()).ok());
+  EXPECT_FALSE(img->stats().prefetch_finished);
+  EXPECT_EQ(world.loop.pending(), 0u);
+  auto again = OpenOrDie(nullptr, WindowOptions());
+  RunUntilPrefetchEnds(*again);
+  ASSERT_TRUE(again->stats().prefetch_finished) << again->stats().prefetch_error;
+  ExpectContents(*again, {});
+  EXPECT_TRUE(world.Run(again->Close()).ok());
+}
+
 TEST_F(PrefetcherTest, CloseStopsAPausedPrefetcher) {
   Create(PrefetchOptions(), Throttled);
   SlowBase(world);
   ScriptedRandom coin({0.1, 0.999});  // heads, pause ~1 s
-  auto img = OpenOrDie(&coin);
+  auto img = OpenOrDie(&coin, Fvd());
   world.loop.RunUntil([&] { return img->stats().prefetch_pauses > 0; });
   const TimePoint t = world.loop.Now();
   EXPECT_TRUE(world.Run(img->Close()).ok());
@@ -572,7 +650,7 @@ TEST_F(PrefetcherTest, ProfileIsPrefetchedFirstInItsOrder) {
     if (op == Op::kRead) reads.push_back(off);
     return Duration(milliseconds(1));
   });
-  ImageOptions o;
+  ImageOptions o = Fvd();
   o.prefetch_profile = {{2 * kMiB + 128 * kKiB, 100 * kKiB}, {64 * kKiB, 4 * kKiB}};
   auto img = OpenOrDie(nullptr, o);
   world.loop.RunFor(milliseconds(500));

@@ -66,6 +66,12 @@ struct ImageConfig {
   // Delay-based pacing: a base read that queued longer than this makes the prefetcher leave a
   // gap before its next read (ImageOptions::prefetch_queue_target). 0: off.
   uint64_t prefetch_queue_target_ns = 0;
+  // "fvd" (FVD's throughput coin, one read per slot) or "window" (pieces of
+  // prefetch_read_bytes, a queueing-delay window of at most prefetch_window_max in flight;
+  // ImageOptions::prefetch_control).
+  std::string prefetch_control = "window";
+  uint64_t prefetch_read_bytes = 16 * 1024;
+  uint32_t prefetch_window_max = 16;
   // Profile-directed prefetch: record the order this VM's guest reads pull base blocks, or
   // follow the profile another VM (defined earlier in the file) recorded, starting this many
   // seconds after open (-1: never).

@@ -523,6 +523,10 @@ const Fields<ImageConfig>& ImageFields() {
       Number("prefetch_alpha", &I::prefetch_alpha_percent, kPercent),
       Number("prefetch_queue_target", &I::prefetch_queue_target_ns, kDuration,
              {.max = 3'600'000'000'000}),  // an hour
+      Choice("prefetch_control", &I::prefetch_control, "prefetch control", {"fvd", "window"}),
+      Number("prefetch_read_size", &I::prefetch_read_bytes, kSize,
+             {.min = kSector, .multiple_of = kSector, .max = 1u << 30}),
+      Number("prefetch_window_max", &I::prefetch_window_max, kCount, {.min = 1, .max = 1024}),
       Bool("record_prefetch_profile", &I::record_prefetch_profile),
       Ref("prefetch_profile_from", &I::prefetch_profile_from, &Context::vms, "vms",
           Empty::kAllowed),

@@ -361,7 +361,8 @@ vms:
             "chunk_size, journal_size, copy_on_read, data_file, prefetch_start_delay, prefetch_slots, "
             "prefetch_slot_size, prefetch_min_read, prefetch_min_write, prefetch_max_read, "
             "prefetch_max_write, prefetch_throttle, prefetch_measure_time, prefetch_alpha, "
-            "prefetch_queue_target, record_prefetch_profile, prefetch_profile_from, "
+            "prefetch_queue_target, prefetch_control, prefetch_read_size, prefetch_window_max, "
+            "record_prefetch_profile, prefetch_profile_from, "
             "profile_prefetch_delay, "
             "journal_mode, journal_buffer, journal_flush_period");
   EXPECT_EQ(LoadError("disks: [{name: d, volatile_cache: maybe}]\n"),

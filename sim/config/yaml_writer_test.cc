@@ -72,6 +72,9 @@ TEST(WriteWorkloadYaml, ValuesInAnyUnitRoundTrip) {
   vm.image.prefetch_measure_ns = 7'000'000;
   vm.image.prefetch_alpha_percent = 0;
   vm.image.prefetch_queue_target_ns = 1'500'000;
+  vm.image.prefetch_control = "window";
+  vm.image.prefetch_read_bytes = 4096;
+  vm.image.prefetch_window_max = 3;
   vm.image.record_prefetch_profile = true;
   vm.image.profile_prefetch_delay_s = 0;
   vm.image.journal_size_bytes = 0;

@@ -95,6 +95,11 @@ const std::vector<KnobDef>& Table() {
       Rate("image.prefetch_min_read", C({0, 5 * MiB, 100 * MiB}), "prefetch: coin threshold"),
       Rate("image.prefetch_max_read", C({0, 20'000'000, 200'000'000}), "prefetch: cap"),
       Time("image.prefetch_queue_target", C({0, 1 * ms, 20 * ms}), "prefetch: delay pacing"),
+      Word("image.prefetch_control", {"fvd", "window"}, C({0, 1}), "prefetch: pacing"),
+      Size("image.prefetch_read_size", C({4 * KiB, 16 * KiB, 64 * KiB}),
+           "prefetch, window: bytes per base read", kSector, 1ull << 30),
+      Count("image.prefetch_window_max", C({1, 4, 16}), "prefetch, window: most reads in flight",
+            1, 1024),
       Time("image.profile_prefetch_delay", C({0, 1 * s}), "profile: start (whole seconds)", s),
       // Each VM group's workload.
       Count("phase.count", R(1, 3), "phases per VM", 1, 16),

@@ -153,6 +153,9 @@ void DrawPrefetch(const Draws& d, uint64_t g, ImageConfig& im) {
   im.prefetch_min_read_bytes_per_s = RoundDown(d.Value("image.prefetch_min_read", g), 1024);
   im.prefetch_max_read_bytes_per_s = RoundDown(d.Value("image.prefetch_max_read", g), 1024);
   im.prefetch_queue_target_ns = d.Value("image.prefetch_queue_target", g);
+  im.prefetch_control = d.Value("image.prefetch_control", g) == 0 ? "fvd" : "window";
+  im.prefetch_read_bytes = d.Value("image.prefetch_read_size", g);
+  im.prefetch_window_max = static_cast<uint32_t>(d.Value("image.prefetch_window_max", g));
 }
 
 // The image of VM group `g`, over `base` (null: none).

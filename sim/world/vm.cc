@@ -115,6 +115,10 @@ Task<void> Vm::OpenImage(FailureStage stage) {
   options.record_prefetch_profile = config_.image.record_prefetch_profile;
   options.prefetch_queue_target =
       Duration(static_cast<int64_t>(config_.image.prefetch_queue_target_ns));
+  options.prefetch_control = config_.image.prefetch_control == "window" ? PrefetchControl::kWindow
+                                                                        : PrefetchControl::kFvd;
+  options.prefetch_window.read_bytes = config_.image.prefetch_read_bytes;
+  options.prefetch_window.max_reads = config_.image.prefetch_window_max;
   if (!config_.image.prefetch_profile_from.empty() && w_.profile_of)
     options.prefetch_profile = w_.profile_of(config_.image.prefetch_profile_from);
   const uint64_t copied_before = stats_.prefetch_bytes;
