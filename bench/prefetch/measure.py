@@ -1,91 +1,198 @@
 #!/usr/bin/env python3
 """Measures FVD's prefetching and copy-on-read in the simulator and writes a report.
 
-Runs the shipped workloads (and variants of them with one image key changed) through
+Runs the shipped workloads (and variants of them with image keys changed) through
 `fvdsim run --json` at several seeds, and reports each figure as a ratio against its bound or
-its baseline from the same invocation, as the median over the seeds (with min and max):
+its baseline from the same invocation, as the median over the seeds (with min and max). Each
+prefetch figure is given for the default control and, next to it, for the ones it replaced:
 
-  speed       prefetch-idle.yaml: whole-image prefetch time against
-              base_size / min(base server bandwidth, local disk bandwidth)   target <= 1.10
-  politeness  prefetch-storm.yaml: guest read p99 with prefetch (throttled by FVD's coin,
-              unthrottled, paced by queueing delay with 64 KiB and 16 KiB reads, and
-              throttled but started after the storm) against prefetch off; prefetch must
-              still finish                                                   target <= 1.20
-  reboot      cor-reboot.yaml: second boot against the first (time, base bytes)
-  profile     profile-boot.yaml: how long the second VM's boot keeps reading the server,
-              following the first VM's recorded prefetch profile against not
-  traffic     base-server bytes per VM and in total: cor-reboot with and without
-              copy-on-read, prefetch-storm with and without prefetch
+  default   every prefetch key removed but prefetch_start_delay: the queueing-delay window
+            (prefetch_control: window, 16 KiB reads, core/image/prefetch_window.h)
+  fvd-v1    the previous default: FVD's throughput coin with the v1 header defaults
+            (prefetch_control: fvd, 1 MiB reads, 5 MiB/s minimum, 30 s longest pause)
+  fvd-tuned FVD's coin as prefetch-storm.yaml tuned it for the storm before the window
+            (256 KiB reads, 16 MiB/s minimum, 2 s longest pause)
+  pacer     the queue-delay pacer with 16 KiB reads and that coin (prefetch_control: fvd,
+            prefetch_queue_target: 200us, prefetch_slot_size: 16KiB)
+
+  speed     prefetch-idle.yaml: whole-image prefetch time against
+            base_size / min(base server bandwidth, local disk bandwidth)     target <= 1.10
+  storm     prefetch-storm.yaml (16 VMs, one 1 Gbit/s server): guest read p99 against the
+            same storm with prefetch off (target <= 1.20); the last image self-contained
+            against the time the link needs for all the bytes the server sent (<= 1.30);
+            Jain's index of the VMs' prefetch rates (>= 0.90)
+  links     the storm at 100 Mbit/s and 10 Gbit/s, and boot-storm.yaml and cor-reboot.yaml
+            with prefetch_start_delay: 1s: guest read p99, default against fvd-v1 (<= 1.00)
+  reboot    cor-reboot.yaml: second boot against the first (time, base bytes)
+  profile   profile-boot.yaml: how long the second VM's boot keeps reading the server,
+            following the first VM's recorded prefetch profile against not
 
 Usage: bench/prefetch/measure.py [--fvdsim PATH] [--seeds 1,2,3] [--out DIR]
 Needs python3-yaml (scripts/setup.sh installs it) to write the variants.
 """
 import argparse
 import os
+import shutil
 import statistics
 import sys
 
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from simvariants import fmt, run, spread  # noqa: E402
+from simvariants import fmt, run  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def vm_disk(workload):
-    with open(workload) as f:
-        doc = yaml.safe_load(f)
+PREFETCH_KEYS = ("prefetch_slots", "prefetch_slot_size", "prefetch_min_read", "prefetch_min_write",
+                 "prefetch_max_read", "prefetch_max_write", "prefetch_throttle",
+                 "prefetch_measure_time", "prefetch_alpha", "prefetch_queue_target",
+                 "prefetch_control", "prefetch_read_size", "prefetch_window_max")
+
+
+def defaults(doc):
+    """Removes every prefetch key but prefetch_start_delay from every VM's image."""
+    for vm in doc["vms"]:
+        for k in PREFETCH_KEYS:
+            (vm.get("image") or {}).pop(k, None)
+
+
+# FVD's coin as prefetch-storm.yaml used to tune it (before the window was the default).
+TUNED_COIN = {"prefetch_control": "fvd", "prefetch_slot_size": "256KiB",
+              "prefetch_min_read": "16MiB/s", "prefetch_min_write": "0MiB/s",
+              "prefetch_throttle": "2s"}
+# The controls compared: (image keys to set, whether to drop the file's prefetch tuning first).
+CONTROLS = {
+    "default": ({}, True),
+    "fvd-v1": ({"prefetch_control": "fvd"}, True),
+    "fvd-tuned": (TUNED_COIN, True),
+    "pacer": (dict(TUNED_COIN, prefetch_queue_target="200us", prefetch_slot_size="16KiB"), True),
+}
+NOTES = {
+    "default": "the queueing-delay window (16 KiB reads)",
+    "fvd-v1": "FVD's coin, v1 defaults (1 MiB reads)",
+    "fvd-tuned": "FVD's coin tuned for the storm (256 KiB reads, 16 MiB/s, 2 s)",
+    "pacer": "queue-delay pacer, 16 KiB reads (200 us target, with the tuned coin)",
+}
+
+
+def run_control(fvdsim, workload, seed, control, extra_edit=None, report=None):
+    changes, drop = CONTROLS[control]
+
+    def edit(doc):
+        if drop:
+            defaults(doc)
+        for vm in doc["vms"]:
+            vm["image"] = dict(vm.get("image") or {}, **changes)
+        if extra_edit:
+            extra_edit(doc)
+    return run(fvdsim, workload, seed, None, report, edit)
+
+
+def off_run(fvdsim, workload, seed, extra_edit=None):
+    return run(fvdsim, workload, seed, {"prefetch_start_delay": "never"}, None, extra_edit)
+
+
+def workload_path(name):
+    return os.path.join(ROOT, "workloads", name)
+
+
+def vm_disk(doc):
     return {vm["name"]: vm["disk"] for vm in doc["vms"]}
 
 
-# The delay-based pacing that keeps a boot storm's guests fast: a 200 us queueing target and
-# reads small enough (16 KiB, about 130 us on the server's 1 Gbit/s link) that a guest read
-# queued behind one waits little.
-PACED = {"prefetch_queue_target": "200us", "prefetch_slot_size": "16KiB"}
+def bandwidths(j):
+    # Reports name disks "name#index".
+    return {d["name"].split("#")[0]: d["bandwidth_bytes_per_s"] for d in j["disks"]}
 
 
-def speed(fvdsim, seeds, changes=None):
-    workload = os.path.join(ROOT, "workloads", "prefetch-idle.yaml")
-    disks_of = vm_disk(workload)
-    ratios, rows = [], []
+def speed(fvdsim, seeds, control):
+    workload = workload_path("prefetch-idle.yaml")
+    with open(workload) as f:
+        disks_of = vm_disk(yaml.safe_load(f))
+    ratios = []
     for seed in seeds:
-        j = run(fvdsim, workload, seed, changes)
-        # Reports name disks "name#index".
-        bw = {d["name"].split("#")[0]: d["bandwidth_bytes_per_s"] for d in j["disks"]}
-        base = j["bases"][0]
+        j = run_control(fvdsim, workload, seed, control)
+        bw, base = bandwidths(j), j["bases"][0]
         for vm in j["vms"]:
             if vm["prefetch_finished_s"] is None:
-                sys.exit(f"prefetch-idle seed {seed}: {vm['name']} never finished prefetching")
+                sys.exit(f"prefetch-idle seed {seed} ({control}): {vm['name']} never finished")
             took = vm["prefetch_finished_s"] - vm["prefetch_started_s"]
-            bound = base["size_bytes"] / min(bw[base["disk"]], bw[disks_of[vm["name"]]])
-            ratios.append(took / bound)
-            rows.append((seed, vm["name"], took, bound))
-    return ratios, rows
+            ratios.append(took / (base["size_bytes"] / min(bw[base["disk"]],
+                                                             bw[disks_of[vm["name"]]])))
+    return ratios
+
+
+def jain(values):
+    return sum(values) ** 2 / (len(values) * sum(v * v for v in values))
+
+
+def storm_figures(j, off):
+    """Figures of one storm run `j` against the same seed's run with prefetch off."""
+    vms = j["vms"]
+    done = all(vm["prefetch_finished_s"] is not None for vm in vms)
+    last = max((vm["prefetch_finished_s"] or 0) for vm in vms)
+    server = j["bases"][0]["disk"]
+    sent = sum(vm["base_bytes_read"] for vm in vms)
+    link = sent / bandwidths(j)[server]
+    rates = [vm["prefetch_bytes"] / (vm["prefetch_finished_s"] - vm["prefetch_started_s"])
+             for vm in vms if vm["prefetch_finished_s"] is not None]
+    return {"p99": j["read_p99_us"], "ratio": j["read_p99_us"] / off["read_p99_us"],
+            "done": done, "last": last, "link": link, "last_over_link": last / link,
+            "jain": jain(rates) if rates else 0.0, "mib": sent / 2**20,
+            "gaps": sum(vm["prefetch_pauses"] + vm.get("prefetch_backoffs", 0) for vm in vms)}
 
 
 def storm(fvdsim, seeds, out_dir):
-    workload = os.path.join(ROOT, "workloads", "prefetch-storm.yaml")
-    variants = {
-        "off": {"prefetch_start_delay": "never"},
-        "throttled": {},
-        "unthrottled": {"prefetch_throttle": "0ms"},
-        "paced, 64 KiB reads": dict(PACED, prefetch_slot_size="64KiB"),
-        "paced, 16 KiB reads": PACED,
-        "delayed to 5s": {"prefetch_start_delay": "5s"},
-    }
-    results = {name: [] for name in variants}
+    workload = workload_path("prefetch-storm.yaml")
+    results = {c: [] for c in CONTROLS}
+    offs = []
     for seed in seeds:
-        for name, changes in variants.items():
+        off = off_run(fvdsim, workload, seed)
+        offs.append(off["read_p99_us"])
+        for control in CONTROLS:
             report = None
-            if name == "paced, 16 KiB reads" and seed == seeds[0] and out_dir:
-                report = os.path.join(out_dir, "prefetch-storm-report")
-            results[name].append(run(fvdsim, workload, seed, changes, report))
-    return results
+            if out_dir and seed == seeds[0] and control == "default":
+                report = os.path.join(out_dir, "storm-report")
+            results[control].append(storm_figures(
+                run_control(fvdsim, workload, seed, control, report=report), off))
+    return offs, results
+
+
+def link_speed(bandwidth):
+    def edit(doc):
+        for d in doc["disks"]:
+            if d["name"] == "server":
+                d["bandwidth"] = bandwidth
+    return edit
+
+
+def with_prefetch(doc):
+    for vm in doc["vms"]:
+        vm["image"] = dict(vm.get("image") or {}, prefetch_start_delay="1s")
+
+
+def other_worlds(fvdsim, seeds):
+    """Guest read p99 of default and fvd-v1 (and off) in the other worlds the issue names."""
+    cases = [("prefetch-storm, 100 Mbit/s", "prefetch-storm.yaml", link_speed("100Mbit/s")),
+             ("prefetch-storm, 10 Gbit/s", "prefetch-storm.yaml", link_speed("10Gbit/s")),
+             ("boot-storm, prefetch after 1 s", "boot-storm.yaml", with_prefetch),
+             ("cor-reboot, prefetch after 1 s", "cor-reboot.yaml", with_prefetch)]
+    rows = []
+    for name, file, edit in cases:
+        print(f"links: {name}", file=sys.stderr)
+        fig = {"off": [], "default": [], "fvd-v1": []}
+        for seed in seeds:
+            fig["off"].append(off_run(fvdsim, workload_path(file), seed, edit)["read_p99_us"])
+            for control in ("default", "fvd-v1"):
+                fig[control].append(
+                    run_control(fvdsim, workload_path(file), seed, control, edit)["read_p99_us"])
+        rows.append((name, fig))
+    return rows
 
 
 def reboot(fvdsim, seeds):
-    workload = os.path.join(ROOT, "workloads", "cor-reboot.yaml")
+    workload = workload_path("cor-reboot.yaml")
     with_cor, without = [], []
     for seed in seeds:
         with_cor.append(run(fvdsim, workload, seed))
@@ -95,7 +202,7 @@ def reboot(fvdsim, seeds):
 
 def profile(fvdsim, seeds):
     """Seconds from the second VM's start to its last guest read that waited for the base."""
-    workload = os.path.join(ROOT, "workloads", "profile-boot.yaml")
+    workload = workload_path("profile-boot.yaml")
     out = {"with profile": [], "without": []}
     boot = {"with profile": [], "without": []}
     for seed in seeds:
@@ -107,6 +214,120 @@ def profile(fvdsim, seeds):
             out[name].append((vm["last_guest_base_read_s"] or start) - start)
             boot[name].append(vm["phases"][0]["duration_s"])
     return out, boot
+
+
+def med(values):
+    return statistics.median(values)
+
+
+def speed_section(fvdsim, seeds, verdicts):
+    print("speed: prefetch-idle.yaml", file=sys.stderr)
+    lines = ["## Prefetch alone (prefetch-idle.yaml)", "",
+             "Time from the start of prefetch to the image self-contained, over the bandwidth "
+             "bound (base size / the slower of the server's link and the local disk).", "",
+             "| control | time / bound |", "|---|---|"]
+    for control in CONTROLS:
+        if control == "fvd-tuned":
+            continue  # tuned for the storm
+        ratios = speed(fvdsim, seeds, control)
+        lines.append(f"| {control}: {NOTES[control]} | {fmt(ratios)} |")
+        if control == "default":
+            verdicts.append(("alone: prefetch time / bandwidth bound", fmt(ratios), "<= 1.10",
+                             med(ratios) <= 1.10))
+    return lines + [""]
+
+
+def storm_section(fvdsim, seeds, out_dir, verdicts):
+    print("storm: prefetch-storm.yaml", file=sys.stderr)
+    offs, res = storm(fvdsim, seeds, out_dir)
+    lines = ["## A boot storm (prefetch-storm.yaml: 16 VMs, one 1 Gbit/s server)", "",
+             f"Guest read p99 with prefetch off: {fmt(offs, 0)} us. Self-contained: the last "
+             "image's time (from the start of the run) over the time the server's link needs "
+             "for every byte it sent in that run (guest reads included). Jain: Jain's fairness "
+             "index of the VMs' prefetch rates (bytes over their own prefetch time).", "",
+             "| control | guest read p99 (us) | / off | all self-contained | last at (s) | "
+             "/ link time | Jain | server MiB | gaps and pauses |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for control, figs in res.items():
+        get = lambda k: [f[k] for f in figs]  # noqa: E731
+        lines.append(f"| {control}: {NOTES[control]} | {fmt(get('p99'), 0)} | {fmt(get('ratio'))} | "
+                     f"{'yes' if all(get('done')) else 'no'} | {fmt(get('last'), 1)} | "
+                     f"{fmt(get('last_over_link'))} | {fmt(get('jain'), 3)} | "
+                     f"{fmt(get('mib'), 0)} | {med(get('gaps')):.0f} |")
+        if control == "default":
+            verdicts += [
+                ("storm: guest read p99 / off", fmt(get("ratio")), "<= 1.20",
+                 med(get("ratio")) <= 1.20),
+                ("storm: last self-contained / link time", fmt(get("last_over_link")), "<= 1.30",
+                 all(get("done")) and med(get("last_over_link")) <= 1.30),
+                ("storm: Jain's index of prefetch rates", fmt(get("jain"), 3), ">= 0.90",
+                 med(get("jain")) >= 0.90)]
+    lines += [""] + plots(out_dir, seeds[0])
+    return lines
+
+
+def plots(out_dir, seed):
+    """Copies the default storm run's plots next to the report (the run folder is not kept)."""
+    src = os.path.join(out_dir, "storm-report", f"prefetch-storm-{seed}")
+    dst = os.path.join(out_dir, "plots")
+    os.makedirs(dst, exist_ok=True)
+    lines = [f"The default control in the storm (seed {seed}): prefetch progress of every VM and "
+             "guest read latency over time.", ""]
+    for name in ("prefetch.png", "latency.png"):
+        if os.path.exists(os.path.join(src, name)):
+            shutil.copy(os.path.join(src, name), os.path.join(dst, name))
+            lines += [f"![{name[:-4]}](plots/{name})", ""]
+    shutil.rmtree(os.path.join(out_dir, "storm-report"), ignore_errors=True)
+    return lines
+
+
+def worlds_section(fvdsim, seeds, verdicts):
+    lines = ["## Other links and worlds", "",
+             "Guest read p99 (us), and the default over fvd-v1, the previous default (target: "
+             "no case worse), and over prefetch off. A prefetcher can also lower a guest's "
+             "latency: what it copied before the guest asks is read from the local disk.", "",
+             "| world | off | default | fvd-v1 | default / fvd-v1 | default / off |",
+             "|---|---|---|---|---|---|"]
+    for name, fig in other_worlds(fvdsim, seeds):
+        ratio = [a / b for a, b in zip(fig["default"], fig["fvd-v1"])]
+        to_off = [a / b for a, b in zip(fig["default"], fig["off"])]
+        lines.append(f"| {name} | {fmt(fig['off'], 0)} | {fmt(fig['default'], 0)} | "
+                     f"{fmt(fig['fvd-v1'], 0)} | {fmt(ratio)} | {fmt(to_off)} |")
+        verdicts.append((f"{name}: p99 default / fvd-v1", fmt(ratio), "<= 1.00",
+                         med(ratio) <= 1.00))
+    return lines + [""]
+
+
+def reboot_section(fvdsim, seeds):
+    print("copy-on-read: cor-reboot.yaml (with and without)", file=sys.stderr)
+    with_cor, without = reboot(fvdsim, seeds)
+    t_ratio = [j["vms"][0]["phases"][2]["duration_s"] / j["vms"][0]["phases"][0]["duration_s"]
+               for j in with_cor]
+    b_ratio = [j["vms"][0]["phases"][2]["base_bytes_read"] /
+               j["vms"][0]["phases"][0]["base_bytes_read"] for j in with_cor]
+    saved = [(b["vms"][0]["base_bytes_read"] - a["vms"][0]["base_bytes_read"]) / 2**20
+             for a, b in zip(with_cor, without)]
+    return ["## Copy-on-read: a second boot (cor-reboot.yaml)", "",
+            "| figure | median (min–max) |", "|---|---|",
+            f"| second boot time / first boot time | {fmt(t_ratio)} |",
+            f"| second boot base bytes / first boot base bytes | {fmt(b_ratio)} |",
+            f"| base-server MiB saved by copy-on-read over both boots | {fmt(saved, 1)} |", ""]
+
+
+def profile_section(fvdsim, seeds, verdicts):
+    print("profile-directed prefetch: profile-boot.yaml (with and without)", file=sys.stderr)
+    waits, boots = profile(fvdsim, seeds)
+    ratio = [a / b for a, b in zip(waits["with profile"], waits["without"])]
+    lines = ["## Profile-directed prefetch (profile-boot.yaml)", "",
+             "The second VM follows the profile the first VM's boot recorded, from the moment "
+             "its image opens.", "",
+             "| second VM | last guest read from the server, s after start | boot time (s) |",
+             "|---|---|---|"]
+    for name in waits:
+        lines.append(f"| {name} | {fmt(waits[name], 3)} | {fmt(boots[name], 3)} |")
+    verdicts.append(("time reading the server, profile / none", fmt(ratio), "< 1.00",
+                     med(ratio) < 1.0))
+    return lines + ["", f"Ratio with / without: {fmt(ratio)}.", ""]
 
 
 def main():
@@ -130,83 +351,15 @@ def main():
              f"Generated by `bench/prefetch/measure.py --seeds {args.seeds}`. Figures are medians "
              f"over {len(seeds)} seeds (min–max in parentheses); every ratio compares runs of "
              "the same invocation. The simulator is deterministic: the same seeds give the "
-             "same figures.", ""]
+             "same figures.", "",
+             "Controls: " + "; ".join(f"**{c}**: {NOTES[c]}" for c in CONTROLS) + ". The default "
+             "is what an image does with no prefetch setting but its start delay.", ""]
     verdicts = []
-
-    print("speed: prefetch-idle.yaml", file=sys.stderr)
-    ratios, rows = speed(args.fvdsim, seeds)
-    ok = statistics.median(ratios) <= 1.10
-    verdicts.append(("prefetch time / bandwidth bound", fmt(ratios), "<= 1.10", ok))
-    lines += ["## Prefetch speed (prefetch-idle.yaml)", "",
-              "| seed | VM | prefetch took (s) | bound (s) | ratio |", "|---|---|---|---|---|"]
-    lines += [f"| {s} | {n} | {t:.3f} | {b:.3f} | {t / b:.3f} |" for s, n, t, b in rows]
-    paced, _ = speed(args.fvdsim, seeds, PACED)
-    lines += ["", "The pacing that is polite in the boot storm below (16 KiB reads, one in "
-              f"flight) costs a VM prefetching alone: its prefetch takes {fmt(paced)} times the "
-              "bound. Each read then pays the server's whole round trip for little data; the "
-              "storm's 16 VMs together still fill the link.", ""]
-
-    print("politeness: prefetch-storm.yaml (off, throttled, unthrottled)", file=sys.stderr)
-    res = storm(args.fvdsim, seeds, args.out)
-    p99 = {k: [j["read_p99_us"] for j in v] for k, v in res.items()}
-    lines += ["## Politeness in a boot storm (prefetch-storm.yaml, 16 VMs, one server)", "",
-              "| prefetch | guest read p99 (us) | ratio to off | every VM self-contained | "
-              "last one at (s) | base-server MiB | pauses (coin and pacing gaps) / coin resets |",
-              "|---|---|---|---|---|---|---|"]
-    for name, runs in res.items():
-        ratio = [a / b for a, b in zip(p99[name], p99["off"])]
-        done = [all(vm["prefetch_finished_s"] is not None for vm in j["vms"]) for j in runs]
-        last = [max((vm["prefetch_finished_s"] or 0) for vm in j["vms"]) for j in runs]
-        mib = [sum(vm["base_bytes_read"] for vm in j["vms"]) / 2**20 for j in runs]
-        pauses = [sum(vm["prefetch_pauses"] + vm.get("prefetch_backoffs", 0) for vm in j["vms"])
-                  for j in runs]
-        resets = [sum(vm["prefetch_resets"] for vm in j["vms"]) for j in runs]
-        lines.append(f"| {name} | {fmt(p99[name], 0)} | {fmt(ratio)} | "
-                     f"{'yes' if all(done) else 'no' if name != 'off' else '-'} | "
-                     f"{fmt(last, 1) if name != 'off' else '-'} | {fmt(mib, 0)} | "
-                     f"{statistics.median(pauses):.0f} / {statistics.median(resets):.0f} |")
-        if name != "off":
-            verdicts.append((f"read p99, {name} / off", fmt(ratio), "<= 1.20",
-                             statistics.median(ratio) <= 1.20 and all(done)))
-    lines += ["", "Throttled: FVD's coin (below `prefetch_min_read`, pause half the time). Paced: "
-              "`prefetch_queue_target: 200us` (the delay-based pacing, QueueDelayPacer), with "
-              "the slot (read) size shown and the coin still on. A guest read that arrives "
-              "behind a prefetch read waits for its transfer: 64 KiB takes 0.5 ms on the "
-              "server's link, 16 KiB 0.13 ms.", "",
-              "Plots of the paced run with 16 KiB reads (first seed): "
-              "[report](prefetch-storm-report/prefetch-storm-%d/report.md), "
-              "prefetch progress and latency over time:" % seeds[0], "",
-              "![prefetch](prefetch-storm-report/prefetch-storm-%d/prefetch.png)" % seeds[0], "",
-              "![latency](prefetch-storm-report/prefetch-storm-%d/latency.png)" % seeds[0], ""]
-
-    print("copy-on-read: cor-reboot.yaml (with and without)", file=sys.stderr)
-    with_cor, without = reboot(args.fvdsim, seeds)
-    t_ratio = [j["vms"][0]["phases"][2]["duration_s"] / j["vms"][0]["phases"][0]["duration_s"]
-               for j in with_cor]
-    b_ratio = [j["vms"][0]["phases"][2]["base_bytes_read"] /
-               j["vms"][0]["phases"][0]["base_bytes_read"] for j in with_cor]
-    saved = [(b["vms"][0]["base_bytes_read"] - a["vms"][0]["base_bytes_read"]) / 2**20
-             for a, b in zip(with_cor, without)]
-    lines += ["## Copy-on-read: a second boot (cor-reboot.yaml)", "",
-              "| figure | median (min–max) |", "|---|---|",
-              f"| second boot time / first boot time | {fmt(t_ratio)} |",
-              f"| second boot base bytes / first boot base bytes | {fmt(b_ratio)} |",
-              f"| base-server MiB saved by copy-on-read over both boots | {fmt(saved, 1)} |", ""]
-
-    print("profile-directed prefetch: profile-boot.yaml (with and without)", file=sys.stderr)
-    waits, boots = profile(args.fvdsim, seeds)
-    ratio = [a / b for a, b in zip(waits["with profile"], waits["without"])]
-    lines += ["## Profile-directed prefetch (profile-boot.yaml)", "",
-              "The second VM follows the profile the first VM's boot recorded, from the moment "
-              "its image opens.", "",
-              "| second VM | last guest read from the server, s after start | boot time (s) |",
-              "|---|---|---|"]
-    for name in waits:
-        lines.append(f"| {name} | {fmt(waits[name], 3)} | {fmt(boots[name], 3)} |")
-    lines += ["", f"Ratio with / without: {fmt(ratio)}.", ""]
-    verdicts.append(("time reading the server, profile / none", fmt(ratio), "< 1.00",
-                     statistics.median(ratio) < 1.0))
-
+    lines += speed_section(args.fvdsim, seeds, verdicts)
+    lines += storm_section(args.fvdsim, seeds, args.out, verdicts)
+    lines += worlds_section(args.fvdsim, seeds, verdicts)
+    lines += reboot_section(args.fvdsim, seeds)
+    lines += profile_section(args.fvdsim, seeds, verdicts)
     lines += ["## Verdicts", "", "| figure | median (min–max) | target | met |", "|---|---|---|---|"]
     lines += [f"| {n} | {v} | {t} | {'yes' if ok else 'NO'} |" for n, v, t, ok in verdicts]
     lines.append("")
