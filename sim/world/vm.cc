@@ -89,6 +89,23 @@ void Vm::OracleViolations(FailureStage stage) {
   oracle_found_.clear();
 }
 
+void Vm::CheckInPlace(uint64_t offset, uint64_t length) {
+  if (++in_place_reads_ % 8 != 0 || !oracle_.Quiet(offset / kSector, length / kSector)) return;
+  const std::optional<uint64_t> at = image_->InPlaceRun(offset, length);
+  if (!at.has_value()) return;
+  SimDisk& data = disks_.data_disk != nullptr ? *disks_.data_disk : disks_.image_disk;
+  in_place_bytes_.resize(length);
+  data.ReadNow(*at, in_place_bytes_);
+  SectorHashes(in_place_bytes_, read_hashes_);
+  oracle_.CheckRead(offset / kSector, read_hashes_, oracle_found_);
+  if (oracle_found_.empty()) return;
+  Violation("in-place-run-wrong", FailureStage::kGuestRead,
+            "Image::InPlaceRun(" + std::to_string(offset) + ", " + std::to_string(length) +
+                ") names data-device offset " + std::to_string(*at) +
+                ", which does not hold the latest values: " + oracle_found_.front());
+  oracle_found_.clear();
+}
+
 void Vm::Crash(Prng& rng, const CrashFates& fates) {
   assert(crashes_possible_);
   if (!running_ || crash_pending_) return;
@@ -295,6 +312,7 @@ Task<void> Vm::DoOp(GuestOp op) {
       if (verify) {
         oracle_.CheckRead(op.offset / kSector, read_hashes_, oracle_found_);
         if (!oracle_found_.empty()) OracleViolations(FailureStage::kGuestRead);
+        CheckInPlace(op.offset, op.length);
       }
       ++stats_.reads;
       stats_.bytes_read += op.length;

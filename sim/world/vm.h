@@ -157,6 +157,11 @@ class Vm {
   // Base bytes read so far, over every open of the image.
   uint64_t BaseBytesSoFar() const;
   void Violation(std::string_view what, FailureStage stage, const std::string& message);
+  // What the NBD export's direct path relies on: a range Image::InPlaceRun says is in place
+  // holds, on the data device at the run it names, the latest values (checked by the oracle
+  // while no write to it is in flight). Every 8th verified read: a counter, no random draws,
+  // so runs and digests do not change.
+  void CheckInPlace(uint64_t offset, uint64_t length);
   // Reports the oracle's findings in `oracle_found_`, found at `stage`, and clears them.
   void OracleViolations(FailureStage stage);
 
@@ -180,6 +185,8 @@ class Vm {
   std::vector<UninitializedIoBuffer> spare_buffers_;
   std::vector<uint64_t> read_hashes_;  // scratch: the sector hashes of the read completing now
   std::vector<std::string> oracle_found_;  // scratch: the oracle's violations of one check
+  uint64_t in_place_reads_ = 0;            // verified reads so far (CheckInPlace samples them)
+  UninitializedIoBuffer in_place_bytes_;   // scratch: the data device's bytes of an in-place run
   WaitList completions_;
   bool crash_pending_ = false;
   bool running_ = false;
