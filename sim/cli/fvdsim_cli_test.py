@@ -285,8 +285,12 @@ class ExploreTest(unittest.TestCase):
                     """))
             os.chmod(wrapper, os.stat(wrapper).st_mode | stat.S_IEXEC)
             start = time.monotonic()
+            # Runs of 200 ms of virtual time take a few hundredths of a CPU second; the 20 s
+            # timeout leaves them hundreds of times that on a busy or slow machine (with a 3 s
+            # timeout and whole runs, a normal seed timed out under load).
             r = run("explore", os.path.join(WORKLOADS, "database.yaml"), "--seeds", "1-6",
-                    "-j", "2", "--timeout", "3s", "--fvdsim", wrapper, "--json")
+                    "-j", "2", "--timeout", "20s", "--max-time", "200ms", "--fvdsim", wrapper,
+                    "--json")
             self.assertLess(time.monotonic() - start, 300)  # a generous bound, not a speed test
             self.assertEqual(r.returncode, 1, r.stderr)
             j = json.loads(r.stdout)
