@@ -4,7 +4,8 @@ workers (target: 2 workers at least 1.8x one), and the tool's overhead per task 
 same `fvdsim run` commands one after another (target: at most 10% on 1-second tasks).
 
 Each round runs, alternating: the commands one after another, the sweep on 1 worker, the sweep
-on 2 workers (the order rotates each round, so a slow spell of the machine touches each alike).
+on 2 workers, and the commands two at a time as plain processes (the machine's own scaling, the
+bound for 2 workers); the order rotates each round, so a slow spell touches each alike.
 Rates count the tasks' phase (from the first submission to the last result); the cluster's
 start and the build check are reported apart. Medians over the rounds, with min-max. Writes
 reports/sweep-speed/README.md and results.json. A benchmark, not a test.
@@ -52,6 +53,24 @@ def sequential(fvdsim, tasks, max_time):
     return time.monotonic() - start
 
 
+def two_at_once(fvdsim, tasks, max_time):
+    """The same commands two at a time, plain processes and no scheduler: what this machine
+    gives two runs at once, the bound for 2 workers."""
+    start = time.monotonic()
+    seeds = list(range(1, tasks + 1))
+    running = []
+    while seeds or running:
+        while seeds and len(running) < 2:
+            running.append(subprocess.Popen(
+                [fvdsim, "run", WORKLOAD, "--seed", str(seeds.pop(0)), "--json", "--max-time",
+                 max_time], stdout=subprocess.DEVNULL))
+        running[0].wait()
+        if running[0].returncode != 0:
+            sys.exit(f"sweep-bench: fvdsim failed ({running[0].returncode})")
+        running.pop(0)
+    return time.monotonic() - start
+
+
 def swept(fvdsim, tasks, max_time, workers):
     out = tempfile.mkdtemp(prefix="sweep-bench-")
     try:
@@ -77,18 +96,23 @@ def main():
     args = p.parse_args()
     max_time = calibrate(args.fvdsim, args.task_seconds)
     say(f"{os.path.basename(WORKLOAD)} --max-time {max_time}: about {args.task_seconds} s a run")
-    seq, one, two = [], [], []
+    seq, one, two, pair = [], [], [], []
     for rnd in range(args.rounds):
         steps = [("seq", lambda: seq.append(sequential(args.fvdsim, args.tasks, max_time))),
                  ("1 worker", lambda: one.append(swept(args.fvdsim, args.tasks, max_time, 1))),
-                 ("2 workers", lambda: two.append(swept(args.fvdsim, args.tasks, max_time, 2)))]
-        for name, step in steps[rnd % 3:] + steps[:rnd % 3]:
+                 ("2 workers", lambda: two.append(swept(args.fvdsim, args.tasks, max_time, 2))),
+                 ("two at once", lambda: pair.append(two_at_once(args.fvdsim, args.tasks,
+                                                                 max_time)))]
+        for name, step in steps[rnd % 4:] + steps[:rnd % 4]:
             say(f"round {rnd + 1}: {name}")
             step()
     n = args.tasks
     rate1 = [n / r["tasks_s"] for r in one]
     rate2 = [n / r["tasks_s"] for r in two]
     scale = [b / a for a, b in zip(rate1, rate2)]
+    machine = [s / t for s, t in zip(seq, pair)]  # two plain processes against one
+    rate_pair = [n / t for t in pair]
+    of_bound = [r / b for r, b in zip(rate2, rate_pair)]
     per_task_seq = [s / n for s in seq]
     overhead = [(r["tasks_s"] / n - s) / s for r, s in zip(one, per_task_seq)]
     overhead_total = [((r["setup_s"] + r["tasks_s"]) / n - s) / s
@@ -97,6 +121,7 @@ def main():
                "rounds": args.rounds, "sequential_s_per_task": per_task_seq,
                "tasks_per_s_1_worker": rate1, "tasks_per_s_2_workers": rate2,
                "scaling_2_over_1": scale, "overhead_per_task": overhead,
+               "two_plain_processes_over_one": machine, "two_workers_over_two_plain": of_bound,
                "overhead_per_task_with_startup": overhead_total,
                "setup_s": [r["setup_s"] for r in one + two],
                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cores": os.cpu_count()}
@@ -107,13 +132,18 @@ def main():
     lines = ["# fvdsweep's speed", "",
              f"Made by `bench/sweep/measure.py`: {n} tasks of `{os.path.basename(WORKLOAD)} "
              f"--max-time {max_time}` (about {args.task_seconds} s each), {args.rounds} rounds "
-             "alternating the three ways to run them; medians (min-max).", "",
+             "alternating the four ways to run them; medians (min-max). Two plain processes at "
+             "once (no scheduler) measure what the machine gives two runs: the bound for two "
+             "workers.", "",
              "| | measured | target |", "|---|---|---|",
              f"| one after another, s per task | {spread(per_task_seq)} | |",
              f"| sweep, 1 local worker, tasks/s | {spread(rate1)} | |",
              f"| sweep, 2 local workers, tasks/s | {spread(rate2)} | |",
              f"| 2 workers / 1 worker | {spread(scale)} | at least 1.8 "
              f"({'met' if med_scale >= 1.8 else 'missed'}) |",
+             f"| the machine: two plain processes at once / one after another | "
+             f"{spread(machine)} | the bound for the line above |",
+             f"| sweep, 2 workers / two plain processes at once | {spread(of_bound)} | |",
              f"| overhead per task, 1 worker, against one after another | "
              f"{spread([o * 100 for o in overhead])} % | at most 10 % "
              f"({'met' if med_over <= 0.10 else 'missed'}) |",
