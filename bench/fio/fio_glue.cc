@@ -294,20 +294,17 @@ fio_option* Options() {
                             "0");
   options[i++] = MakeOption("fvd_allow_storage_cmd", "FVD add_storage_cmd", FIO_OPT_BOOL,
                             offsetof(FioOptions, allow_storage_cmd),
-                            "Run the header's add_storage_cmd when a block device must grow",
-                            "0");
-  options[i++] = MakeOption("fvd_storage_cmd", "FVD grow command", FIO_OPT_STR_STORE,
-                            offsetof(FioOptions, storage_cmd),
-                            "Grow block devices with this command instead of the header's",
-                            nullptr);
-  options[i++] = MakeOption("fvd_max_metadata_memory", "FVD metadata memory limit",
-                            FIO_OPT_STR_VAL, offsetof(FioOptions, max_metadata_memory),
-                            "The most memory opening the image may spend on its metadata",
-                            "1g");
-  options[i++] = MakeOption("fvd_base_timeout", "FVD remote base timeout", FIO_OPT_INT,
-                            offsetof(FioOptions, base_timeout),
-                            "Seconds a remote (NBD) base may take to connect or answer a read",
-                            "30");
+                            "Run the header's add_storage_cmd when a block device must grow", "0");
+  options[i++] = MakeOption(
+      "fvd_storage_cmd", "FVD grow command", FIO_OPT_STR_STORE, offsetof(FioOptions, storage_cmd),
+      "Grow block devices with this command instead of the header's", nullptr);
+  options[i++] = MakeOption("fvd_max_metadata_memory", "FVD metadata memory limit", FIO_OPT_STR_VAL,
+                            offsetof(FioOptions, max_metadata_memory),
+                            "The most memory opening the image may spend on its metadata", "1g");
+  options[i++] =
+      MakeOption("fvd_base_timeout", "FVD remote base timeout", FIO_OPT_INT,
+                 offsetof(FioOptions, base_timeout),
+                 "Seconds a remote (NBD) base may take to connect or answer a read", "30");
   options[i].name = nullptr;
   return options;
 }

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Measures FVD's prefetching and copy-on-read in the simulator and writes a report.
 
 Runs the shipped workloads (and variants of them with image keys changed) through

@@ -167,12 +167,15 @@ MetadataMemory MetadataMemoryOf(const Header& h, uint64_t data_file_size) {
   const bool bitmap = h.has_base() && !h.all_data_in_image();
   if (bitmap && h.block_size != 0) {
     m.bitmap = SatAdd(h.bitmap_size, DivRoundUp(h.bitmap_bits(), 8), 2);
-    const uint64_t slot = RoundUp(uint64_t(std::max<int32_t>(1, h.bytes_per_prefetch)), h.block_size);
+    const uint64_t slot =
+        RoundUp(uint64_t(std::max<int32_t>(1, h.bytes_per_prefetch)), h.block_size);
     m.prefetch = SatAdd(0, slot, uint64_t(std::max<int32_t>(1, h.num_prefetch_slots)));
   }
-  if (h.compact_image && h.chunk_size != 0) m.table = SatAdd(h.table_region_size(), h.table_entries(), 4);
+  if (h.compact_image && h.chunk_size != 0)
+    m.table = SatAdd(h.table_region_size(), h.table_entries(), 4);
   if (h.has_journal()) m.journal = h.journal_size;
-  if (h.prefetch_profile_entries > 0) m.profile = SatAdd(0, ProfileRegionSize(h.prefetch_profile_entries), 2);
+  if (h.prefetch_profile_entries > 0)
+    m.profile = SatAdd(0, ProfileRegionSize(h.prefetch_profile_entries), 2);
   if (h.compact_image && h.chunk_size != 0 && data_file_size > h.data_offset()) {
     const uint64_t chunks = (data_file_size - h.data_offset()) / h.chunk_size;
     m.allocator = SatAdd(DivRoundUp(chunks, 8), chunks, 4);
@@ -196,8 +199,8 @@ uint64_t MetadataMemory::total() const {
 
 std::string MetadataMemory::Describe() const {
   return "bitmap " + FormatByteSize(bitmap) + ", table " + FormatByteSize(table) + ", journal " +
-          FormatByteSize(journal) + ", profile " + FormatByteSize(profile) +
-         ", prefetch " + FormatByteSize(prefetch) + ", allocator " + FormatByteSize(allocator);
+         FormatByteSize(journal) + ", profile " + FormatByteSize(profile) + ", prefetch " +
+         FormatByteSize(prefetch) + ", allocator " + FormatByteSize(allocator);
 }
 
 }  // namespace fvd::format

@@ -1,7 +1,8 @@
 #include "core/format/layout.h"
-#include "core/format/profile_region.h"
 
 #include <gtest/gtest.h>
+
+#include "core/format/profile_region.h"
 
 namespace fvd::format {
 namespace {

@@ -146,7 +146,7 @@ Task<Result<std::unique_ptr<Image>>> Image::Open(ImageEnv env, ImageDevices devi
   Core& c = *core;
   FVD_CO_RETURN_IF_ERROR(co_await LoadHeader(c));
   FVD_CO_RETURN_IF_ERROR(format::CheckMetadataMemory(c.header, options.max_metadata_memory,
-                                                      DataFileSize(c.header, devices)));
+                                                     DataFileSize(c.header, devices)));
   FVD_CO_RETURN_IF_ERROR(CheckDevices(c, devices));
   if (c.header.all_data_in_image()) c.base_dev = nullptr;
   FVD_CO_RETURN_IF_ERROR(co_await LoadMetadata(c));

@@ -432,8 +432,8 @@ TEST_F(ImageTest, StorageGrowthFailureIsAClearError) {
 TEST_F(ImageTest, FailedJournalWriteEntersMetadataErrorState) {
   ASSERT_TRUE(world.Create(BaseOptions()).ok());
   int told = 0;  // on_metadata_error: once, when the state is entered
-  auto img = OpenOrDie({.journal_mode = JournalMode::kUnbuffered,
-                        .on_metadata_error = [&told] { ++told; }});
+  auto img = OpenOrDie(
+      {.journal_mode = JournalMode::kUnbuffered, .on_metadata_error = [&told] { ++told; }});
   const uint64_t jbegin = world.header.journal_offset;
   const uint64_t jend = jbegin + world.header.journal_size;
   world.image_dev.set_fail([&](Op op, uint64_t off, uint64_t) {
@@ -711,7 +711,8 @@ TEST_F(ImageTest, OpenNeedsTheBase) {
 // the header: the open fails with kTooLarge, naming what it would need, and writes nothing.
 TEST_F(ImageTest, AnOpenOverItsMetadataMemoryLimitFailsBeforeReadingMetadata) {
   ASSERT_TRUE(world.Create(BaseOptions(/*compact=*/true)).ok());
-  const format::MetadataMemory need = format::MetadataMemoryOf(world.header, world.image_mem.size());
+  const format::MetadataMemory need =
+      format::MetadataMemoryOf(world.header, world.image_mem.size());
   ASSERT_GT(need.total(), 4096u);
   int writes = 0, metadata_reads = 0;
   world.image_dev.set_fail([&](Op op, uint64_t offset, uint64_t) {

@@ -46,8 +46,8 @@ enum class PrefetchControl { kFvd, kWindow };
 struct PrefetchWindowLimits {
   uint64_t read_bytes = 16 * 1024;  // bytes per read (a slot is read in pieces of this)
   Duration target{std::chrono::microseconds(200)};  // queueing delay to steer to; > 0
-  double max_reads = 16;      // at most this many reads in flight; >= 1
-  double min_window = 1.0 / 256;  // the least duty cycle; in (0, 1]
+  double max_reads = 16;                            // at most this many reads in flight; >= 1
+  double min_window = 1.0 / 256;                    // the least duty cycle; in (0, 1]
   Duration max_gap{std::chrono::seconds(2)};
   double gain = 0.1;   // reads added per round at zero queueing
   double beta = 0.25;  // fraction taken per round at twice the target or more

@@ -29,15 +29,15 @@ TEST(PrefetchWindowTest, ReadsThatDoNotQueueOpenTheWindowByGainPerRound) {
   PrefetchWindow w(Limits(/*gain=*/1, /*beta=*/0.5));
   EXPECT_EQ(w.reads(), 1);
   w.Completed(kNow, 4096, milliseconds(2));  // the first read sets the base: no queueing, off = 1
-  EXPECT_DOUBLE_EQ(w.window(), 2.0);   // 1 + 1 * 1 / 1
+  EXPECT_DOUBLE_EQ(w.window(), 2.0);         // 1 + 1 * 1 / 1
   w.Completed(kNow, 4096, milliseconds(2));
-  EXPECT_DOUBLE_EQ(w.window(), 2.5);   // 2 + 1 * 1 / 2
+  EXPECT_DOUBLE_EQ(w.window(), 2.5);  // 2 + 1 * 1 / 2
   EXPECT_EQ(w.reads(), 2);
   // Queueing half the target: off = 0.5.
   w.Completed(kNow, 4096, microseconds(2500));
-  EXPECT_DOUBLE_EQ(w.window(), 2.7);   // 2.5 + 0.5 / 2.5
+  EXPECT_DOUBLE_EQ(w.window(), 2.7);  // 2.5 + 0.5 / 2.5
   for (int i = 0; i < 100; ++i) w.Completed(kNow, 4096, milliseconds(2));
-  EXPECT_DOUBLE_EQ(w.window(), 4.0);   // max_reads
+  EXPECT_DOUBLE_EQ(w.window(), 4.0);  // max_reads
   EXPECT_EQ(w.reads(), 4);
 }
 
@@ -66,15 +66,15 @@ TEST(PrefetchWindowTest, ReadsThatQueuePastTheTargetShrinkItByTheirOvershoot) {
 TEST(PrefetchWindowTest, BelowOneReadTheGapGivesTheWindowsDutyCycleUpToMaxGap) {
   PrefetchWindow w(Limits(/*gain=*/1, /*beta=*/0.5));
   EXPECT_EQ(w.TakeGap(milliseconds(1)), Duration::zero());
-  w.Completed(kNow, 4096, milliseconds(1));    // base 1 ms, w = 2
-  w.Completed(kNow, 4096, milliseconds(10));   // 1.5, and the first slowdown is due
+  w.Completed(kNow, 4096, milliseconds(1));   // base 1 ms, w = 2
+  w.Completed(kNow, 4096, milliseconds(10));  // 1.5, and the first slowdown is due
   EXPECT_EQ(w.slowdowns(), 1u);
   EXPECT_EQ(w.TakeGap(milliseconds(1)), milliseconds(12));  // the read's 10 ms + 2 base delays
-  w.Completed(kNow, 4096, milliseconds(10));   // 1.0
+  w.Completed(kNow, 4096, milliseconds(10));                // 1.0
   EXPECT_EQ(w.TakeGap(milliseconds(1)), Duration::zero());
-  w.Completed(kNow, 4096, milliseconds(10));   // 0.5
+  w.Completed(kNow, 4096, milliseconds(10));               // 0.5
   EXPECT_EQ(w.TakeGap(milliseconds(1)), milliseconds(1));  // 1 ms * (1 / 0.5 - 1)
-  w.Completed(kNow, 4096, milliseconds(10));   // 0.25
+  w.Completed(kNow, 4096, milliseconds(10));               // 0.25
   EXPECT_EQ(w.TakeGap(milliseconds(1)), milliseconds(3));
   EXPECT_EQ(w.TakeGap(milliseconds(2)), milliseconds(5));  // 6 ms, capped at max_gap
   EXPECT_EQ(w.slowdowns(), 1u);  // the clock did not move: the next one is not due
@@ -84,7 +84,7 @@ TEST(PrefetchWindowTest, SlowdownsComeTwentyOfTheirLengthsApart) {
   PrefetchWindow w(Limits(/*gain=*/1, /*beta=*/0.5));
   TimePoint t{};
   w.Completed(t, 4096, milliseconds(1));
-  EXPECT_EQ(w.slowdowns(), 0u);  // no read has queued past the target yet
+  EXPECT_EQ(w.slowdowns(), 0u);           // no read has queued past the target yet
   w.Completed(t, 4096, milliseconds(3));  // queued 2 ms
   EXPECT_EQ(w.slowdowns(), 1u);
   EXPECT_EQ(w.TakeGap(milliseconds(3)), milliseconds(5));  // 3 ms + 2 * 1 ms
@@ -135,8 +135,8 @@ struct SharedLink {
 struct Reader {
   PrefetchWindow window;
   int in_flight = 0;
-  double next_at = 0;  // after a gap
-  double start = 0;    // when it begins reading
+  double next_at = 0;        // after a gap
+  double start = 0;          // when it begins reading
   uint64_t bytes_after = 0;  // bytes read after the measuring point
 };
 
@@ -174,13 +174,13 @@ void RunOnLink(std::vector<Reader>& readers, SharedLink& link, double bytes, dou
       done.pop();
       Reader& r = readers[d.reader];
       --r.in_flight;
-      const Duration took = std::chrono::duration_cast<Duration>(
-          std::chrono::duration<double>(d.at - d.issued));
-      r.window.Completed(TimePoint(std::chrono::duration_cast<Duration>(
-                             std::chrono::duration<double>(d.at))),
-                         static_cast<uint64_t>(bytes), took);
-      r.next_at = std::max(r.next_at, d.at + std::chrono::duration<double>(
-                                                 r.window.TakeGap(took)).count());
+      const Duration took =
+          std::chrono::duration_cast<Duration>(std::chrono::duration<double>(d.at - d.issued));
+      r.window.Completed(
+          TimePoint(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(d.at))),
+          static_cast<uint64_t>(bytes), took);
+      r.next_at =
+          std::max(r.next_at, d.at + std::chrono::duration<double>(r.window.TakeGap(took)).count());
       if (d.at >= measure_from) r.bytes_after += static_cast<uint64_t>(bytes);
     }
   }

@@ -70,7 +70,8 @@ Prefetcher::Prefetcher(Image::Core& core)
   // A window of pieces in flight needs room for them (and one slot for the writer).
   if (Windowed()) {
     const uint64_t piece = std::max<uint64_t>(1, core.options.prefetch_window.read_bytes);
-    const uint64_t per_slot = std::max<uint64_t>(1, DivRoundUp(max_blocks_ * core.header.block_size, piece));
+    const uint64_t per_slot =
+        std::max<uint64_t>(1, DivRoundUp(max_blocks_ * core.header.block_size, piece));
     const uint64_t want =
         1 + DivRoundUp(static_cast<uint64_t>(std::ceil(WindowMaxReads(core.options))), per_slot);
     if (slots_.size() < want) slots_.resize(want);
@@ -309,8 +310,8 @@ Task<void> Prefetcher::WindowReader() {
 Task<void> Prefetcher::ReadPiece(uint64_t slot_index, uint64_t at, uint64_t length) {
   Slot& slot = slots_[slot_index % slots_.size()];
   const TimePoint t0 = c_.env.clock.Now();
-  Status s = co_await c_.ReadBase(slot.offset + at,
-                                  std::span<std::byte>(slot.bytes).subspan(at, length));
+  Status s =
+      co_await c_.ReadBase(slot.offset + at, std::span<std::byte>(slot.bytes).subspan(at, length));
   if (!s.ok()) {
     Fail(s, "prefetch base read");
     co_return;
