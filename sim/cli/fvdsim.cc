@@ -134,7 +134,10 @@ void AddMinimize(CLI::App& app, fvd::sim::explore::MinimizeOptions& o, int& exit
   m->add_flag("--swarm", o.swarm, "The seed chose the world (fvdsim run --swarm)");
   m->add_option("-o,--out", o.out, "Where to write the minimized workload file");
   m->add_option("-j,--jobs", o.jobs, "Runs at once (default: one per core)");
-  m->add_option("--max-runs", o.max_runs, "Give up shrinking after this many runs");
+  m->add_option("--max-runs", o.max_runs, "Give up shrinking after this many runs (default 2000)");
+  m->add_option("--reseeds", o.reseeds,
+                "Once no edit keeps the failure at the world's seed, try each at this many other "
+                "seeds (default 32; 0: never)");
   m->add_flag("--json", o.json, "Print one JSON object instead of the summary");
   m->add_option("--fvdsim", o.self, "The fvdsim each run uses (default: this one)");
   AddBugOption(m, o.bug);

@@ -322,6 +322,35 @@ class ExploreTest(unittest.TestCase):
             self.assertEqual(r.returncode, 2)
             self.assertIn("nothing to minimize", r.stderr)
 
+    # A world no single edit keeps failing at its own seed (the stale_before_journal reproducer
+    # an earlier minimize left at 7,840 events): every edit changes the random choices the
+    # failure needs. Trying each edit at other seeds still shrinks it.
+    STUCK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "testdata",
+                         "stuck-at-its-seed.yaml")
+    STUCK_BUG = "stale_before_journal"
+
+    def test_minimize_tries_edits_at_other_seeds_when_none_keeps_the_failure(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "min.yaml")
+            args = ("minimize", self.STUCK, "--seed", "3809", "--bug", self.STUCK_BUG, "-o", out,
+                    "-j", "2", "--json")
+            plain = json.loads(testbugs(*args, "--reseeds", "0").stdout)
+            self.assertEqual(plain["removed"], [])
+            self.assertEqual(plain["events_after"], plain["events_before"])
+            r = testbugs(*args, "--max-runs", "400")
+            self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+            m = json.loads(r.stdout)
+            self.assertEqual(m["signature"], "lost-flushed-data@check-after-crash")
+            self.assertLess(m["events_after"], m["events_before"])
+            self.assertTrue(any("(at seed " in what for what in m["removed"]), m["removed"])
+            self.assertNotEqual(m["file_seed"], 3809)
+            alone = testbugs("run", out, "--bug", self.STUCK_BUG, "--json")
+            self.assertEqual(alone.returncode, 1)
+            j = json.loads(alone.stdout)
+            self.assertEqual(j["seed"], m["file_seed"])
+            self.assertEqual(j["signature"], m["signature"])
+            self.assertEqual(j["events"], m["events_after"])
+
     def test_bad_explore_options(self):
         for args, message in ((["--seeds", "5-1"], "--seeds 5-1"),
                               ([], "give --seeds A-B or --time T"),

@@ -122,6 +122,23 @@ void AddCrashEdits(const WorkloadConfig& w, std::vector<Edit>& out) {
                    }});
     out.push_back({"equal fates in crash entry " + std::to_string(i),
                    [i](WorkloadConfig& c) { return Set(c.crashes[i].fates, CrashFates{}); }});
+    out.push_back({"halve after_ops of crash entry " + std::to_string(i), [i](WorkloadConfig& c) {
+                     return c.crashes[i].after_ops > 1 && Halve(c.crashes[i].after_ops, 1);
+                   }});
+  }
+}
+
+void AddErrorEdits(const WorkloadConfig& w, std::vector<Edit>& out) {
+  for (size_t i = 0; i < w.errors.size(); ++i) {
+    const std::string at = " of I/O error entry " + std::to_string(i);
+    out.push_back({"halve after_ops" + at,
+                   [i](WorkloadConfig& c) { return Halve(c.errors[i].after_ops, 0); }});
+    out.push_back({"probability 100%" + at, [i](WorkloadConfig& c) {
+                     return Set(c.errors[i].probability_ppm, uint32_t{1'000'000});
+                   }});
+    out.push_back({"halve the count" + at, [i](WorkloadConfig& c) {
+                     return c.errors[i].count > 1 && Halve(c.errors[i].count, 1);
+                   }});
   }
 }
 
@@ -237,6 +254,7 @@ std::vector<Edit> Edits(const WorkloadConfig& w) {
   std::vector<Edit> out;
   AddStructureEdits(w, out);
   AddCrashEdits(w, out);
+  AddErrorEdits(w, out);
   AddPhaseEdits(w, out);
   AddImageEdits(w, out);
   AddDiskEdits(w, out);

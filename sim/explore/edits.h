@@ -1,6 +1,7 @@
 // The ways `fvdsim minimize` makes a world smaller, each one step: drop a VM group, a phase, a
 // base, a fault entry or a crash time; fewer VMs in a group; shorter phases; lower queue
-// depths, request sizes, disk sizes and crash counts; features off (compact, copy-on-read,
+// depths, request sizes, disk sizes, crash and error counts and the operations before them;
+// I/O errors every time their filter matches; features off (compact, copy-on-read,
 // prefetch, profiles, data files, unaligned I/O, zipf, flushes, fate mixes, volatile caches,
 // jitter, seeks). Every edit keeps the world whole: references to what it drops go with it.
 #pragma once

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "sim/config/yaml_loader.h"
 #include "sim/config/yaml_writer.h"
 #include "sim/swarm/world.h"
@@ -62,6 +64,42 @@ crashes: [{vm: a, at: 1s}, {vm: c-1, at: 2s}, {at: 3s}]
       EXPECT_TRUE(c.bases.empty());
       EXPECT_EQ(c.vms[0].image.size_bytes, 8u << 20);
       EXPECT_EQ(c.vms[0].base, "");
+    }
+  }
+}
+
+TEST(Edits, FaultEntriesComeNearerAndSurer) {
+  auto w = LoadWorkloadText(R"(disks: [{name: d}]
+vms: [{name: a, disk: d, image: {size: 8MiB}, phases: [{kind: random, ops: 10}]}]
+errors: [{disk: d, probability: 10%, after_ops: 210, count: 5}]
+crashes: [{vm: a, after_ops: 7}]
+)", "w.yaml");
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ExpectEveryEditValid(*w);
+  std::map<std::string, WorkloadConfig> edited;
+  for (const Edit& e : Edits(*w)) {
+    WorkloadConfig c = *w;
+    if (e.apply(c)) edited.emplace(e.what, c);
+  }
+  ASSERT_EQ(edited.count("halve after_ops of I/O error entry 0"), 1u);
+  EXPECT_EQ(edited.at("halve after_ops of I/O error entry 0").errors[0].after_ops, 105u);
+  ASSERT_EQ(edited.count("probability 100% of I/O error entry 0"), 1u);
+  EXPECT_EQ(edited.at("probability 100% of I/O error entry 0").errors[0].probability_ppm, 1'000'000u);
+  ASSERT_EQ(edited.count("halve the count of I/O error entry 0"), 1u);
+  EXPECT_EQ(edited.at("halve the count of I/O error entry 0").errors[0].count, 2u);
+  ASSERT_EQ(edited.count("halve after_ops of crash entry 0"), 1u);
+  EXPECT_EQ(edited.at("halve after_ops of crash entry 0").crashes[0].after_ops, 3u);
+  // At their floors they offer nothing more: one error, no operations before it, for sure.
+  WorkloadConfig floor = *w;
+  floor.errors[0] = {.disk = "d", .probability_ppm = 1'000'000, .after_ops = 0, .count = 1};
+  floor.crashes[0].after_ops = 1;
+  for (const Edit& e : Edits(floor)) {
+    WorkloadConfig c = floor;
+    if (e.what.find("I/O error entry 0") != std::string::npos && e.what.rfind("drop", 0) != 0) {
+      EXPECT_FALSE(e.apply(c)) << e.what;
+    }
+    if (e.what == "halve after_ops of crash entry 0") {
+      EXPECT_FALSE(e.apply(c));
     }
   }
 }

@@ -118,37 +118,60 @@ void ShrinkTime(Runner& runner, Shrink& s, unsigned max_runs) {
   }
 }
 
-// Greedy passes over the edits, `jobs` candidates at a time; the first (in list order) that
-// still fails the same way is kept, and the list is made again from the smaller world.
-void ShrinkStructure(Runner& runner, Shrink& s, unsigned jobs, unsigned max_runs) {
-  bool changed = true;
-  while (changed && runner.runs() < max_runs) {
-    changed = false;
+// One pass over the edits, `jobs` candidates at a time; the first (in list order) that still
+// fails the same way is kept, and the list is made again from the smaller world, going on from
+// where that edit stood. With `reseeds` > 0 each edit is tried at the `reseeds` seeds after the
+// world's own instead, and the pass ends at the first kept (a plain pass is cheaper). True if an
+// edit was kept.
+bool EditPass(Runner& runner, Shrink& s, unsigned jobs, unsigned max_runs, unsigned reseeds) {
+  const unsigned per_edit = reseeds == 0 ? 1 : reseeds;
+  bool kept = false;
+  size_t i = 0;  // the next candidate: edit i at seed offset k
+  unsigned k = 0;
+  for (;;) {
+    const std::vector<Edit> edits = Edits(s.world);
+    std::vector<WorkloadConfig> batch;
+    std::vector<size_t> which;
+    while (i < edits.size() && batch.size() < jobs) {
+      WorkloadConfig c = s.world;
+      const bool applies = edits[i].apply(c) && !(c == s.world);
+      if (applies) {
+        if (reseeds != 0) c.seed = s.world.seed + 1 + k;
+        batch.push_back(std::move(c));
+        which.push_back(i);
+      }
+      if (!applies || ++k == per_edit) {
+        ++i;
+        k = 0;
+      }
+    }
+    if (batch.empty() || runner.runs() >= max_runs) return kept;
+    const std::vector<Outcome> outcomes = runner.RunAll(batch);
+    for (size_t n = 0; n < batch.size(); ++n) {
+      if (outcomes[n].signature != s.signature) continue;
+      std::string what = edits[which[n]].what;
+      if (reseeds != 0) what += " (at seed " + std::to_string(batch[n].seed) + ")";
+      s.Keep(std::move(batch[n]), outcomes[n], std::move(what));
+      if (reseeds != 0) return true;
+      kept = true;
+      i = which[n];  // the list is made again; what followed this edit now sits here
+      k = 0;
+      break;
+    }
+  }
+}
+
+// Plain passes until none keeps an edit, then a pass at other seeds, and again, until that
+// keeps nothing either (or the runs are spent).
+void ShrinkStructure(Runner& runner, Shrink& s, unsigned jobs, unsigned max_runs,
+                     unsigned reseeds) {
+  while (runner.runs() < max_runs) {
     if (WorkloadConfig c = s.world; ExplicitCrashTimes(s, c)) {
       const Outcome o = runner.RunAll({c}).front();
       if (o.signature == s.signature) s.Keep(std::move(c), o, "random crashes at the times drawn");
     }
-    size_t i = 0;
-    for (;;) {
-      const std::vector<Edit> edits = Edits(s.world);
-      std::vector<WorkloadConfig> batch;
-      std::vector<size_t> which;
-      for (; i < edits.size() && batch.size() < jobs; ++i) {
-        WorkloadConfig c = s.world;
-        if (!edits[i].apply(c) || c == s.world) continue;
-        batch.push_back(std::move(c));
-        which.push_back(i);
-      }
-      if (batch.empty() || runner.runs() >= max_runs) break;
-      const std::vector<Outcome> outcomes = runner.RunAll(batch);
-      for (size_t k = 0; k < batch.size(); ++k) {
-        if (outcomes[k].signature != s.signature) continue;
-        s.Keep(std::move(batch[k]), outcomes[k], edits[which[k]].what);
-        changed = true;
-        i = which[k];  // the list is made again; what followed this edit now sits here
-        break;
-      }
-    }
+    if (EditPass(runner, s, jobs, max_runs, 0)) continue;
+    if (reseeds == 0 || !EditPass(runner, s, jobs, max_runs, reseeds)) return;
   }
 }
 
@@ -160,7 +183,8 @@ void Print(const MinimizeOptions& o, const Shrink& s, uint64_t events_before,
            const std::string& out, unsigned runs) {
   if (o.json) {
     nlohmann::ordered_json j = {{"signature", s.signature},     {"seed", o.seed},
-                                {"file", out},                  {"removed", s.removed},
+                                {"file", out},                  {"file_seed", s.world.seed},
+                                {"removed", s.removed},
                                 {"events_before", events_before}, {"events_after", s.events},
                                 {"runs", runs}};
     std::cout << j.dump(2) << "\n";
@@ -217,7 +241,7 @@ int Minimize(const MinimizeOptions& in) {
     runner.timeout = std::max(milliseconds(30'000), milliseconds(static_cast<int64_t>(first.wall_s * 5000)));
   Shrink s{world->config, first.signature, first.events, {}, first.crash_schedule_ns};
   ShrinkTime(runner, s, o.max_runs);
-  ShrinkStructure(runner, s, jobs, o.max_runs);
+  ShrinkStructure(runner, s, jobs, o.max_runs, o.reseeds);
   ShrinkTime(runner, s, o.max_runs);
   const std::string out = o.out.empty() ? DefaultOut(o) : o.out;
   const std::string header = "Minimized by fvdsim minimize from " +
