@@ -123,6 +123,23 @@ TEST(HeaderTest, SelfContainedSitsAt4364AndMeansAllDataInImage) {
   EXPECT_EQ(*back, h);
 }
 
+// open_image_fuzz found a header whose chunk size (about 1.07e19) exceeds its virtual size
+// (about 7.8e18): rounding up wrapped around 2^64, so the table had no entries while reads of
+// the disk indexed it. However large the fields, a non-empty compact disk has a table entry
+// for every chunk it spans.
+TEST(HeaderTest, TableEntriesCoverTheDiskForAnyChunkSize) {
+  Header h = SampleHeader();
+  h.compact_image = true;
+  h.virtual_disk_size = 7840344498319130624u;
+  h.chunk_size = 10664523917613350912u;
+  EXPECT_EQ(h.table_entries(), 1u);
+  h.chunk_size = h.virtual_disk_size - 512;
+  EXPECT_EQ(h.table_entries(), 2u);
+  h.virtual_disk_size = UINT64_MAX / 512 * 512;
+  h.chunk_size = 512;
+  EXPECT_EQ(h.table_entries(), UINT64_MAX / 512);
+}
+
 // The fields an open image changes (clean_shutdown, journal_epoch, self_contained, and so the
 // checksum) all lie in one 512-byte sector: a run-time header write cannot tear.
 TEST(HeaderTest, RunTimeChangesTouchOnlyTheRunTimeSector) {

@@ -36,6 +36,11 @@ TEST(UnitsTest, Rounding) {
   EXPECT_EQ(RoundUp(1, 512), 512u);
   EXPECT_EQ(RoundUp(512, 512), 512u);
   EXPECT_EQ(DivRoundUp(513, 512), 2u);
+  EXPECT_EQ(DivRoundUp(0, 512), 0u);
+  // No wrap-around near 2^64 (found by open_image_fuzz: a header's chunk size).
+  EXPECT_EQ(DivRoundUp(UINT64_MAX, 2), uint64_t{1} << 63);
+  EXPECT_EQ(DivRoundUp(7840344498319130624u, 10664523917613350912u), 1u);
+  EXPECT_EQ(DivRoundUp(UINT64_MAX, UINT64_MAX), 1u);
   EXPECT_TRUE(IsPowerOfTwo(4096));
   EXPECT_FALSE(IsPowerOfTwo(0));
   EXPECT_FALSE(IsPowerOfTwo(1536));
