@@ -18,14 +18,15 @@ Result<uint64_t> ParseByteSize(std::string_view text);
 // number.
 std::string FormatByteSize(uint64_t bytes);
 
-// Rounds v up to a multiple of m. REQUIRES: m > 0, and the multiple fits in 64 bits.
-constexpr uint64_t RoundUp(uint64_t v, uint64_t m) {
-  return (v + m - 1) / m * m;
-}
 // v / m rounded up. REQUIRES: m > 0. Exact for every v and m (header fields are untrusted: with
 // (v + m - 1) / m, a chunk size near 2^64 gave a non-empty disk no table entries at all).
 constexpr uint64_t DivRoundUp(uint64_t v, uint64_t m) {
   return v / m + (v % m != 0 ? 1 : 0);
+}
+// Rounds v up to a multiple of m. REQUIRES: m > 0, and that multiple fits in 64 bits (then it
+// is exact, however large m is).
+constexpr uint64_t RoundUp(uint64_t v, uint64_t m) {
+  return DivRoundUp(v, m) * m;
 }
 constexpr bool IsPowerOfTwo(uint64_t v) {
   return v != 0 && (v & (v - 1)) == 0;

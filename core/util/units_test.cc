@@ -41,6 +41,8 @@ TEST(UnitsTest, Rounding) {
   EXPECT_EQ(DivRoundUp(UINT64_MAX, 2), uint64_t{1} << 63);
   EXPECT_EQ(DivRoundUp(7840344498319130624u, 10664523917613350912u), 1u);
   EXPECT_EQ(DivRoundUp(UINT64_MAX, UINT64_MAX), 1u);
+  EXPECT_EQ(RoundUp(4096, UINT64_MAX - 511), UINT64_MAX - 511);  // a block size near 2^64
+  EXPECT_EQ(RoundUp(0, 512), 0u);
   EXPECT_TRUE(IsPowerOfTwo(4096));
   EXPECT_FALSE(IsPowerOfTwo(0));
   EXPECT_FALSE(IsPowerOfTwo(1536));
