@@ -1,5 +1,4 @@
 #include "core/format/header.h"
-#include "core/format/profile_region.h"
 
 #include <gtest/gtest.h>
 
@@ -8,6 +7,7 @@
 #include <vector>
 
 #include "core/format/layout.h"
+#include "core/format/profile_region.h"
 #include "core/util/endian.h"
 
 namespace fvd::format {

@@ -120,7 +120,8 @@ void AddExplore(CLI::App& app, ExploreArgs& args, int& exit_code) {
         return;
       }
       if (text == &budget) o.time = std::chrono::nanoseconds(*ns);
-      if (text == &timeout) o.timeout = std::chrono::milliseconds(std::max<uint64_t>(*ns / 1'000'000, 1));
+      if (text == &timeout)
+        o.timeout = std::chrono::milliseconds(std::max<uint64_t>(*ns / 1'000'000, 1));
     }
     exit_code = fvd::sim::explore::Explore(o);
   });
@@ -179,8 +180,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << app.get_name() << ": " << e.what() << " (see '" << app.get_name()
-              << " --help')\n";
+    std::cerr << app.get_name() << ": " << e.what() << " (see '" << app.get_name() << " --help')\n";
     return 2;
   }
   return exit_code;

@@ -33,7 +33,8 @@ bool DropBase(WorkloadConfig& w, size_t b) {
   for (VmConfig& v : w.vms) {
     if (v.base != base.name) continue;
     v.base.clear();
-    if (v.image.size_bytes == 0) v.image.size_bytes = (base.size_bytes + kSector - 1) / kSector * kSector;
+    if (v.image.size_bytes == 0)
+      v.image.size_bytes = (base.size_bytes + kSector - 1) / kSector * kSector;
     v.image.copy_on_read = false;
     v.image.prefetch_start_delay_s = -1;
     v.image.record_prefetch_profile = false;
@@ -57,14 +58,17 @@ bool Halve(uint64_t& v, uint64_t floor, uint64_t multiple = 1) {
 }
 
 bool DiskUsed(const WorkloadConfig& w, const std::string& name) {
-  const auto vm = std::any_of(w.vms.begin(), w.vms.end(), [&](const VmConfig& v) { return v.disk == name; });
-  const auto base = std::any_of(w.bases.begin(), w.bases.end(), [&](const BaseImageConfig& b) { return b.disk == name; });
+  const auto vm =
+      std::any_of(w.vms.begin(), w.vms.end(), [&](const VmConfig& v) { return v.disk == name; });
+  const auto base = std::any_of(w.bases.begin(), w.bases.end(),
+                                [&](const BaseImageConfig& b) { return b.disk == name; });
   return vm || base;
 }
 
 void AddStructureEdits(const WorkloadConfig& w, std::vector<Edit>& out) {
   for (size_t g = 0; w.vms.size() > 1 && g < w.vms.size(); ++g)
-    out.push_back({"drop VM group " + w.vms[g].name, [g](WorkloadConfig& c) { return DropGroup(c, g); }});
+    out.push_back(
+        {"drop VM group " + w.vms[g].name, [g](WorkloadConfig& c) { return DropGroup(c, g); }});
   for (size_t g = 0; g < w.vms.size(); ++g) {
     if (w.vms[g].count > 1)
       out.push_back({"one VM in group " + w.vms[g].name, [g](WorkloadConfig& c) {
@@ -101,7 +105,8 @@ void AddStructureEdits(const WorkloadConfig& w, std::vector<Edit>& out) {
                      return true;
                    }});
   for (size_t b = 0; b < w.bases.size(); ++b)
-    out.push_back({"drop base " + w.bases[b].name, [b](WorkloadConfig& c) { return DropBase(c, b); }});
+    out.push_back(
+        {"drop base " + w.bases[b].name, [b](WorkloadConfig& c) { return DropBase(c, b); }});
 }
 
 void AddCrashEdits(const WorkloadConfig& w, std::vector<Edit>& out) {
@@ -147,8 +152,8 @@ void AddPhaseEdits(const WorkloadConfig& w, std::vector<Edit>& out) {
     for (size_t p = 0; p < w.vms[g].phases.size(); ++p) {
       const std::string at = "phase " + std::to_string(p) + " of " + w.vms[g].name;
       const auto edit = [&](std::string what, std::function<bool(PhaseConfig&)> fn) {
-        out.push_back({what + " in " + at,
-                       [g, p, fn](WorkloadConfig& c) { return fn(c.vms[g].phases[p]); }});
+        out.push_back(
+            {what + " in " + at, [g, p, fn](WorkloadConfig& c) { return fn(c.vms[g].phases[p]); }});
       };
       edit("halve the duration", [](PhaseConfig& ph) { return Halve(ph.duration_ns, 1'000'000); });
       edit("halve the ops", [](PhaseConfig& ph) { return ph.ops > 1 && Halve(ph.ops, 1); });
@@ -157,17 +162,18 @@ void AddPhaseEdits(const WorkloadConfig& w, std::vector<Edit>& out) {
         uint64_t q = ph.queue_depth;
         return Halve(q, 1) && Set(ph.queue_depth, static_cast<uint32_t>(q));
       });
-      edit("uniform hot set", [](PhaseConfig& ph) { return Set(ph.hot_set, std::string("uniform")); });
-      edit("no reads", [](PhaseConfig& ph) {
-        return ph.kind != "boot" && Set(ph.read_percent, 0u);
-      });
+      edit("uniform hot set",
+           [](PhaseConfig& ph) { return Set(ph.hot_set, std::string("uniform")); });
+      edit("no reads",
+           [](PhaseConfig& ph) { return ph.kind != "boot" && Set(ph.read_percent, 0u); });
       edit("halve the reads", [](PhaseConfig& ph) {
         uint64_t r = ph.read_percent;
         return ph.kind != "boot" && Halve(r, 0) && Set(ph.read_percent, static_cast<uint32_t>(r));
       });
       edit("halve the range", [](PhaseConfig& ph) {
         const uint64_t largest = ph.sizes.empty() ? kSector : ph.sizes.rbegin()->first;
-        return ph.range_bytes != 0 && Halve(ph.range_bytes, std::max<uint64_t>(largest, 4096), 4096);
+        return ph.range_bytes != 0 &&
+               Halve(ph.range_bytes, std::max<uint64_t>(largest, 4096), 4096);
       });
       edit("aligned requests", [](PhaseConfig& ph) { return Set(ph.align_bytes, uint64_t{0}); });
       edit("no flushes", [](PhaseConfig& ph) { return Set(ph.flush_every_writes, 0u); });
@@ -206,7 +212,8 @@ void AddImageEdits(const WorkloadConfig& w, std::vector<Edit>& out) {
       return a || b || c;
     });
     if (w.vms[g].base.empty())
-      edit("halve the image size", [](ImageConfig& i) { return Halve(i.size_bytes, kMiB, kSector); });
+      edit("halve the image size",
+           [](ImageConfig& i) { return Halve(i.size_bytes, kMiB, kSector); });
   }
   for (size_t b = 0; b < w.bases.size(); ++b) {
     out.push_back({"halve base " + w.bases[b].name, [b](WorkloadConfig& c) {
@@ -215,8 +222,8 @@ void AddImageEdits(const WorkloadConfig& w, std::vector<Edit>& out) {
                      base.nonzero_bytes = std::min(base.nonzero_bytes, base.size_bytes);
                      for (VmConfig& v : c.vms) {
                        if (v.base == base.name && v.image.size_bytes != 0)
-                         v.image.size_bytes = std::max(v.image.size_bytes / 2 / kSector * kSector,
-                                                       base.size_bytes);
+                         v.image.size_bytes =
+                             std::max(v.image.size_bytes / 2 / kSector * kSector, base.size_bytes);
                      }
                      return true;
                    }});

@@ -43,7 +43,8 @@ vms:
   - {name: c, count: 2, base: b, disk: d, image: {prefetch_profile_from: a, profile_prefetch_delay: 1s},
      phases: [{kind: random, ops: 10}, {kind: idle, duration: 1s}]}
 crashes: [{vm: a, at: 1s}, {vm: c-1, at: 2s}, {at: 3s}]
-)", "w.yaml");
+)",
+                            "w.yaml");
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   ExpectEveryEditValid(*w);
   for (const Edit& e : Edits(*w)) {
@@ -73,7 +74,8 @@ TEST(Edits, FaultEntriesComeNearerAndSurer) {
 vms: [{name: a, disk: d, image: {size: 8MiB}, phases: [{kind: random, ops: 10}]}]
 errors: [{disk: d, probability: 10%, after_ops: 210, count: 5}]
 crashes: [{vm: a, after_ops: 7}]
-)", "w.yaml");
+)",
+                            "w.yaml");
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   ExpectEveryEditValid(*w);
   std::map<std::string, WorkloadConfig> edited;
@@ -84,7 +86,8 @@ crashes: [{vm: a, after_ops: 7}]
   ASSERT_EQ(edited.count("halve after_ops of I/O error entry 0"), 1u);
   EXPECT_EQ(edited.at("halve after_ops of I/O error entry 0").errors[0].after_ops, 105u);
   ASSERT_EQ(edited.count("probability 100% of I/O error entry 0"), 1u);
-  EXPECT_EQ(edited.at("probability 100% of I/O error entry 0").errors[0].probability_ppm, 1'000'000u);
+  EXPECT_EQ(edited.at("probability 100% of I/O error entry 0").errors[0].probability_ppm,
+            1'000'000u);
   ASSERT_EQ(edited.count("halve the count of I/O error entry 0"), 1u);
   EXPECT_EQ(edited.at("halve the count of I/O error entry 0").errors[0].count, 2u);
   ASSERT_EQ(edited.count("halve after_ops of crash entry 0"), 1u);

@@ -182,11 +182,10 @@ std::string DefaultOut(const MinimizeOptions& o) {
 void Print(const MinimizeOptions& o, const Shrink& s, uint64_t events_before,
            const std::string& out, unsigned runs) {
   if (o.json) {
-    nlohmann::ordered_json j = {{"signature", s.signature},     {"seed", o.seed},
-                                {"file", out},                  {"file_seed", s.world.seed},
-                                {"removed", s.removed},
-                                {"events_before", events_before}, {"events_after", s.events},
-                                {"runs", runs}};
+    nlohmann::ordered_json j = {
+        {"signature", s.signature},  {"seed", o.seed},       {"file", out},
+        {"file_seed", s.world.seed}, {"removed", s.removed}, {"events_before", events_before},
+        {"events_after", s.events},  {"runs", runs}};
     std::cout << j.dump(2) << "\n";
     return;
   }
@@ -225,7 +224,8 @@ int Minimize(const MinimizeOptions& in) {
   }
   world->config.seed = world->seed;  // the written world carries the seed it fails at
   std::error_code ec;
-  const fs::path scratch = fs::temp_directory_path() / ("fvdsim-minimize-" + std::to_string(::getpid()));
+  const fs::path scratch =
+      fs::temp_directory_path() / ("fvdsim-minimize-" + std::to_string(::getpid()));
   fs::create_directories(scratch, ec);
   Runner runner(o, scratch, jobs);
   runner.timeout = o.timeout.count() != 0 ? o.timeout : milliseconds(120'000);
@@ -238,7 +238,8 @@ int Minimize(const MinimizeOptions& in) {
     return 2;
   }
   if (o.timeout.count() == 0)
-    runner.timeout = std::max(milliseconds(30'000), milliseconds(static_cast<int64_t>(first.wall_s * 5000)));
+    runner.timeout =
+        std::max(milliseconds(30'000), milliseconds(static_cast<int64_t>(first.wall_s * 5000)));
   Shrink s{world->config, first.signature, first.events, {}, first.crash_schedule_ns};
   ShrinkTime(runner, s, o.max_runs);
   ShrinkStructure(runner, s, jobs, o.max_runs, o.reseeds);

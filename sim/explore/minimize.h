@@ -24,9 +24,9 @@ struct MinimizeOptions {
   std::string file;
   uint64_t seed = 1;
   bool swarm = false;
-  std::string bug;       // fvdsim_testbugs: a deliberate bug, passed on to each run
-  std::string out;       // "" = <file's stem>-seed<N>-min.yaml in the current directory
-  unsigned jobs = 0;     // 0: one per core
+  std::string bug;    // fvdsim_testbugs: a deliberate bug, passed on to each run
+  std::string out;    // "" = <file's stem>-seed<N>-min.yaml in the current directory
+  unsigned jobs = 0;  // 0: one per core
   unsigned max_runs = 2000;
   unsigned reseeds = 32;  // seeds each edit is tried at once none keeps it at the world's own
   std::chrono::milliseconds timeout{0};  // per run; 0: 30 s or 5x the first run, the larger
