@@ -3,8 +3,9 @@
 the test-only fvdsim_testbugs:
 
   swarm  the CPU time `fvdsim explore workloads/swarm.yaml --swarm --seeds 1-...` spends until
-         a seed first fails (the generic file: every knob at its default, nothing aimed at any
-         bug), within a CPU budget (default 10 CPU-minutes);
+         a seed first fails with the bug and passes without it (the generic file: every knob at
+         its default, nothing aimed at any bug), within a CPU budget (default 10 CPU-minutes);
+         seeds that fail on the correct engine too are listed, not counted;
   hand   the same without --swarm on workloads/crash-storm.yaml, the shipped crash workload;
   min    `fvdsim minimize` of the first failing swarm seed: events before and after, and
          whether the written file fails the same way on its own (minimize checks it).
@@ -38,11 +39,26 @@ def say(msg):
     print(f"swarm-bench: {msg}", file=sys.stderr, flush=True)
 
 
+def fails_without_bug(binary, workload, seed, swarm):
+    """The signature the seed fails with on the correct engine (no --bug), or None if it passes:
+    such a failure is not the bug's."""
+    cmd = [binary, "run", workload, "--seed", str(seed), "--json"] + (["--swarm"] if swarm else [])
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if r.returncode == 0:
+        return None
+    try:
+        return json.loads(r.stdout).get("signature") or f"exit {r.returncode}"
+    except ValueError:
+        return f"exit {r.returncode}"
+
+
 def explore(binary, bug, workload, swarm, budget_cpu_s, jobs, batch=400):
-    """CPU seconds (children's user + system) until the first failing seed, within a CPU budget:
-    seeds from 1 in batches, each `fvdsim explore --first-failure`, until one fails or the
-    budget is spent (a wall-clock --time would count the machine's other work too)."""
-    out = {"seeds_run": 0, "cpu_s": 0.0, "found": False}
+    """CPU seconds (children's user + system) until the first seed that fails with the bug and
+    passes without it, within a CPU budget: seeds from 1 in batches, each `fvdsim explore
+    --first-failure`, until one fails or the budget is spent (a wall-clock --time would count
+    the machine's other work too). A seed that also fails on the correct engine is listed in
+    `fails_without_bug`, and the search goes on after it."""
+    out = {"seeds_run": 0, "cpu_s": 0.0, "found": False, "fails_without_bug": []}
     start, first = time.monotonic(), 1
     while out["cpu_s"] < budget_cpu_s:
         cmd = [binary, "explore", workload, "--seeds", f"{first}-{first + batch - 1}",
@@ -53,16 +69,24 @@ def explore(binary, bug, workload, swarm, budget_cpu_s, jobs, batch=400):
         if r.returncode not in (0, 1):
             raise SystemExit(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stderr}")
         j = json.loads(r.stdout)
+        next_first = first + batch
         if j["groups"]:
             g = min(j["groups"], key=lambda g: g["cpu_s_to_first"])
-            out.update(found=True, seed=min(g["seeds"]), signature=g["signature"],
-                       cpu_s_to_first=out["cpu_s"] + g["cpu_s_to_first"],
-                       reproduce=g["reproduce"])
+            seed = min(g["seeds"])
+            clean = fails_without_bug(binary, workload, seed, swarm)
+            if clean is None:
+                out.update(found=True, seed=seed, signature=g["signature"],
+                           cpu_s_to_first=out["cpu_s"] + g["cpu_s_to_first"],
+                           reproduce=g["reproduce"])
+            else:
+                say(f"{bug}: seed {seed} fails without the bug too ({clean}); going on")
+                out["fails_without_bug"].append({"seed": seed, "signature": clean})
+                next_first = seed + 1
         out["seeds_run"] += j["seeds_run"]
         out["cpu_s"] += j["cpu_s"]
         if out["found"]:
             break
-        first += batch
+        first = next_first
     out["wall_s"] = time.monotonic() - start
     return out
 
@@ -101,8 +125,14 @@ def replayed_sectors(binary, bug, seeds):
 
 def cell(m):
     if not m["found"]:
-        return f"not found ({m['seeds_run']} seeds, {m['cpu_s']:.0f} CPU s)"
-    return f"{m['cpu_s_to_first']:.1f} CPU s (seed {m['seed']})"
+        text = f"not found ({m['seeds_run']} seeds, {m['cpu_s']:.0f} CPU s)"
+    else:
+        text = f"{m['cpu_s_to_first']:.1f} CPU s (seed {m['seed']})"
+    false = m.get("fails_without_bug", [])
+    if false:
+        text += "; also failing without the bug: " + ", ".join(
+            f"seed {f['seed']} ({f['signature']})" for f in false)
+    return text
 
 
 def write_report(results, args, report_dir):
