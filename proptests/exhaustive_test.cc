@@ -58,6 +58,18 @@ GuestOp F(uint64_t delay = 0) {
   return {GuestOp::kFlush, 0, 1, 0, delay};
 }
 
+// Copy-on-write to 15 blocks, far enough apart that each record goes out in a journal sector
+// of its own: 15 of the 8 KiB journal's 16 sectors are used when the window starts, so the
+// window's second write-out recycles the journal while its records are not yet written.
+std::vector<GuestOp> FillJournal() {
+  std::vector<GuestOp> ops;
+  for (uint64_t i = 0; i < 15; ++i) {
+    ops.push_back(W(i * 8, 8, 30));
+    ops.push_back(F(30));
+  }
+  return ops;
+}
+
 struct History {
   const char* name;
   std::vector<GuestOp> setup;  // run to completion (and flushed) before the crash window
@@ -82,6 +94,9 @@ std::vector<History> Histories() {
       {"past_the_base",
        {},
        {W(1536, 2), W(1600, 1), F(1), W(1537, 1), W(1528, 16, 1), F(2), W(1530, 1)}},
+      {"recycle_with_records_in_flight",
+       FillJournal(),
+       {W(130, 8), F(20), W(260, 8, 20), F(20), W(400, 1, 20), F(20)}},
       {"chunk_boundary",
        {},
        {W(120, 16), W(126, 1, 1), F(2), W(136, 1), W(128, 1, 3), F(1), R(120, 16)}},

@@ -63,12 +63,13 @@ Task<Status> DirectMetadata::WriteSectors(SectorRange bitmap, SectorRange table,
   const IoBuffer table_bytes = EncodeTable(table);
   Status s;
   if (flush_data) s = co_await core_.FlushData();
+  // The table first: a bit whose chunk is not mapped on disk would read zeros.
+  if (s.ok() && !table.empty()) {
+    s = co_await WriteRegion(core_.header.table_offset + table.begin * kSector, table_bytes, mode);
+  }
   if (s.ok() && !bitmap.empty()) {
     s = co_await WriteRegion(core_.header.bitmap_offset + bitmap.begin * kSector, bitmap_bytes,
                              mode);
-  }
-  if (s.ok() && !table.empty()) {
-    s = co_await WriteRegion(core_.header.table_offset + table.begin * kSector, table_bytes, mode);
   }
   writing_ = false;
   write_done_.NotifyAll(core_.env.scheduler);

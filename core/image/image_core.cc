@@ -136,19 +136,22 @@ IoBuffer Image::Core::EncodeTableRegion() const {
 }
 
 Task<Status> Image::Core::WriteRegions(const IoBuffer& bitmap_bytes, const IoBuffer& table_bytes) {
-  if (!bitmap_bytes.empty()) {
-    Status s = co_await AwaitIo([&](IoCallback cb) {
-      return image_dev.SubmitWrite(header.bitmap_offset, bitmap_bytes, WriteMode::kCached,
-                                   std::move(cb));
-    });
-    if (!s.ok()) co_return s.WithContext("bitmap write");
-  }
   if (!table_bytes.empty()) {
     Status s = co_await AwaitIo([&](IoCallback cb) {
       return image_dev.SubmitWrite(header.table_offset, table_bytes, WriteMode::kCached,
                                    std::move(cb));
     });
     if (!s.ok()) co_return s.WithContext("table write");
+    // The table must be durable before any bit of the new bitmap is: a bit whose chunk the
+    // table on disk does not map reads zeros where the base or the guest's data belongs.
+    if (!bitmap_bytes.empty()) FVD_CO_RETURN_IF_ERROR(co_await FlushImage());
+  }
+  if (!bitmap_bytes.empty()) {
+    Status s = co_await AwaitIo([&](IoCallback cb) {
+      return image_dev.SubmitWrite(header.bitmap_offset, bitmap_bytes, WriteMode::kCached,
+                                   std::move(cb));
+    });
+    if (!s.ok()) co_return s.WithContext("bitmap write");
   }
   co_return Status::Ok();
 }

@@ -8,8 +8,8 @@
 // unbuffered data writes are FUA, and a buffered write-out flushes the data file first.
 //
 // When the journal is full it is recycled: snapshot the stale bitmap and the table, flush the
-// data file, write the snapshot to the metadata regions, flush, bump the epoch in the header,
-// flush, restart at sector 0. Appends arriving meanwhile wait; a recycle waits for journal
+// data file, write the snapshot to the metadata regions (table, flush, bitmap: WriteRegions),
+// flush, bump the epoch in the header, restart at sector 0. Appends arriving meanwhile wait; a recycle waits for journal
 // writes in flight.
 #pragma once
 

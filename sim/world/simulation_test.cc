@@ -95,6 +95,21 @@ TEST(SimulationTest, CrashesAreRecoveredAndChecked) {
   EXPECT_GT(r.vms[0].stats.recovery_ns_max, 0u);
 }
 
+// Worlds that once failed with the correct engine (each file's header says how it failed and
+// what fixed it): every check must pass.
+TEST(SimulationTest, WorldsThatFoundEngineBugsPass) {
+  for (const char* name : {"recycle_bitmap_before_table"}) {
+    const std::string path = std::string(FVD_SIM_TESTDATA_DIR) + "/fixed/" + name + ".yaml";
+    auto config = LoadWorkloadFile(path);
+    ASSERT_TRUE(config.ok()) << config.status().ToString();
+    auto sim = Simulation::Build(*config, config->seed);
+    ASSERT_TRUE(sim.ok()) << sim.status().ToString();
+    const SimResult r = (*sim)->Run(nullptr);
+    EXPECT_TRUE(r.ok()) << name << ": " << (r.violations.empty() ? "" : r.violations.front());
+    EXPECT_GT(r.crashes, 0u) << name;
+  }
+}
+
 TEST(SimulationTest, CrashAfterNWritesOfTheImageDisk) {
   const SimResult r = RunText(kAfterOps, 5);
   EXPECT_TRUE(r.ok()) << (r.violations.empty() ? "" : r.violations.front());
