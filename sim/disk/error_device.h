@@ -9,9 +9,10 @@
 // came before it, fewer than `count` errors were injected (0 = unlimited), and a draw from its
 // own seeded PRNG falls under probability_ppm.
 //
-// Faults hit the workload, not the checker: while its FaultGate is held (a VM recovers from a
-// crash, checks its image against the oracle, or closes it), the device injects nothing and
-// counts nothing, so a check that fails is the engine's failure, never an injected error's.
+// Faults hit the workload, not the setup or the checker: while its FaultGate is held (the
+// world creates an image, a VM first opens it, recovers from a crash, checks it against the
+// oracle, or closes it), the device injects nothing and counts nothing, so a check that fails
+// is the engine's failure, never an injected error's.
 #pragma once
 
 #include <cstdint>

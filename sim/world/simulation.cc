@@ -66,9 +66,10 @@ struct Simulation::World {
   Prng crash_choices;
   Trace trace;
   Violations violations;
-  FaultGate faults;  // held while a VM recovers, checks or closes (error_device.h)
+  FaultGate faults;  // held while images are created, and while a VM first opens, recovers,
+                     // checks or closes (error_device.h)
   std::vector<std::vector<uint64_t>> crash_schedule;  // per crash entry: the times scheduled
-  std::vector<std::unique_ptr<SimDisk>> disks;  // every disk instance
+  std::vector<std::unique_ptr<SimDisk>> disks;        // every disk instance
   std::vector<std::string> disk_names;
   std::vector<std::unique_ptr<BlockDevice>> decorators;  // latency spikes, errors
   std::map<std::string, BlockDevice*> base_devices;      // base name -> top of its stack
@@ -211,8 +212,11 @@ struct Simulation::World {
         VmConfig adjusted = vc;
         adjusted.image.size_bytes = size;
         adjusted.name = name;
-        FVD_RETURN_IF_ERROR(
-            CreateImage(*top, data_top, adjusted, base_len).WithContext("vm " + name));
+        {
+          FaultGateHold setup(&faults);  // errors hit the workload, not the image's creation
+          FVD_RETURN_IF_ERROR(
+              CreateImage(*top, data_top, adjusted, base_len).WithContext("vm " + name));
+        }
         const Content content = vc.base.empty() ? Content{0, 0} : base_content.at(vc.base);
         const uint64_t zeros_hash = SectorHash(std::array<std::byte, kSector>{});
         auto original = [content, base_len, zeros_hash](uint64_t sector) {
@@ -221,21 +225,18 @@ struct Simulation::World {
           FillInitialSector(content.seed, content.nonzero, sector, buf);
           return SectorHash(buf);
         };
-        VmWorld vw{loop,
-                   engine_random,
-                   trace,
-                   violations,
-                   faults,
-                   options,
-                   nullptr,
-                   [this](const std::string& vm_name) { return ProfileOf(vm_name); }};
+        VmWorld vw{loop,    engine_random,
+                   trace,   violations,
+                   faults,  options,
+                   nullptr, [this](const std::string& vm_name) { return ProfileOf(vm_name); }};
         vms.push_back(std::make_unique<Vm>(vw, name, vms.size(), adjusted,
                                            VmDisks{*raw, *top, data_raw, data_top, base}, size,
                                            NextSeed(), original));
         // A VM no crash can hit keeps only latest values in its oracle; one whose image disk
         // gets injected errors may need a reopen after them, checked as after a crash.
-        const bool crashes = std::any_of(config.crashes.begin(), config.crashes.end(),
-                                         [&](const CrashConfig& c) { return CrashApplies(c.vm, name); });
+        const bool crashes =
+            std::any_of(config.crashes.begin(), config.crashes.end(),
+                        [&](const CrashConfig& c) { return CrashApplies(c.vm, name); });
         const bool errors = std::any_of(config.errors.begin(), config.errors.end(),
                                         [&](const ErrorConfig& e) { return e.disk == vc.disk; });
         if (!crashes && !errors) vms.back()->SetNoCrashes();

@@ -95,6 +95,30 @@ TEST(SimulationTest, CrashesAreRecoveredAndChecked) {
   EXPECT_GT(r.vms[0].stats.recovery_ns_max, 0u);
 }
 
+// An error armed from the very first write hits the workload, not the image's first open
+// (whose header write it would otherwise fail: swarm seed 4046).
+TEST(SimulationTest, ErrorsSpareTheFirstOpen) {
+  const SimResult r = RunText(R"(
+name: first-write-fails
+seed: 1
+disks:
+  - {name: ssd, preset: ssd}
+vms:
+  - name: vm
+    disk: ssd
+    image: {size: 16MiB, journal_size: 64KiB}
+    phases:
+      - {kind: random, ops: 200, queue_depth: 4, read_percent: 50, flush_every_writes: 8}
+errors:
+  - {disk: ssd, op: write, after_ops: 0, count: 1}
+)",
+                              1);
+  EXPECT_TRUE(r.ok()) << (r.violations.empty() ? "" : r.violations.front());
+  ASSERT_EQ(r.vms.size(), 1u);
+  EXPECT_GT(r.vms[0].stats.writes, 0u);
+  EXPECT_EQ(r.vms[0].stats.failed_ops, 1u);  // the workload met the error
+}
+
 // Worlds that once failed with the correct engine (each file's header says how it failed and
 // what fixed it): every check must pass.
 TEST(SimulationTest, WorldsThatFoundEngineBugsPass) {
