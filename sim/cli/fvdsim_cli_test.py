@@ -313,6 +313,11 @@ class ExploreTest(unittest.TestCase):
             self.assertEqual(m["signature"], signature)
             self.assertLess(m["events_after"], m["events_before"])
             self.assertGreater(len(m["removed"]), 0)
+            # Progress on stderr: a line per change kept, naming it, with the runs so far.
+            kept = [l for l in r.stderr.splitlines() if "] kept: " in l]
+            self.assertEqual(len(kept), len(m["removed"]), r.stderr)
+            self.assertIn(m["removed"][0], kept[0])
+            self.assertRegex(kept[0], r"^minimize: \[\d+/40 runs\] kept: ")
             alone = testbugs("run", out, "--bug", BUG, "--json")
             self.assertEqual(alone.returncode, 1)
             self.assertEqual(json.loads(alone.stdout)["signature"], signature)
@@ -343,6 +348,8 @@ class ExploreTest(unittest.TestCase):
             self.assertEqual(m["signature"], "lost-flushed-data@check-after-crash")
             self.assertLess(m["events_after"], m["events_before"])
             self.assertTrue(any("(at seed " in what for what in m["removed"]), m["removed"])
+            self.assertIn("no edit keeps it at seed 3809: trying each at the 32 seeds after it",
+                          r.stderr)
             self.assertNotEqual(m["file_seed"], 3809)
             alone = testbugs("run", out, "--bug", self.STUCK_BUG, "--json")
             self.assertEqual(alone.returncode, 1)

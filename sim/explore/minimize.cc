@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -68,11 +69,13 @@ struct Shrink {
   uint64_t events = 0;
   std::vector<std::string> removed;
   std::vector<std::vector<uint64_t>> crash_schedule_ns;  // of the last run kept
+  std::function<void(const std::string&)> say;           // progress, one line each
 
   void Keep(WorkloadConfig w, const Outcome& o, std::string what) {
     world = std::move(w);
     events = o.events;
     crash_schedule_ns = o.crash_schedule_ns;
+    if (say) say("kept: " + what + ", " + std::to_string(events) + " events");
     removed.push_back(std::move(what));
   }
 };
@@ -115,6 +118,7 @@ void ShrinkTime(Runner& runner, Shrink& s, unsigned max_runs) {
   }
   if (hi < before) {
     s.removed.push_back("max_time " + FormatDuration(before) + " -> " + FormatDuration(hi));
+    if (s.say) s.say("kept: " + s.removed.back() + ", " + std::to_string(s.events) + " events");
   }
 }
 
@@ -171,7 +175,12 @@ void ShrinkStructure(Runner& runner, Shrink& s, unsigned jobs, unsigned max_runs
       if (o.signature == s.signature) s.Keep(std::move(c), o, "random crashes at the times drawn");
     }
     if (EditPass(runner, s, jobs, max_runs, 0)) continue;
-    if (reseeds == 0 || !EditPass(runner, s, jobs, max_runs, reseeds)) return;
+    if (reseeds == 0) return;
+    if (s.say) {
+      s.say("no edit keeps it at seed " + std::to_string(s.world.seed) + ": trying each at the " +
+            std::to_string(reseeds) + " seeds after it");
+    }
+    if (!EditPass(runner, s, jobs, max_runs, reseeds)) return;
   }
 }
 
@@ -240,7 +249,13 @@ int Minimize(const MinimizeOptions& in) {
   if (o.timeout.count() == 0)
     runner.timeout =
         std::max(milliseconds(30'000), milliseconds(static_cast<int64_t>(first.wall_s * 5000)));
-  Shrink s{world->config, first.signature, first.events, {}, first.crash_schedule_ns};
+  Shrink s{world->config, first.signature, first.events, {}, first.crash_schedule_ns, {}};
+  // Progress on stderr, a line per change kept: a long minimization is not silent.
+  s.say = [&runner, &o](const std::string& what) {
+    std::fprintf(stderr, "minimize: [%u/%u runs] %s\n", runner.runs(), o.max_runs, what.c_str());
+  };
+  s.say(first.signature + " at seed " + std::to_string(o.seed) + ", " +
+        std::to_string(first.events) + " events: shrinking");
   ShrinkTime(runner, s, o.max_runs);
   ShrinkStructure(runner, s, jobs, o.max_runs, o.reseeds);
   ShrinkTime(runner, s, o.max_runs);
