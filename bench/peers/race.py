@@ -25,7 +25,9 @@ sequential (seq64k) requests at queue depth 1 and 32, in four states:
   allocated-read    reads of that data
   base-read         reads of a new image: overlays read their base, fresh images read holes,
                     raw reads the base file itself
-Runs alternate the servers in a rotating order within each repetition; each figure is the
+Every run starts after a sync, so no write-back of an earlier run's data lands in it (the
+allocating-write runs leave 256 MiB dirty each). Runs alternate the servers in a rotating
+order within each repetition; each figure is the
 median IOPS of --runs repetitions, and each ratio the median of the per-repetition ratios with
 their min-max. Ratios: each format against raw on the same server (qcow2 against raw/qemu-nbd,
 FVD against raw/nbdkit; under cache none raw/qemu-nbd), and FVD against qcow2 with the server
@@ -194,6 +196,7 @@ class Race:
 
     # --- clients ------------------------------------------------------------------------------
     def fio(self, uri, rw, bs, depth, io_bytes):
+        os.sync()  # no write-back of earlier runs' data lands in this one
         out = run(["fio", "--name=race", "--ioengine=nbd", f"--uri={uri}", f"--rw={rw}",
                    f"--bs={bs}", f"--iodepth={depth}", f"--size={self.size}",
                    f"--io_size={io_bytes}", "--randrepeat=1", "--output-format=json"])
@@ -205,6 +208,7 @@ class Race:
         return job[kind]["iops"]
 
     def qemu_img_bench(self, uri, write, depth, io_bytes):
+        os.sync()
         count = io_bytes // 4096
         step = 4096 * 7919  # a prime number of blocks: distinct blocks, scattered
         cmd = ["qemu-img", "bench", "-f", "raw", "-c", str(count), "-d", str(depth), "-s", "4k",
