@@ -26,13 +26,13 @@ sequential (seq64k) requests at queue depth 1 and 32, in four states:
   base-read         reads of a new image: overlays read their base, fresh images read holes,
                     raw reads the base file itself
 Every run starts after a sync, so no write-back of an earlier run's data lands in it (the
-allocating-write runs leave 256 MiB dirty each). Runs alternate the servers in a rotating
-order within each repetition; each figure is the
-median IOPS of --runs repetitions, and each ratio the median of the per-repetition ratios with
-their min-max. Ratios: each format against raw on the same server (qcow2 against raw/qemu-nbd,
-FVD against raw/nbdkit; under cache none raw/qemu-nbd), and FVD against qcow2 with the server
-difference divided out: (fvd / its raw) / (qcow2 / raw-qemu-nbd). --qemu-img-bench adds a second opinion for the
-rand4k cells: `qemu-img bench` on the same NBD URIs.
+allocating-write runs leave 256 MiB dirty each). Runs alternate the servers in a rotating order
+within each repetition; each figure is the median IOPS of --runs repetitions, and each ratio the
+median of the per-repetition ratios with their min-max. Ratios: each format against raw on the
+same server (qcow2 against raw/qemu-nbd, FVD against raw/nbdkit; under cache none raw/qemu-nbd),
+and FVD against qcow2 with the server difference divided out: (fvd / its raw) / (qcow2 /
+raw-qemu-nbd). --qemu-img-bench adds a second opinion for the rand4k cells: `qemu-img bench` on
+the same NBD URIs.
 
 Targets (issue 24): fvd-ovl allocating rand4k writes >= 0.85 of raw on the same server, fvd on
 allocated data >= 0.90 (reads and writes), QD1 and QD32, both cache modes.

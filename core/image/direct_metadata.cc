@@ -63,7 +63,9 @@ Task<Status> DirectMetadata::WriteSectors(SectorRange bitmap, SectorRange table,
   const IoBuffer table_bytes = EncodeTable(table);
   Status s;
   if (flush_data) s = co_await core_.FlushData();
-  // The table first: a bit whose chunk is not mapped on disk would read zeros.
+  // The table first, as Image::Core::WriteRegions: a bit whose chunk the table on disk does not
+  // map reads zeros. With FUA writes that is also the order on disk; cached ones are ordered by
+  // nothing until the flush, but an image without a journal is not recovered after a crash.
   if (s.ok() && !table.empty()) {
     s = co_await WriteRegion(core_.header.table_offset + table.begin * kSector, table_bytes, mode);
   }

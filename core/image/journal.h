@@ -9,8 +9,8 @@
 //
 // When the journal is full it is recycled: snapshot the stale bitmap and the table, flush the
 // data file, write the snapshot to the metadata regions (table, flush, bitmap: WriteRegions),
-// flush, bump the epoch in the header, restart at sector 0. Appends arriving meanwhile wait; a recycle waits for journal
-// writes in flight.
+// flush, bump the epoch in the header, restart at sector 0. Appends arriving meanwhile wait; a
+// recycle waits for journal writes in flight.
 #pragma once
 
 #include <cstdint>

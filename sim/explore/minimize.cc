@@ -75,6 +75,10 @@ struct Shrink {
     world = std::move(w);
     events = o.events;
     crash_schedule_ns = o.crash_schedule_ns;
+    Record(std::move(what));
+  }
+  // A change kept (the world already holds it): listed, and said.
+  void Record(std::string what) {
     if (say) say("kept: " + what + ", " + std::to_string(events) + " events");
     removed.push_back(std::move(what));
   }
@@ -117,8 +121,7 @@ void ShrinkTime(Runner& runner, Shrink& s, unsigned max_runs) {
     }
   }
   if (hi < before) {
-    s.removed.push_back("max_time " + FormatDuration(before) + " -> " + FormatDuration(hi));
-    if (s.say) s.say("kept: " + s.removed.back() + ", " + std::to_string(s.events) + " events");
+    s.Record("max_time " + FormatDuration(before) + " -> " + FormatDuration(hi));
   }
 }
 
