@@ -328,7 +328,7 @@ class ExploreTest(unittest.TestCase):
             self.assertIn("nothing to minimize", r.stderr)
 
     # A world no single edit keeps failing at its own seed (the stale_before_journal reproducer
-    # an earlier minimize left at 7,840 events): every edit changes the random choices the
+    # an earlier minimize left at 1,705 events): every edit changes the random choices the
     # failure needs. Trying each edit at other seeds still shrinks it.
     STUCK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "testdata",
                          "stuck-at-its-seed.yaml")

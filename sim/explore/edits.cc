@@ -7,6 +7,7 @@ namespace {
 
 constexpr uint64_t kSector = 512;
 constexpr uint64_t kMiB = 1 << 20;
+constexpr uint64_t kJournalFloor = 4096;  // the smallest journal swarm draws
 
 bool NamesGroup(const std::string& pattern, const std::string& group) {
   return pattern == group || pattern.rfind(group + "-", 0) == 0;
@@ -55,6 +56,14 @@ bool Set(T& field, T value) {
 bool Halve(uint64_t& v, uint64_t floor, uint64_t multiple = 1) {
   const uint64_t half = std::max(v / 2 / multiple * multiple, floor);
   return half < v ? Set(v, half) : false;
+}
+
+// Takes a quarter off `v` (at least one), for when halving goes too far; down to `floor`, a
+// multiple of `multiple`.
+bool Shave(uint64_t& v, uint64_t floor, uint64_t multiple = 1) {
+  if (v == 0) return false;
+  const uint64_t less = std::max((v - std::max<uint64_t>(v / 4, 1)) / multiple * multiple, floor);
+  return less < v ? Set(v, less) : false;
 }
 
 bool DiskUsed(const WorkloadConfig& w, const std::string& name) {
@@ -130,6 +139,10 @@ void AddCrashEdits(const WorkloadConfig& w, std::vector<Edit>& out) {
     out.push_back({"halve after_ops of crash entry " + std::to_string(i), [i](WorkloadConfig& c) {
                      return c.crashes[i].after_ops > 1 && Halve(c.crashes[i].after_ops, 1);
                    }});
+    out.push_back(
+        {"a quarter off after_ops of crash entry " + std::to_string(i), [i](WorkloadConfig& c) {
+           return c.crashes[i].after_ops > 1 && Shave(c.crashes[i].after_ops, 1);
+         }});
   }
 }
 
@@ -138,6 +151,8 @@ void AddErrorEdits(const WorkloadConfig& w, std::vector<Edit>& out) {
     const std::string at = " of I/O error entry " + std::to_string(i);
     out.push_back({"halve after_ops" + at,
                    [i](WorkloadConfig& c) { return Halve(c.errors[i].after_ops, 0); }});
+    out.push_back({"a quarter off after_ops" + at,
+                   [i](WorkloadConfig& c) { return Shave(c.errors[i].after_ops, 0); }});
     out.push_back({"probability 100%" + at, [i](WorkloadConfig& c) {
                      return Set(c.errors[i].probability_ppm, uint32_t{1'000'000});
                    }});
@@ -157,6 +172,7 @@ void AddPhaseEdits(const WorkloadConfig& w, std::vector<Edit>& out) {
       };
       edit("halve the duration", [](PhaseConfig& ph) { return Halve(ph.duration_ns, 1'000'000); });
       edit("halve the ops", [](PhaseConfig& ph) { return ph.ops > 1 && Halve(ph.ops, 1); });
+      edit("a quarter off the ops", [](PhaseConfig& ph) { return ph.ops > 1 && Shave(ph.ops, 1); });
       edit("queue depth 1", [](PhaseConfig& ph) { return Set(ph.queue_depth, 1u); });
       edit("halve the queue depth", [](PhaseConfig& ph) {
         uint64_t q = ph.queue_depth;
@@ -211,6 +227,11 @@ void AddImageEdits(const WorkloadConfig& w, std::vector<Edit>& out) {
       const bool c = Set(i.profile_prefetch_delay_s, -1);
       return a || b || c;
     });
+    edit("halve the journal", [](ImageConfig& i) {
+      return i.journal_size_bytes > kJournalFloor &&
+             Halve(i.journal_size_bytes, kJournalFloor, kSector);
+    });
+    edit("no journal", [](ImageConfig& i) { return Set(i.journal_size_bytes, uint64_t{0}); });
     if (w.vms[g].base.empty())
       edit("halve the image size",
            [](ImageConfig& i) { return Halve(i.size_bytes, kMiB, kSector); });

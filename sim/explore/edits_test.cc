@@ -92,6 +92,11 @@ crashes: [{vm: a, after_ops: 7}]
   EXPECT_EQ(edited.at("halve the count of I/O error entry 0").errors[0].count, 2u);
   ASSERT_EQ(edited.count("halve after_ops of crash entry 0"), 1u);
   EXPECT_EQ(edited.at("halve after_ops of crash entry 0").crashes[0].after_ops, 3u);
+  // Where halving overshoots, a quarter off (at least one) comes nearer in smaller steps.
+  ASSERT_EQ(edited.count("a quarter off after_ops of I/O error entry 0"), 1u);
+  EXPECT_EQ(edited.at("a quarter off after_ops of I/O error entry 0").errors[0].after_ops, 158u);
+  ASSERT_EQ(edited.count("a quarter off after_ops of crash entry 0"), 1u);
+  EXPECT_EQ(edited.at("a quarter off after_ops of crash entry 0").crashes[0].after_ops, 6u);
   // At their floors they offer nothing more: one error, no operations before it, for sure.
   WorkloadConfig floor = *w;
   floor.errors[0] = {.disk = "d", .probability_ppm = 1'000'000, .after_ops = 0, .count = 1};
@@ -101,8 +106,39 @@ crashes: [{vm: a, after_ops: 7}]
     if (e.what.find("I/O error entry 0") != std::string::npos && e.what.rfind("drop", 0) != 0) {
       EXPECT_FALSE(e.apply(c)) << e.what;
     }
-    if (e.what == "halve after_ops of crash entry 0") {
+    if (e.what.find("after_ops of crash entry 0") != std::string::npos) {
       EXPECT_FALSE(e.apply(c));
+    }
+  }
+}
+
+TEST(Edits, JournalAndOpsShrinkInSteps) {
+  auto w = LoadWorkloadText(R"(disks: [{name: d}]
+vms: [{name: a, disk: d, image: {size: 8MiB, journal_size: 16KiB},
+       phases: [{kind: random, ops: 10}]}]
+)",
+                            "w.yaml");
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ExpectEveryEditValid(*w);
+  std::map<std::string, WorkloadConfig> edited;
+  for (const Edit& e : Edits(*w)) {
+    WorkloadConfig c = *w;
+    if (e.apply(c)) edited.emplace(e.what, c);
+  }
+  ASSERT_EQ(edited.count("halve the journal in a"), 1u);
+  EXPECT_EQ(edited.at("halve the journal in a").vms[0].image.journal_size_bytes, 8u << 10);
+  ASSERT_EQ(edited.count("no journal in a"), 1u);
+  EXPECT_EQ(edited.at("no journal in a").vms[0].image.journal_size_bytes, 0u);
+  ASSERT_EQ(edited.count("a quarter off the ops in phase 0 of a"), 1u);
+  EXPECT_EQ(edited.at("a quarter off the ops in phase 0 of a").vms[0].phases[0].ops, 8u);
+  // The smallest journal swarm draws (4 KiB) is as small as halving goes; one op is the floor.
+  WorkloadConfig floor = *w;
+  floor.vms[0].image.journal_size_bytes = 4096;
+  floor.vms[0].phases[0].ops = 1;
+  for (const Edit& e : Edits(floor)) {
+    WorkloadConfig c = floor;
+    if (e.what == "halve the journal in a" || e.what.find("the ops in") != std::string::npos) {
+      EXPECT_FALSE(e.apply(c)) << e.what;
     }
   }
 }
