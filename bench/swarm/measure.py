@@ -18,6 +18,11 @@ Writes reports/swarm/README.md, results.json and the minimized workload files. A
 not a test: it exits 0 after measuring, and says in the report which target was missed.
 
   bench/swarm/measure.py [--budget-cpu 600] [--jobs 2] [--bugs a,b] [--report reports/swarm]
+                         [--reuse-exploration]
+
+--reuse-exploration keeps the swarm and hand columns of the report's results.json (the same
+seeds fail on an unchanged engine; exploring takes most of the hour) and runs minimize again,
+for when only minimize changed. The report gives both dates.
 """
 import argparse
 import json
@@ -177,7 +182,9 @@ def write_report(results, args, report_dir):
     lines += ["", "Minimized reproducers: " + ", ".join(
         f"[`{os.path.basename(r['minimize']['file'])}`]({os.path.basename(r['minimize']['file'])})"
         for r in results["bugs"].values() if "file" in r.get("minimize", {})) + ".", "",
-        f"Measured {results['date']} on {os.cpu_count()} cores."]
+        f"Measured {results['date']} on {os.cpu_count()} cores" +
+        (f"; minimized again {results['minimize_date']} (`--reuse-exploration`)."
+         if results.get("minimize_date", results["date"]) != results["date"] else ".")]
     with open(os.path.join(report_dir, "README.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
@@ -191,23 +198,38 @@ def main():
     p.add_argument("--bugs", default=",".join(BUGS))
     p.add_argument("--replay-seeds", type=int, default=300)
     p.add_argument("--report", default=os.path.join(ROOT, "reports", "swarm"))
+    p.add_argument("--reuse-exploration", action="store_true",
+                   help="keep the explorations of REPORT/results.json; minimize again")
     args = p.parse_args()
     binary = os.path.join(args.build_dir, "sim", "fvdsim_testbugs")
     if not os.access(binary, os.X_OK):
         raise SystemExit(f"{binary} not found: build the default preset first")
     os.makedirs(args.report, exist_ok=True)
-    results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "bugs": {}}
+    now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    results = {"date": now, "minimize_date": now, "bugs": {}}
+    old = None
+    if args.reuse_exploration:
+        with open(os.path.join(args.report, "results.json")) as f:
+            old = json.load(f)
+        results["date"] = old["date"]
+        if "replay_stale_epoch" in old:
+            results["replay_stale_epoch"] = old["replay_stale_epoch"]
     for bug in args.bugs.split(","):
-        say(f"{bug}: exploring with --swarm")
-        r = {"swarm": explore(binary, bug, SWARM_FILE, True, args.budget_cpu, args.jobs)}
-        say(f"{bug}: exploring {HAND_FILE}")
-        r["hand"] = explore(binary, bug, HAND_FILE, False, args.budget_cpu, args.jobs)
+        if old is not None:
+            if bug not in old["bugs"]:
+                raise SystemExit(f"{args.report}/results.json has no exploration of {bug}")
+            r = {k: old["bugs"][bug][k] for k in ("swarm", "hand")}
+        else:
+            say(f"{bug}: exploring with --swarm")
+            r = {"swarm": explore(binary, bug, SWARM_FILE, True, args.budget_cpu, args.jobs)}
+            say(f"{bug}: exploring {HAND_FILE}")
+            r["hand"] = explore(binary, bug, HAND_FILE, False, args.budget_cpu, args.jobs)
         if r["swarm"]["found"]:
             say(f"{bug}: minimizing seed {r['swarm']['seed']}")
             r["minimize"] = minimize(binary, bug, r["swarm"]["seed"], args.report, args.jobs)
         results["bugs"][bug] = r
         say(f"{bug}: {json.dumps(r)}")
-    if "replay_stale_epoch" in args.bugs.split(","):
+    if "replay_stale_epoch" in args.bugs.split(",") and old is None:
         say("replay_stale_epoch: counting replayed sectors")
         results["replay_stale_epoch"] = replayed_sectors(binary, "replay_stale_epoch",
                                                          args.replay_seeds)

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -103,8 +104,8 @@ bool ExplicitCrashTimes(const Shrink& s, WorkloadConfig& w) {
   return any;
 }
 
-// The earliest max_time at which it still fails the same way, by bisection.
-void ShrinkTime(Runner& runner, Shrink& s, unsigned max_runs) {
+// The earliest max_time at which it still fails the same way, by bisection. True if earlier.
+bool ShrinkTime(Runner& runner, Shrink& s, unsigned max_runs) {
   uint64_t lo = 0, hi = s.world.max_time_ns;
   const uint64_t before = hi;
   while (hi - lo > std::max<uint64_t>(hi / 64, 1'000'000) && runner.runs() < max_runs) {
@@ -120,9 +121,9 @@ void ShrinkTime(Runner& runner, Shrink& s, unsigned max_runs) {
       lo = c.max_time_ns;
     }
   }
-  if (hi < before) {
-    s.Record("max_time " + FormatDuration(before) + " -> " + FormatDuration(hi));
-  }
+  if (hi == before) return false;
+  s.Record("max_time " + FormatDuration(before) + " -> " + FormatDuration(hi));
+  return true;
 }
 
 // One pass over the edits, `jobs` candidates at a time; the first (in list order) that still
@@ -178,6 +179,9 @@ void ShrinkStructure(Runner& runner, Shrink& s, unsigned jobs, unsigned max_runs
       if (o.signature == s.signature) s.Keep(std::move(c), o, "random crashes at the times drawn");
     }
     if (EditPass(runner, s, jobs, max_runs, 0)) continue;
+    // The edits kept may have moved the failure earlier; a shorter run lets edits keep it that
+    // could not before (the part of the run they changed no longer comes).
+    if (ShrinkTime(runner, s, max_runs)) continue;
     if (reseeds == 0) return;
     if (s.say) {
       s.say("no edit keeps it at seed " + std::to_string(s.world.seed) + ": trying each at the " +
