@@ -7,6 +7,8 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "sim/disk/sector_token.h"
+
 namespace fvd::sim {
 namespace {
 
@@ -36,6 +38,9 @@ void ForEachGroupPart(uint64_t first, uint64_t count, uint64_t group_size, Fn&& 
 }  // namespace
 
 uint64_t SectorHash(std::span<const std::byte> sector) {
+  if (sector.size() == kSector) {
+    if (const std::optional<uint64_t> token = TokenOf(sector)) return *token;
+  }
   return crc64_ecma_refl(0, reinterpret_cast<const uint8_t*>(sector.data()), sector.size());
 }
 
@@ -143,26 +148,25 @@ void TruthImage::WriteFailed(uint64_t id) {
   auto node = writes_.find(id);
   assert(node != writes_.end());
   Write& w = node->second;
-  ForEachGroupPart(w.first_sector, w.count, kGroup,
-                   [&](uint64_t group, unsigned k0, unsigned k1, uint64_t at) {
-                     Group& g = groups_.at(group);
-                     for (unsigned k = k0; k < k1; ++k, ++at) {
-                       --g.in_flight[k];
-                       auto& also = uncertain_[group * kGroup + k];
-                       // The value before the write (what Latest() would have said) and its own.
-                       if (crashes_possible_) {
-                         const PendingList* p = g.PendingOf(k);
-                         const auto mine = std::find_if(p->begin(), p->end(), [&](const Pending& e) {
-                           return e.write_id == id;
-                         });
-                         also.push_back(mine == p->begin() ? g.stable[k] : std::prev(mine)->hash);
-                         also.push_back(mine->hash);
-                       } else {
-                         also.push_back(g.stable[k]);
-                         also.push_back(w.values[at]);
-                       }
-                     }
-                   });
+  ForEachGroupPart(
+      w.first_sector, w.count, kGroup, [&](uint64_t group, unsigned k0, unsigned k1, uint64_t at) {
+        Group& g = groups_.at(group);
+        for (unsigned k = k0; k < k1; ++k, ++at) {
+          --g.in_flight[k];
+          auto& also = uncertain_[group * kGroup + k];
+          // The value before the write (what Latest() would have said) and its own.
+          if (crashes_possible_) {
+            const PendingList* p = g.PendingOf(k);
+            const auto mine = std::find_if(p->begin(), p->end(),
+                                           [&](const Pending& e) { return e.write_id == id; });
+            also.push_back(mine == p->begin() ? g.stable[k] : std::prev(mine)->hash);
+            also.push_back(mine->hash);
+          } else {
+            also.push_back(g.stable[k]);
+            also.push_back(w.values[at]);
+          }
+        }
+      });
   // Without crashes the write is forgotten; with them its values stay possible after one
   // (it never completes, so no flush settles it).
   if (!crashes_possible_) writes_.erase(node);
@@ -171,7 +175,8 @@ void TruthImage::WriteFailed(uint64_t id) {
 bool TruthImage::AlsoAllowed(uint64_t sector, uint64_t hash) const {
   if (uncertain_.empty()) return false;
   auto it = uncertain_.find(sector);
-  return it != uncertain_.end() && std::find(it->second.begin(), it->second.end(), hash) != it->second.end();
+  return it != uncertain_.end() &&
+         std::find(it->second.begin(), it->second.end(), hash) != it->second.end();
 }
 
 void TruthImage::ClearUncertain(uint64_t first_sector, uint64_t count) {
@@ -230,7 +235,8 @@ void TruthImage::CheckRead(uint64_t first, std::span<const uint64_t> hashes,
           const uint64_t expect = g != nullptr && g->Written(k) ? g->Latest(k) : original_(sector);
           if (hashes[at] != expect && !AlsoAllowed(sector, hashes[at])) {
             const bool written = g != nullptr && g->Written(k);
-            out.push_back(Violation(written ? kReadNeverWritten : kReadNotBase, sector, hashes[at]));
+            out.push_back(
+                Violation(written ? kReadNeverWritten : kReadNotBase, sector, hashes[at]));
             reported = true;  // one per read
           }
         }

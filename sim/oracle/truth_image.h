@@ -1,7 +1,8 @@
 // The oracle (ARCHITECTURE.md, "Crash model"): a truth image per virtual disk, holding for every
 // sector the set of values it may hold after a crash: its value at the last completed guest
-// flush, plus every value written to it since (submitted before the crash). Values are CRC-64s
-// of the 512-byte sector contents. Sectors never written must read the base image (or zeros).
+// flush, plus every value written to it since (submitted before the crash). A value stands for
+// a 512-byte sector's whole content (SectorHash). Sectors never written must read the base image
+// (or zeros).
 //
 // The workload never has two writes to one sector in flight at once, so per sector the writes
 // complete in submission order.
@@ -31,7 +32,11 @@ inline constexpr const char* kFlushedDataLost = "flushed data lost after a crash
 inline constexpr const char* kHoldsNeverWritten = "a sector holds a value never written there";
 inline constexpr const char* kCompletedWriteLost = "a completed write is not what the disk reads";
 
-// CRC-64 of one 512-byte sector.
+// The value of one 512-byte sector: its token if it is a token sector (sim/disk/sector_token.h,
+// which every guest write and base image is made of; TokenOf checks all 512 bytes), else the
+// CRC-64 of its bytes. Telling a token sector costs a compare of its bytes against zeros, a
+// fraction of a CRC; a token and a CRC-64 meet with the odds of two CRC-64s meeting. (Any other
+// length: the CRC-64.)
 uint64_t SectorHash(std::span<const std::byte> sector);
 // The SectorHash of each 512-byte sector of `data`, into `out` (resized).
 void SectorHashes(std::span<const std::byte> data, std::vector<uint64_t>& out);

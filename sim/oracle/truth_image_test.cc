@@ -5,6 +5,9 @@
 
 #include <vector>
 
+#include "sim/disk/initial_content.h"
+#include "sim/disk/sector_token.h"
+
 namespace fvd::sim {
 namespace {
 
@@ -20,6 +23,53 @@ uint64_t Hash(uint8_t fill) {
 
 TruthImage Oracle() {
   return TruthImage([](uint64_t) { return Hash(0); });
+}
+
+std::vector<std::byte> TokenSector(uint64_t token) {
+  std::vector<std::byte> sector(kSector);
+  FillTokenSector(token, sector);
+  return sector;
+}
+
+TEST(SectorHash, ATokenSectorIsWorthItsTokenAndAnyOtherByteChangesIt) {
+  const uint64_t token = 0x0123456789abcdefull;
+  EXPECT_EQ(SectorHash(TokenSector(token)), token);
+  EXPECT_EQ(SectorHash(Bytes(0)), 0u);  // the zero sector is token 0
+  // Every byte counts: a change anywhere, the middle's zeros included, is another value.
+  for (size_t at :
+       {size_t{0}, size_t{7}, size_t{8}, size_t{255}, size_t{503}, size_t{504}, size_t{511}}) {
+    std::vector<std::byte> changed = TokenSector(token);
+    changed[at] ^= std::byte{0x40};
+    EXPECT_NE(SectorHash(changed), token) << "byte " << at;
+    EXPECT_NE(SectorHash(changed), SectorHash(Bytes(0))) << "byte " << at;
+  }
+  // Two different non-token sectors differ; the same bytes give the same value.
+  EXPECT_NE(Hash(1), Hash(2));
+  EXPECT_EQ(Hash(1), Hash(1));
+}
+
+TEST(SectorHash, ABaseSectorIsWorthItsInitialToken) {
+  std::vector<std::byte> sector(kSector);
+  for (uint64_t s : {0u, 1u, 77u, 2047u}) {
+    FillInitialSector(42, 1 << 20, s, sector);
+    EXPECT_EQ(SectorHash(sector), InitialToken(42, 1 << 20, s));
+    EXPECT_NE(InitialToken(42, 1 << 20, s), 0u);
+  }
+  EXPECT_EQ(InitialToken(42, 1 << 20, (1 << 20) / kSector), 0u);  // past the nonzero bytes
+}
+
+TEST(TruthImage, AReadOfATokenSectorWithOneByteWrongIsCaught) {
+  TruthImage o = Oracle();
+  o.WriteCompleted(o.WriteSubmitted(0, TokenSector(99)));
+  std::vector<std::byte> wrong = TokenSector(99);
+  wrong[300] = std::byte{1};
+  std::vector<std::string> violations;
+  o.CheckRead(0, std::vector<uint64_t>{SectorHash(wrong)}, violations);
+  ASSERT_EQ(violations.size(), 1u);
+  EXPECT_NE(violations[0].find(kReadNeverWritten), std::string::npos) << violations[0];
+  violations.clear();
+  o.CheckRead(0, std::vector<uint64_t>{SectorHash(TokenSector(99))}, violations);
+  EXPECT_TRUE(violations.empty());
 }
 
 TEST(TruthImage, AfterACrashASectorMayHoldItsFlushedValueOrAnyWrittenSince) {

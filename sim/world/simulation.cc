@@ -218,12 +218,10 @@ struct Simulation::World {
               CreateImage(*top, data_top, adjusted, base_len).WithContext("vm " + name));
         }
         const Content content = vc.base.empty() ? Content{0, 0} : base_content.at(vc.base);
-        const uint64_t zeros_hash = SectorHash(std::array<std::byte, kSector>{});
-        auto original = [content, base_len, zeros_hash](uint64_t sector) {
-          if (sector * kSector >= base_len) return zeros_hash;  // most sectors of most disks
-          std::array<std::byte, kSector> buf{};
-          FillInitialSector(content.seed, content.nonzero, sector, buf);
-          return SectorHash(buf);
+        // A base sector is a token sector, so its SectorHash is its token (zeros: token 0).
+        auto original = [content, base_len](uint64_t sector) -> uint64_t {
+          if (sector * kSector >= base_len) return 0;  // most sectors of most disks
+          return InitialToken(content.seed, content.nonzero, sector);
         };
         VmWorld vw{loop,    engine_random,
                    trace,   violations,
