@@ -1,5 +1,5 @@
 // What touching the guest's bytes costs the simulator, per byte, on this machine: the floor
-// under issue 4's speed targets (bench/sim/speed.py turns these into ceilings per workload).
+// its speed is measured against (bench/sim/speed.py turns these into floors per workload).
 //
 // The seam (ARCHITECTURE.md) moves every byte: a simulated disk's read fills the caller's
 // buffer, its write reads the caller's bytes to keep them, a guest's write fills its buffer,
@@ -8,8 +8,9 @@
 // - BM_WritePass, BM_ReadPass: the fastest any code touches a cache-resident buffer (memset;
 //   an OR of every 8 bytes, four chains): no implementation can go below them.
 // - BM_Fill, BM_Tokenize, BM_Hash, BM_Copy: what the simulator does today (a disk read fills
-//   token sectors, a cached write keeps its tokens, the oracle's CRC-64 per sector, the
-//   copy-on-read copy into the guest's buffer).
+//   token sectors, a cached write keeps its tokens, the oracle's value per sector (SectorHash:
+//   a token sector's token, checked over all its bytes), the copy-on-read copy into the
+//   guest's buffer).
 // Buffers of 4 KiB and 64 KiB, the sizes the shipped workloads use; bytes_per_second is the
 // figure speed.py reads.
 #include <benchmark/benchmark.h>
@@ -111,7 +112,7 @@ void BM_Tokenize(benchmark::State& state) {
   SetBytes(state);
 }
 
-// The oracle: a CRC-64 per sector of what a guest reads or writes.
+// The oracle: a value per sector of what a guest reads or writes (token sectors: their token).
 void BM_Hash(benchmark::State& state) {
   const std::vector<std::byte> buf = TokenBuffer(static_cast<size_t>(state.range(0)));
   std::vector<uint64_t> hashes;
