@@ -1,8 +1,8 @@
 // fvd-nbdkit.so: an nbdkit plugin that exports an FVD image (nbdkit-plugin(3), API version 2).
 //
 //   nbdkit -U /tmp/fvd.sock ./fvd-nbdkit.so file=disk.fvd [readonly=1] [cache=none]
-//          [journal=unbuffered] [size=10G] [base=base.raw] [compact=1] [untrusted=1]
-//          [allow_storage_cmd=1] [storage_cmd=CMD] [max_metadata_memory=1G]
+//          [journal=unbuffered] [journal_buffer=4M] [size=10G] [base=base.raw] [compact=1]
+//          [untrusted=1] [allow_storage_cmd=1] [storage_cmd=CMD] [max_metadata_memory=1G]
 //
 // The image is opened once, when the server is ready (after nbdkit forks into the background),
 // on an event-loop thread of its own (ImageServer); nbdkit's worker threads hand it requests.
@@ -104,6 +104,7 @@ extern "C" int FvdConfig(const char* key, const char* value) {
     o.journal = v == "unbuffered" ? fvd::JournalMode::kUnbuffered : fvd::JournalMode::kBuffered;
     return 0;
   }
+  if (k == "journal_buffer") return ParseSize(key, value, o.journal_buffer_bytes);
   if (k == "size") {
     o.create = true;
     return ParseSize(key, value, o.create_options.virtual_size);
@@ -251,6 +252,8 @@ nbdkit_plugin MakePlugin() {
       "journal=buffered|unbuffered\n"
       "                      buffered: metadata durable at flush (default); unbuffered:\n"
       "                      every write durable when it completes\n"
+      "journal_buffer=<SIZE> buffered journal: records queued before a write-out no flush\n"
+      "                      asked for (each flushes the data file first; default 4M)\n"
       "size=<SIZE>           create the image with this virtual size if it is missing\n"
       "base=<BASE>           create the image over this base image if it is missing\n"
       "compact=true          a created image allocates storage on demand\n"

@@ -56,6 +56,7 @@ struct ImageServer::State {
     ImageOptions io;
     io.access = options.read_only ? AccessMode::kReadOnly : AccessMode::kReadWrite;
     io.journal_mode = options.journal;
+    if (options.journal_buffer_bytes != 0) io.journal_buffer_bytes = options.journal_buffer_bytes;
     io.max_metadata_memory = options.max_metadata_memory;
     io.on_metadata_error = [this] {
       if (direct) direct->RefuseWrites();

@@ -31,6 +31,9 @@ struct ServerOptions {
   bool read_only = false;
   bool direct = false;  // O_DIRECT (cache=none)
   JournalMode journal = JournalMode::kBuffered;
+  // Buffered journal: records queued in memory before a write-out (which first flushes the data
+  // file) starts without a flush asking for it. 0: the engine's default.
+  uint64_t journal_buffer_bytes = 0;
   // Used only when `file` does not exist: the image to create (virtual_size or base_img set).
   bool create = false;
   format::CreateOptions create_options;

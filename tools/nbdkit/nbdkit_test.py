@@ -192,6 +192,11 @@ class CacheNoneTest(DataTests, Server):
     CACHE = ["cache=none"]
 
 
+class SmallJournalBufferTest(DataTests, Server):
+    # A buffer of one sector: the buffered journal writes out (data flush first) all the time.
+    CACHE = ["journal_buffer=512"]
+
+
 class NbdkitTest(Server):
     def test_bad_parameters_and_files(self):
         r = nbdkit([f"file={self.path('missing.fvd')}"], "true")
@@ -203,6 +208,9 @@ class NbdkitTest(Server):
         r = nbdkit([f"file={self.path('x.fvd')}", "colour=blue"], "true")
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("unknown parameter 'colour'", r.stderr)
+        r = nbdkit([f"file={self.path('x.fvd')}", "size=1M", "journal_buffer=1000"], "true")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("journal_buffer=1000: must be a positive multiple of 512", r.stderr)
         with open(self.path("foreign"), "wb") as f:
             f.write(b"\x00" * 8192)
         r = nbdkit([f"file={self.path('foreign')}"], "true")
@@ -214,7 +222,8 @@ class NbdkitTest(Server):
     def test_help_lists_the_parameters(self):
         r = subprocess.run(["nbdkit", PLUGIN, "--help"], capture_output=True, text=True,
                            timeout=60, env=env())
-        for name in ["file=", "readonly=", "cache=", "journal=", "size=", "base=", "compact="]:
+        for name in ["file=", "readonly=", "cache=", "journal=", "journal_buffer=", "size=", "base=",
+                     "compact="]:
             self.assertIn(name, r.stdout)
 
     def test_created_on_demand_and_read_only_export(self):
