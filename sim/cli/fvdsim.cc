@@ -2,7 +2,9 @@
 //   fvdsim run FILE [--seed N] [--swarm] [--print-world PATH] [--json] ...   one world
 //   fvdsim explore FILE [--swarm] (--seeds A-B | --time 10m) [-j N]          many seeds
 //   fvdsim minimize FILE --seed N [--swarm]                                   a small reproducer
-//   fvdsim knobs                                                              the swarm's knobs
+//   fvdsim calibrate PATH [--out model.yaml]                                  a disk model,
+//   measured fvdsim knobs                                                              the swarm's
+//   knobs
 // Built a second time as fvdsim_testbugs (tests only), whose --bug NAME turns on one of the
 // engine's deliberate bugs (core/image/test_bugs.h).
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include <iostream>
 
 #include "core/util/build_info.h"
+#include "sim/calibrate/calibrate.h"
 #include "sim/cli/run_command.h"
 #include "sim/config/units.h"
 #include "sim/explore/explore.h"
@@ -145,6 +148,43 @@ void AddMinimize(CLI::App& app, fvd::sim::explore::MinimizeOptions& o, int& exit
   m->callback([&] { exit_code = fvd::sim::explore::Minimize(o); });
 }
 
+struct CalibrateArgs {
+  fvd::sim::calibrate::CalibrateOptions options;
+  std::string size;  // parsed with the workload files' units
+  std::string cache = "direct";
+};
+
+void AddCalibrate(CLI::App& app, CalibrateArgs& a, int& exit_code) {
+  fvd::sim::calibrate::CalibrateOptions& o = a.options;
+  CLI::App* c = app.add_subcommand(
+      "calibrate", "Measure real storage with fio and write a disk model for workload files");
+  c->add_option("path", o.path,
+                "A folder (a scratch file is made and removed in it), a new file name, or a "
+                "block device with --device")
+      ->required();
+  c->add_option("-o,--out", o.out, "Where to write the model (default: standard output)");
+  c->add_option("--size", a.size, "Scratch file size (default 256MiB)");
+  c->add_option("--runtime", o.runtime_s, "Seconds each timed probe runs (default 2)");
+  c->add_option("--cache", a.cache, "direct (O_DIRECT, default) or page (the page cache)")
+      ->check(CLI::IsMember({"direct", "page"}));
+  c->add_flag("--device", o.device, "PATH may be a block device: its data is written over");
+  c->add_flag("--json", o.json, "Print what was measured and fitted as JSON");
+  c->add_option("--fio", o.fio, "The fio to run (default: fio on PATH)");
+  c->callback([&a, &o, &exit_code] {
+    o.direct = a.cache == "direct";
+    if (!a.size.empty()) {
+      auto v = fvd::sim::ParseSize(a.size);
+      if (!v.ok()) {
+        std::cerr << "fvdsim calibrate: --size " << a.size << ": " << v.status().message() << "\n";
+        exit_code = 2;
+        return;
+      }
+      o.size_bytes = *v;
+    }
+    exit_code = fvd::sim::calibrate::Calibrate(o);
+  });
+}
+
 void AddKnobs(CLI::App& app, int& exit_code) {
   CLI::App* k = app.add_subcommand(
       "knobs", "Print the swarm's features and knobs with their defaults (Markdown)");
@@ -170,6 +210,8 @@ int main(int argc, char** argv) {
   AddRun(app, run, exit_code);
   AddExplore(app, explore, exit_code);
   AddMinimize(app, minimize, exit_code);
+  CalibrateArgs calibrate;
+  AddCalibrate(app, calibrate, exit_code);
   AddKnobs(app, exit_code);
   try {
     app.parse(argc, argv);

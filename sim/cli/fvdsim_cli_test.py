@@ -369,5 +369,74 @@ class ExploreTest(unittest.TestCase):
             self.assertIn(message, r.stderr)
 
 
+class CalibrateTest(unittest.TestCase):
+    """fvdsim calibrate: a disk model measured with fio; refusals before anything is written."""
+
+    def test_a_model_measured_in_a_folder_runs_a_workload(self):
+        with tempfile.TemporaryDirectory(dir="/var/tmp") as d:
+            model = os.path.join(d, "model.yaml")
+            r = run("calibrate", d, "--size", "16MiB", "--runtime", "0.1", "-o", model,
+                    "--cache", "page", "--json")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            j = json.loads(r.stdout)
+            self.assertGreater(j["measured"]["read_4k_ns"], 0)
+            self.assertGreater(j["model"]["bandwidth_bytes_per_s"], 0)
+            self.assertIn("calibrate: [7/7] 4 KiB random writes, each with an fsync", r.stderr)
+            # The scratch file is gone; the model is all that was left.
+            self.assertEqual(sorted(os.listdir(d)), ["model.yaml"])
+            with open(model) as f:
+                text = f.read()
+            self.assertIn("# Disk model measured by fvdsim calibrate", text)
+            self.assertIn("read_latency: ", text)
+            workload = os.path.join(d, "w.yaml")
+            with open(workload, "w") as f:
+                f.write(textwrap.dedent("""\
+                    disks: [{name: mine, model: model.yaml}]
+                    vms:
+                      - {name: vm, disk: mine, image: {size: 8MiB},
+                         phases: [{kind: random, ops: 200, queue_depth: 4}]}
+                """))
+            r = run("run", workload, "--json")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout)["vms"][0]["writes"] +
+                             json.loads(r.stdout)["vms"][0]["reads"], 200)
+
+    def test_refusals_name_what_and_write_nothing(self):
+        with tempfile.TemporaryDirectory(dir="/var/tmp") as d:
+            existing = os.path.join(d, "data.img")
+            with open(existing, "wb") as f:
+                f.write(b"keep" * 1024)
+            cases = [
+                ([existing], existing + " exists: give a folder"),
+                ([os.path.join(d, "no", "such", "x")], "the folder " + os.path.join(d, "no", "such")
+                 + " does not exist"),
+                ([d, "--size", "1MiB"], "--size 1048576: at least 16MiB"),
+                ([d, "--size", "big"], "--size big"),
+                ([d, "--fio", "/nonexistent/fio"], "/nonexistent/fio is not an executable"),
+                ([d, "--cache", "sometimes"], "--cache"),
+            ]
+            for args, message in cases:
+                r = run("calibrate", *args)
+                self.assertEqual(r.returncode, 2, (args, r.stdout, r.stderr))
+                self.assertIn(message, r.stderr, args)
+            with open(existing, "rb") as f:
+                self.assertEqual(f.read(), b"keep" * 1024)
+            self.assertEqual(os.listdir(d), ["data.img"])
+        # A block device is written over only with --device; tmpfs has no O_DIRECT.
+        devices = [os.path.join("/dev", n) for n in sorted(os.listdir("/dev"))
+                   if stat.S_ISBLK(os.stat(os.path.join("/dev", n)).st_mode)]
+        if devices:
+            r = run("calibrate", devices[0])
+            self.assertEqual(r.returncode, 2)
+            self.assertIn(devices[0] + " is a block device: calibration would write over its "
+                          "data; give --device", r.stderr)
+        if subprocess.run(["stat", "-f", "-c", "%T", "/dev/shm"], capture_output=True,
+                          text=True).stdout.strip() == "tmpfs":
+            r = run("calibrate", "/dev/shm", "--size", "16MiB")
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("/dev/shm is on tmpfs, which has no O_DIRECT: give --cache page",
+                          r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

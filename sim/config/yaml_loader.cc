@@ -447,11 +447,15 @@ Status ParseNonzero(Context& ctx, const YAML::Node& node, const std::string& pat
 // ---------------------------------------------------------------------------------------------
 // The sections.
 
+Status ParseDiskModel(Context& ctx, const YAML::Node& node, const std::string& path, DiskConfig& d);
+
 const Fields<DiskConfig>& DiskFields() {
   using D = DiskConfig;
   static const Fields<D> kFields = {
       Name("name", &D::name, &Context::disks),
       Choice("preset", &D::preset, "disk preset", {"ssd", "hdd", "network", ""}),
+      // After the preset, before the figures: keys beside a model override it.
+      {"model", ParseDiskModel},
       Number("read_latency", &D::read_latency_ns, kDuration),
       Number("write_latency", &D::write_latency_ns, kDuration),
       Number("flush_latency", &D::flush_latency_ns, kDuration),
@@ -465,6 +469,50 @@ const Fields<DiskConfig>& DiskFields() {
       Number("size", &D::size_bytes, kSize, kSectors),
   };
   return kFields;
+}
+
+// The figures a disk model file holds (what `fvdsim calibrate` writes): a disk's keys without
+// its name, preset, model and size.
+const Fields<DiskConfig>& DiskModelFields() {
+  static const Fields<DiskConfig> kFields = [] {
+    Fields<DiskConfig> f;
+    for (const Field<DiskConfig>& field : DiskFields()) {
+      if (field.key != "name" && field.key != "preset" && field.key != "model" &&
+          field.key != "size") {
+        f.push_back(field);
+      }
+    }
+    return f;
+  }();
+  return kFields;
+}
+
+// `model: FILE`: the figures of a disk model file, relative to the workload file's folder.
+// Errors in the model name the model file, line and column.
+Status ParseDiskModel(Context& ctx, const YAML::Node& node, const std::string& path,
+                      DiskConfig& d) {
+  FVD_ASSIGN_OR_RETURN(const std::string name, ScalarText(ctx, node, path, "a model file"));
+  if (name.empty()) return ErrorAt(ctx, node, path, "a model needs a file name");
+  std::string file = name;
+  const size_t slash = ctx.file.rfind('/');
+  if (name.front() != '/' && slash != std::string::npos)
+    file = ctx.file.substr(0, slash + 1) + name;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return ErrorAt(ctx, node, path, "cannot open the disk model " + file);
+  std::ostringstream text;
+  text << in.rdbuf();
+  Context model;
+  model.file = file;
+  try {
+    const YAML::Node root = YAML::Load(text.str());
+    if (!root.IsMap()) {
+      return ErrorAt(model, root, "",
+                     "a disk model is a map with the keys " + KeyList(DiskModelFields()));
+    }
+    return ParseMap(model, root, "", DiskModelFields(), d);
+  } catch (const YAML::Exception& e) {
+    return ErrorAt(model, e.mark, "", "invalid YAML: " + e.msg);
+  }
 }
 
 Status ParseDisk(Context& ctx, const YAML::Node& node, const std::string& path, DiskConfig& d) {
@@ -748,20 +796,29 @@ bool HasKey(const Fields<T>& fields, std::string_view key) {
 
 const std::vector<Section>& Sections() {
   static const std::vector<Section> kSections = {
-      {"workload", KeyList(WorkloadFields()), [](std::string_view k) {
+      {"workload", KeyList(WorkloadFields()),
+       [](std::string_view k) {
          return HasKey(WorkloadFields(), k) && k != "disks" && k != "bases" && k != "vms" &&
                 k != "latency_spikes" && k != "errors" && k != "crashes" && k != "swarm";
        }},
-      {"disk", KeyList(DiskFields()), [](std::string_view k) { return HasKey(DiskFields(), k) && k != "name"; }},
-      {"base", KeyList(BaseFields()), [](std::string_view k) { return HasKey(BaseFields(), k) && k != "name"; }},
-      {"vm", KeyList(VmFields()), [](std::string_view k) {
+      {"disk", KeyList(DiskFields()),
+       [](std::string_view k) { return HasKey(DiskFields(), k) && k != "name"; }},
+      {"base", KeyList(BaseFields()),
+       [](std::string_view k) { return HasKey(BaseFields(), k) && k != "name"; }},
+      {"vm", KeyList(VmFields()),
+       [](std::string_view k) {
          return HasKey(VmFields(), k) && k != "name" && k != "image" && k != "phases";
        }},
-      {"image", KeyList(ImageFields()), [](std::string_view k) { return HasKey(ImageFields(), k); }},
-      {"phase", KeyList(PhaseFields()), [](std::string_view k) { return HasKey(PhaseFields(), k); }},
-      {"crash", KeyList(CrashFields()), [](std::string_view k) { return HasKey(CrashFields(), k); }},
-      {"error", KeyList(ErrorFields()), [](std::string_view k) { return HasKey(ErrorFields(), k); }},
-      {"spike", KeyList(SpikeFields()), [](std::string_view k) { return HasKey(SpikeFields(), k); }},
+      {"image", KeyList(ImageFields()),
+       [](std::string_view k) { return HasKey(ImageFields(), k); }},
+      {"phase", KeyList(PhaseFields()),
+       [](std::string_view k) { return HasKey(PhaseFields(), k); }},
+      {"crash", KeyList(CrashFields()),
+       [](std::string_view k) { return HasKey(CrashFields(), k); }},
+      {"error", KeyList(ErrorFields()),
+       [](std::string_view k) { return HasKey(ErrorFields(), k); }},
+      {"spike", KeyList(SpikeFields()),
+       [](std::string_view k) { return HasKey(SpikeFields(), k); }},
   };
   return kSections;
 }
@@ -847,8 +904,7 @@ Result<Override> ParseOverride(const std::string& text) {
   return o;
 }
 
-Result<WorkloadConfig> LoadWorkloadText(const std::string& text,
-                                        const std::string& name_for_errors,
+Result<WorkloadConfig> LoadWorkloadText(const std::string& text, const std::string& name_for_errors,
                                         const std::vector<Override>& overrides) {
   Context ctx;
   ctx.file = name_for_errors;

@@ -40,7 +40,6 @@ std::string LoadError(const std::string& yaml) {
   return r.status().message();
 }
 
-
 TEST(LoadWorkload, EveryKeyReachesItsField) {
   const WorkloadConfig w = Load(kFullWorkload);
   EXPECT_EQ(w.name, "full");
@@ -351,20 +350,21 @@ TEST(LoadWorkloadErrors, WrongTypes) {
             "w.yaml:1:8: disks: expects a list of entries (- ...)");
   EXPECT_EQ(LoadError("disks:\n  - {name: d, read_latency: [1ms, 2ms]}\n"),
             "w.yaml:2:29: disks[0].read_latency: expects a duration like 100us, not a list");
-  EXPECT_EQ(LoadError(R"(disks: [{name: d}]
+  EXPECT_EQ(
+      LoadError(R"(disks: [{name: d}]
 vms:
   - name: vm
     disk: d
     image: 4GiB
 )"),
-            "w.yaml:5:12: vms[0].image: expects a map with the keys size, compact, block_size, "
-            "chunk_size, journal_size, copy_on_read, data_file, prefetch_start_delay, prefetch_slots, "
-            "prefetch_slot_size, prefetch_min_read, prefetch_min_write, prefetch_max_read, "
-            "prefetch_max_write, prefetch_throttle, prefetch_measure_time, prefetch_alpha, "
-            "prefetch_queue_target, prefetch_control, prefetch_read_size, prefetch_window_max, "
-            "record_prefetch_profile, prefetch_profile_from, "
-            "profile_prefetch_delay, "
-            "journal_mode, journal_buffer, journal_flush_period");
+      "w.yaml:5:12: vms[0].image: expects a map with the keys size, compact, block_size, "
+      "chunk_size, journal_size, copy_on_read, data_file, prefetch_start_delay, prefetch_slots, "
+      "prefetch_slot_size, prefetch_min_read, prefetch_min_write, prefetch_max_read, "
+      "prefetch_max_write, prefetch_throttle, prefetch_measure_time, prefetch_alpha, "
+      "prefetch_queue_target, prefetch_control, prefetch_read_size, prefetch_window_max, "
+      "record_prefetch_profile, prefetch_profile_from, "
+      "profile_prefetch_delay, "
+      "journal_mode, journal_buffer, journal_flush_period");
   EXPECT_EQ(LoadError("disks: [{name: d, volatile_cache: maybe}]\n"),
             "w.yaml:1:35: disks[0].volatile_cache: maybe is not true or false");
   EXPECT_EQ(LoadError("- a\n- b\n"),
@@ -613,6 +613,51 @@ TEST(LoadWorkloadFile, ErrorsNameThePath) {
   EXPECT_EQ(r.status().message(), path.string() + ":1:6: vms: expects a list of entries (- ...)");
 }
 
+// A disk model file (what `fvdsim calibrate` writes), found beside the workload file: its figures
+// come after the preset and before the keys written beside `model:`.
+TEST(LoadWorkloadFile, ADiskModelFileSetsTheFiguresKeysBesideOverride) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "fvd_sim_config_test_model";
+  fs::create_directories(dir);
+  std::ofstream(dir / "m.yaml") << "# measured\nread_latency: 93us\nwrite_latency: 21us\n"
+                                   "flush_latency: 1ms\nbandwidth: 1200MB/s\njitter: 7us\n"
+                                   "queue_depth: 12\nvolatile_cache: false\n";
+  std::ofstream(dir / "w.yaml")
+      << "disks:\n  - {name: d, preset: hdd, model: m.yaml, jitter: 2us}\n"
+         "vms: [{name: vm, disk: d, image: {size: 1MiB},\n"
+         "       phases: [{kind: random, ops: 1}]}]\n";
+  std::ofstream(dir / "bad.yaml") << "read_latency: 1us\nname: x\n";
+  std::ofstream(dir / "wbad.yaml") << "disks: [{name: d, model: bad.yaml}]\n";
+  std::ofstream(dir / "wmissing.yaml") << "disks: [{name: d, model: none.yaml}]\n";
+  const Result<WorkloadConfig> r = LoadWorkloadFile((dir / "w.yaml").string());
+  const Result<WorkloadConfig> bad = LoadWorkloadFile((dir / "wbad.yaml").string());
+  const Result<WorkloadConfig> missing = LoadWorkloadFile((dir / "wmissing.yaml").string());
+  fs::remove_all(dir);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const DiskConfig& d = r->disks[0];
+  EXPECT_EQ(d.read_latency_ns, 93'000u);
+  EXPECT_EQ(d.write_latency_ns, 21'000u);
+  EXPECT_EQ(d.flush_latency_ns, 1'000'000u);
+  EXPECT_EQ(d.bandwidth_bytes_per_s, 1'200'000'000u);
+  EXPECT_EQ(d.jitter_ns, 2'000u);  // beside the model: it wins
+  EXPECT_EQ(d.queue_depth, 12u);
+  EXPECT_FALSE(d.volatile_cache);
+  DiskConfig hdd;
+  ApplyPreset("hdd", hdd);
+  EXPECT_EQ(d.seek_ns_per_gib, hdd.seek_ns_per_gib);  // the preset's, which the model leaves
+  // A model holds figures only; its errors name the model file, line and column.
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), (dir / "bad.yaml").string() +
+                                        ":2:1: name: unknown key (known: read_latency, "
+                                        "write_latency, flush_latency, bandwidth, jitter, "
+                                        "queue_depth, volatile_cache, seek_per_gib, max_seek, "
+                                        "shared_bandwidth)");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().message(), (dir / "wmissing.yaml").string() +
+                                            ":1:26: disks[0].model: cannot open the disk model " +
+                                            (dir / "none.yaml").string());
+}
+
 // Every shipped workload loads. The six documented ones must all be there.
 TEST(LoadWorkloadFile, EveryShippedWorkloadLoads) {
   std::vector<std::string> names;
@@ -665,16 +710,19 @@ vms:
 TEST(Overrides, BadKeysAndValuesAreNamed) {
   EXPECT_EQ(ParseOverride("size=1GiB").status().message(),
             "--set size: ambiguous, say disk.size or base.size or image.size");
-  EXPECT_EQ(ParseOverride("colour=blue").status().message(), "--set colour: no workload key colour");
-  EXPECT_EQ(ParseOverride("vm.name=x").status().message().rfind("--set vm.name: vm has no key name", 0),
-            0u);
+  EXPECT_EQ(ParseOverride("colour=blue").status().message(),
+            "--set colour: no workload key colour");
+  EXPECT_EQ(
+      ParseOverride("vm.name=x").status().message().rfind("--set vm.name: vm has no key name", 0),
+      0u);
   EXPECT_EQ(ParseOverride("nokey").status().message(), "--set nokey: expected KEY=VALUE");
   auto o = ParseOverride("phase.read_percent=150");
   ASSERT_TRUE(o.ok());
   auto w = LoadWorkloadText(kMinimal, "w.yaml", {*o});
   ASSERT_FALSE(w.ok());
-  EXPECT_EQ(w.status().message(), "w.yaml: --set phase.read_percent=150: "
-                                  "vms[0].phases[0].read_percent: 150 is not a percentage (0..100)");
+  EXPECT_EQ(w.status().message(),
+            "w.yaml: --set phase.read_percent=150: "
+            "vms[0].phases[0].read_percent: 150 is not a percentage (0..100)");
 }
 
 }  // namespace

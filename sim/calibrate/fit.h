@@ -1,0 +1,38 @@
+// Fitting the simulator's disk model (sim/disk/sim_disk.h) to what `fvdsim calibrate` measured
+// on a real device.
+//
+// The model: an operation waits for one of `queue_depth` slots, then takes its fixed latency
+// (read, write or flush), then its bytes cross a link of `bandwidth` that all operations share
+// one after another, then a uniform jitter in [0, jitter). So at queue depth 1 a 4 KiB read
+// takes read_latency + 4 KiB / bandwidth + jitter / 2 on average; large sequential reads at
+// depth run at the bandwidth; a full queue of small reads completes queue_depth of them per
+// mean latency.
+#pragma once
+
+#include <string>
+
+#include "sim/config/config.h"
+
+namespace fvd::sim::calibrate {
+
+// Means and rates fio measured (nanoseconds, bytes per second, operations per second).
+struct Measured {
+  double read_4k_ns = 0;            // 4 KiB random reads, queue depth 1: mean completion latency
+  double read_4k_stddev_ns = 0;     // and its standard deviation
+  double read_64k_ns = 0;           // 64 KiB random reads, queue depth 1
+  double read_4k_qd32_iops = 0;     // 4 KiB random reads, queue depth 32
+  double seq_read_bytes_per_s = 0;  // 1 MiB sequential reads, queue depth 8
+  double write_4k_ns = 0;           // 4 KiB random writes, queue depth 1
+  double flush_ns = 0;              // an fsync after each 4 KiB write: the fsync's latency
+};
+
+// The disk model for `m` (name, preset and size left empty). Seeks are not modelled: the
+// probes read and write at random and sequentially alike, and a disk that seeks shows it as
+// latency.
+DiskConfig FitModel(const Measured& m);
+
+// The model as a disk model file (`model: FILE` in a workload's disk): every figure, after
+// `comment` (lines prefixed with "# ").
+std::string ModelYaml(const DiskConfig& model, const std::string& comment);
+
+}  // namespace fvd::sim::calibrate
