@@ -223,12 +223,12 @@ struct Simulation::World {
           if (sector * kSector >= base_len) return 0;  // most sectors of most disks
           return InitialToken(content.seed, content.nonzero, sector);
         };
-        VmWorld vw{loop,    engine_random,
-                   trace,   violations,
-                   faults,  options,
-                   nullptr, [this](const std::string& vm_name) { return ProfileOf(vm_name); }};
+        VmWorld vw{
+            loop,    loop,       engine_random,
+            trace,   violations, faults,
+            options, nullptr,    [this](const std::string& vm_name) { return ProfileOf(vm_name); }};
         vms.push_back(std::make_unique<Vm>(vw, name, vms.size(), adjusted,
-                                           VmDisks{*raw, *top, data_raw, data_top, base}, size,
+                                           VmDisks{raw, *top, data_raw, data_top, base}, size,
                                            NextSeed(), original));
         // A VM no crash can hit keeps only latest values in its oracle; one whose image disk
         // gets injected errors may need a reopen after them, checked as after a crash.

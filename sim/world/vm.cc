@@ -11,19 +11,19 @@ namespace {
 
 constexpr uint64_t kSector = 512;
 
-// co_await SleepFor(loop, ns): resumes after `ns` of virtual time.
+// co_await SleepFor(scheduler, ns): resumes after `ns` of the scheduler's time.
 struct SleepFor {
-  VirtualLoop& loop;
+  Scheduler& scheduler;
   uint64_t ns;
   bool await_ready() const noexcept { return ns == 0; }
   void await_suspend(std::coroutine_handle<> h) {
-    loop.ScheduleAfter(Duration(static_cast<int64_t>(ns)), [h] { h.resume(); });
+    scheduler.ScheduleAfter(Duration(static_cast<int64_t>(ns)), [h] { h.resume(); });
   }
   void await_resume() const noexcept {}
 };
 
-uint64_t NowNs(const VirtualLoop& loop) {
-  return static_cast<uint64_t>(loop.Now().time_since_epoch().count());
+uint64_t NowNs(const Clock& clock) {
+  return static_cast<uint64_t>(clock.Now().time_since_epoch().count());
 }
 
 // Guest data: a fresh token sector (sector_token.h) per 512 bytes; guest requests are whole
@@ -78,13 +78,13 @@ void Vm::Start() {
 
 void Vm::Violation(std::string_view what, FailureStage stage, const std::string& message) {
   w_.violations.Add(Signature(what, stage),
-                    "vm " + name_ + " at " + std::to_string(NowNs(w_.loop)) + " ns: " + message);
+                    "vm " + name_ + " at " + std::to_string(NowNs(w_.clock)) + " ns: " + message);
 }
 
 void Vm::OracleViolations(FailureStage stage) {
   for (const std::string& m : oracle_found_) {
     w_.violations.Add(OracleSignature(m, stage),
-                      "vm " + name_ + " at " + std::to_string(NowNs(w_.loop)) + " ns: " + m);
+                      "vm " + name_ + " at " + std::to_string(NowNs(w_.clock)) + " ns: " + m);
   }
   oracle_found_.clear();
 }
@@ -93,9 +93,10 @@ void Vm::CheckInPlace(uint64_t offset, uint64_t length) {
   if (++in_place_reads_ % 8 != 0 || !oracle_.Quiet(offset / kSector, length / kSector)) return;
   const std::optional<uint64_t> at = image_->InPlaceRun(offset, length);
   if (!at.has_value()) return;
-  SimDisk& data = disks_.data_disk != nullptr ? *disks_.data_disk : disks_.image_disk;
+  SimDisk* data = disks_.data_disk != nullptr ? disks_.data_disk : disks_.image_disk;
+  if (data == nullptr) return;  // not a simulated disk: nothing to read behind the engine's back
   in_place_bytes_.resize(length);
-  data.ReadNow(*at, in_place_bytes_);
+  data->ReadNow(*at, in_place_bytes_);
   SectorHashes(in_place_bytes_, read_hashes_);
   oracle_.CheckRead(offset / kSector, read_hashes_, oracle_found_);
   if (oracle_found_.empty()) return;
@@ -108,15 +109,16 @@ void Vm::CheckInPlace(uint64_t offset, uint64_t length) {
 
 void Vm::Crash(Prng& rng, const CrashFates& fates) {
   assert(crashes_possible_);
+  assert(disks_.image_disk != nullptr);
   if (!running_ || crash_pending_) return;
   crash_pending_ = true;
-  disks_.image_disk.Crash(rng, fates);
+  disks_.image_disk->Crash(rng, fates);
   if (disks_.data_disk != nullptr) disks_.data_disk->Crash(rng, fates);
-  w_.trace.Add({NowNs(w_.loop), id_, 100});
+  w_.trace.Add({NowNs(w_.clock), id_, 100});
 }
 
 Task<void> Vm::Sleep(uint64_t ns) {
-  co_await SleepFor{w_.loop, ns};
+  co_await SleepFor{w_.scheduler, ns};
 }
 
 Task<void> Vm::OpenImage(FailureStage stage) {
@@ -141,9 +143,9 @@ Task<void> Vm::OpenImage(FailureStage stage) {
   const uint64_t copied_before = stats_.prefetch_bytes;
   options.on_prefetch_progress = [this, copied_before](uint64_t bytes) {
     if (w_.recorder != nullptr)
-      w_.recorder->AddPrefetch(NowNs(w_.loop), copied_before + bytes, static_cast<uint16_t>(id_));
+      w_.recorder->AddPrefetch(NowNs(w_.clock), copied_before + bytes, static_cast<uint16_t>(id_));
   };
-  ImageEnv env{w_.loop, w_.loop, w_.random};
+  ImageEnv env{w_.clock, w_.scheduler, w_.random};
   auto opened =
       co_await Image::Open(env, {&disks_.image_dev, disks_.data_dev, disks_.base}, options);
   if (!opened.ok()) {
@@ -156,7 +158,7 @@ Task<void> Vm::OpenImage(FailureStage stage) {
 
 Task<void> Vm::Main() {
   co_await Sleep(config_.start_ns);
-  stats_.start_ns = NowNs(w_.loop);
+  stats_.start_ns = NowNs(w_.clock);
   {
     // Injected errors hit the workload, not the setup: an image that does not open because
     // its header write failed is the host's error to report, not the engine's bug (swarm seed
@@ -167,7 +169,7 @@ Task<void> Vm::Main() {
   if (stopped_) co_return;
   running_ = true;
   for (const PhaseConfig& phase : config_.phases) {
-    PhaseStats ps{phase.kind, NowNs(w_.loop)};
+    PhaseStats ps{phase.kind, NowNs(w_.clock)};
     ps.reads = stats_.reads;
     ps.writes = stats_.writes;
     ps.base_bytes_read = BaseBytesSoFar();
@@ -178,7 +180,7 @@ Task<void> Vm::Main() {
       stats_.last_guest_base_read_ns =
           std::max(stats_.last_guest_base_read_ns, image_->stats().last_guest_base_read_ns);
     }
-    ps.end_ns = NowNs(w_.loop);
+    ps.end_ns = NowNs(w_.clock);
     ps.reads = stats_.reads - ps.reads;
     ps.writes = stats_.writes - ps.writes;
     ps.base_bytes_read = BaseBytesSoFar() - ps.base_bytes_read;
@@ -207,7 +209,7 @@ Task<void> Vm::Main() {
     // above was the last word.
     if (config_.image.journal_size_bytes == 0) {
       AddImageStats();
-      stats_.end_ns = NowNs(w_.loop);
+      stats_.end_ns = NowNs(w_.clock);
       co_return;
     }
     co_await Reopen(FailureStage::kReopenAfterError);
@@ -219,7 +221,7 @@ Task<void> Vm::Main() {
               "the image does not close cleanly: " + closed.ToString());
   }
   AddImageStats();
-  stats_.end_ns = NowNs(w_.loop);
+  stats_.end_ns = NowNs(w_.clock);
 }
 
 bool Vm::Overlaps(const GuestOp& op) const {
@@ -236,20 +238,20 @@ bool Vm::Overlaps(const GuestOp& op) const {
 Task<void> Vm::RunPhase(const PhaseConfig& phase) {
   auto gen = MakeGenerator(phase, disk_bytes_);
   sync_write_percent_ = phase.sync_write_percent;
-  const uint64_t end = phase.duration_ns == 0 ? UINT64_MAX : NowNs(w_.loop) + phase.duration_ns;
+  const uint64_t end = phase.duration_ns == 0 ? UINT64_MAX : NowNs(w_.clock) + phase.duration_ns;
   std::optional<GuestOp> next;
   for (;;) {
     if (crash_pending_) {
       co_await Recover();
       if (stopped_) co_return;
     }
-    if (NowNs(w_.loop) >= end || stop_requested_) break;
+    if (NowNs(w_.clock) >= end || stop_requested_) break;
     if (!next) next = gen->Next(prng_);
     if (!next) {
       co_await Drain();
       if (end != UINT64_MAX && !crash_pending_)
-        co_await Sleep(std::min<uint64_t>(end - NowNs(w_.loop), 100'000'000));
-      if (crash_pending_ || (end != UINT64_MAX && NowNs(w_.loop) < end && !stop_requested_))
+        co_await Sleep(std::min<uint64_t>(end - NowNs(w_.clock), 100'000'000));
+      if (crash_pending_ || (end != UINT64_MAX && NowNs(w_.clock) < end && !stop_requested_))
         continue;
       break;
     }
@@ -274,7 +276,7 @@ Task<void> Vm::Drain() {
 Task<void> Vm::DoOp(GuestOp op) {
   ++in_flight_;
   in_flight_ops_.push_back(op);
-  const uint64_t start = NowNs(w_.loop);
+  const uint64_t start = NowNs(w_.clock);
   UninitializedIoBuffer data = TakeBuffer(op.kind == GuestOp::kFlush ? 0 : op.length);
   uint64_t write_id = 0, flush_id = 0;
   bool verify = false;
@@ -294,7 +296,7 @@ Task<void> Vm::DoOp(GuestOp op) {
     flush_id = oracle_.FlushSubmitted();
     s = co_await image_->Flush();
   }
-  const uint64_t now = NowNs(w_.loop);
+  const uint64_t now = NowNs(w_.clock);
   const bool crashed = crash_pending_;
   // A read's sector hashes, once: folded into the trace, and checked by the oracle.
   uint64_t read_hash = 0;
@@ -341,7 +343,7 @@ Task<void> Vm::DoOp(GuestOp op) {
   if (it != in_flight_ops_.end()) in_flight_ops_.erase(it);
   GiveBack(std::move(data));
   --in_flight_;
-  completions_.NotifyAll(w_.loop);
+  completions_.NotifyAll(w_.scheduler);
 }
 
 UninitializedIoBuffer Vm::TakeBuffer(uint64_t length) {
@@ -363,7 +365,7 @@ Task<void> Vm::Recover() {
   FaultGateHold no_faults(&w_.faults);  // recovery and its checks see no injected errors
   co_await Drain();
   co_await image_->WaitIdle();
-  disks_.image_disk.Revive();
+  disks_.image_disk->Revive();
   if (disks_.data_disk != nullptr) disks_.data_disk->Revive();
   ++stats_.crashes;
   co_await Reopen(FailureStage::kReopenAfterCrash);
@@ -377,9 +379,9 @@ Task<void> Vm::Recover() {
 Task<void> Vm::Reopen(FailureStage stage) {
   AddImageStats();
   image_.reset();
-  const uint64_t reopen_at = NowNs(w_.loop);
+  const uint64_t reopen_at = NowNs(w_.clock);
   co_await OpenImage(stage);
-  stats_.recovery_ns_max = std::max(stats_.recovery_ns_max, NowNs(w_.loop) - reopen_at);
+  stats_.recovery_ns_max = std::max(stats_.recovery_ns_max, NowNs(w_.clock) - reopen_at);
   if (stopped_) co_return;
   co_await CheckAll(/*after_crash=*/true);
 }

@@ -11,7 +11,7 @@
 
 #include "core/image/image.h"
 #include "core/image/wait_list.h"
-#include "core/seam/virtual_loop.h"
+#include "core/seam/clock.h"
 #include "core/util/io_buffer.h"
 #include "sim/config/config.h"
 #include "sim/disk/error_device.h"
@@ -56,7 +56,7 @@ struct VmStats {
   uint64_t bytes_read = 0, bytes_written = 0;
   uint64_t failed_ops = 0;  // errors outside crashes (injected faults)
   uint64_t crashes = 0;
-  uint64_t recovery_ns_max = 0;  // the longest reopen after a crash (recovery included)
+  uint64_t recovery_ns_max = 0;   // the longest reopen after a crash (recovery included)
   uint64_t replayed_sectors = 0;  // journal sectors recovery applied, over every reopen
   uint64_t start_ns = 0, end_ns = 0;
   LatencyLog read_latency, write_latency, flush_latency;
@@ -81,9 +81,11 @@ struct SimOptions {
 #endif
 };
 
-// What a VM runs on. The world owns all of it and outlives the VM.
+// What a VM runs on. The world owns all of it and outlives the VM. The clock and scheduler are
+// the simulator's VirtualLoop, or any other loop of the seam (core/seam/clock.h).
 struct VmWorld {
-  VirtualLoop& loop;
+  Clock& clock;
+  Scheduler& scheduler;
   RandomSource& random;  // the engine's random source (prefetch coin)
   Trace& trace;
   Violations& violations;
@@ -95,9 +97,10 @@ struct VmWorld {
 };
 
 // The devices of one VM. Each raw simulated disk (for crashes) comes with the top of its
-// decorator stack, which the engine uses.
+// decorator stack, which the engine uses. Without a simulated image disk (null: devices that
+// are not simulated) the VM cannot lose power (Crash) and skips the in-place check.
 struct VmDisks {
-  SimDisk& image_disk;
+  SimDisk* image_disk;
   BlockDevice& image_dev;
   SimDisk* data_disk = nullptr;  // a separate data file, or null
   BlockDevice* data_dev = nullptr;
@@ -121,7 +124,7 @@ class Vm {
     crashes_possible_ = false;
   }
   // The host loses power now: its image disk (and data disk) keep what `fates` lets them keep.
-  // Ignored unless the VM is running its phases.
+  // Ignored unless the VM is running its phases. REQUIRES: a simulated image disk.
   void Crash(Prng& rng, const CrashFates& fates);
   // Ends the current phase and skips the rest (the run reached its time limit); the VM then
   // drains, checks and closes its image as usual.
@@ -183,7 +186,7 @@ class Vm {
   uint32_t sync_write_percent_ = 0;  // the running phase's
   std::vector<GuestOp> in_flight_ops_;
   std::vector<UninitializedIoBuffer> spare_buffers_;
-  std::vector<uint64_t> read_hashes_;  // scratch: the sector hashes of the read completing now
+  std::vector<uint64_t> read_hashes_;      // scratch: the sector hashes of the read completing now
   std::vector<std::string> oracle_found_;  // scratch: the oracle's violations of one check
   uint64_t in_place_reads_ = 0;            // verified reads so far (CheckInPlace samples them)
   UninitializedIoBuffer in_place_bytes_;   // scratch: the data device's bytes of an in-place run
