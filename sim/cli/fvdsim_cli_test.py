@@ -438,5 +438,77 @@ class CalibrateTest(unittest.TestCase):
                           r.stderr)
 
 
+class RealModeTest(unittest.TestCase):
+    """fvdsim run --real DIR: the same VMs and oracle on real FVD images."""
+
+    WORKLOAD = textwrap.dedent("""\
+        name: real
+        seed: 3
+        max_time: 60s
+        disks: [{name: d, preset: ssd}]
+        bases: [{name: base.raw, disk: d, size: 16MiB, nonzero: 8MiB}]
+        vms:
+          - name: vm
+            disk: d
+            base: base.raw
+            image: {copy_on_read: true}
+            phases:
+              - {kind: random, ops: 1500, queue_depth: 4, read_percent: 60%,
+                 sizes: {4KiB: 3, 64KiB: 1}}
+          - name: fresh
+            disk: d
+            image: {size: 8MiB, compact: true, chunk_size: 64KiB}
+            phases:
+              - {kind: random, ops: 800, queue_depth: 8, read_percent: 50%,
+                 flush_every_writes: 50}
+    """)
+
+    def write(self, d, text):
+        path = os.path.join(d, "w.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_a_workload_runs_clean_on_real_files_and_leaves_nothing(self):
+        with tempfile.TemporaryDirectory(dir="/var/tmp") as d:
+            workload = self.write(d, self.WORKLOAD)
+            real = os.path.join(d, "real")
+            for extra in ([], ["--direct"]):
+                r = run("run", workload, "--real", real, "--json", *extra)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                j = json.loads(r.stdout)
+                self.assertEqual(j["violations"], [])
+                ops = {v["name"]: v["reads"] + v["writes"] + v["flushes"] for v in j["vms"]}
+                self.assertEqual(ops, {"vm": 1500, "fresh": 800})
+                vm = [v for v in j["vms"] if v["name"] == "vm"][0]
+                self.assertGreater(vm["copy_on_read_bytes"], 0)  # the base file was read
+                self.assertEqual(os.listdir(real), [], extra)
+            r = run("run", workload, "--real", real, "--keep", "-q")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(sorted(os.listdir(real)), ["base.raw", "fresh.fvd", "vm.fvd"])
+
+    def test_refusals_name_the_key_and_touch_nothing(self):
+        with tempfile.TemporaryDirectory(dir="/var/tmp") as d:
+            real = os.path.join(d, "real")
+            r = run("run", os.path.join(WORKLOADS, "crash-storm.yaml"), "--real", real)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("crashes (process kills are not built yet): not in real mode", r.stderr)
+            os.makedirs(real)
+            with open(os.path.join(real, "vm.fvd"), "wb") as f:
+                f.write(b"mine")
+            r = run("run", self.write(d, self.WORKLOAD), "--real", real)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("vm.fvd is there already; a run would overwrite it", r.stderr)
+            self.assertEqual(os.listdir(real), ["vm.fvd"])
+            with open(os.path.join(real, "vm.fvd"), "rb") as f:
+                self.assertEqual(f.read(), b"mine")
+        if subprocess.run(["stat", "-f", "-c", "%T", "/dev/shm"], capture_output=True,
+                          text=True).stdout.strip() == "tmpfs":
+            with tempfile.TemporaryDirectory(dir="/var/tmp") as d:
+                r = run("run", self.write(d, self.WORKLOAD), "--real", "/dev/shm", "--direct")
+                self.assertEqual(r.returncode, 2)
+                self.assertIn("is on tmpfs, which has no O_DIRECT", r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -12,6 +12,9 @@
 #include "sim/report/report.h"
 #include "sim/report/summary.h"
 #include "sim/swarm/run_world.h"
+#ifndef FVD_TEST_BUGS
+#include "sim/real/real_run.h"  // not in fvdsim_testbugs: real files use the shipped engine
+#endif
 #include "sim/world/simulation.h"
 
 namespace fvd::sim::cli {
@@ -48,7 +51,8 @@ std::string WorldLine(const swarm::RunWorld& w, const RunArgs& a) {
   uint64_t vms = 0;
   for (const VmConfig& v : w.config.vms) vms += v.count;
   std::string line = "world: ";
-  line += w.swarm ? "drawn by seed " + std::to_string(w.seed) + " (--swarm)" : "as written in " + a.file;
+  line += w.swarm ? "drawn by seed " + std::to_string(w.seed) + " (--swarm)"
+                  : "as written in " + a.file;
   line += "; " + std::to_string(vms) + " VMs, " + std::to_string(w.config.bases.size()) +
           " bases; features: " + Join(w.features);
   if (!a.print_world.empty() && a.print_world != "-") line += "; written to " + a.print_world;
@@ -86,7 +90,8 @@ Status ApplyBug(const RunArgs& a, SimOptions& options) {
 #ifdef FVD_TEST_BUGS
   if (SetTestBug(a.bug, options.bugs)) return Status::Ok();
   std::string names;
-  for (const TestBugName& b : kTestBugNames) names += (names.empty() ? "" : ", ") + std::string(b.name);
+  for (const TestBugName& b : kTestBugNames)
+    names += (names.empty() ? "" : ", ") + std::string(b.name);
   return Status::InvalidArgument("--bug " + a.bug + ": no such bug (known: " + names + ")");
 #else
   (void)options;
@@ -97,7 +102,9 @@ Status ApplyBug(const RunArgs& a, SimOptions& options) {
 }  // namespace
 
 std::string ReproduceCommand(const RunArgs& a, uint64_t seed) {
-  return explore::ReproduceCommand(a.file, seed, a.swarm, a.max_time, a.bug);
+  std::string cmd = explore::ReproduceCommand(a.file, seed, a.swarm, a.max_time, a.bug);
+  if (!a.real_dir.empty()) cmd += " --real " + a.real_dir + (a.real_direct ? " --direct" : "");
+  return cmd;
 }
 
 int Run(const RunArgs& a) {
@@ -137,16 +144,37 @@ int Run(const RunArgs& a) {
     if (a.print_world == "-") return 0;
   }
   const uint64_t seed = world->seed;
-  auto sim = Simulation::Build(world->config, seed, options);
-  if (!sim.ok()) {
-    std::cerr << "fvdsim: " << a.file << ": " << sim.status().ToString() << "\n";
-    return 2;
-  }
   const Recorder* recorder = nullptr;
-  if (!a.report_dir.empty()) recorder = &(*sim)->EnableRecording();
-  Progress progress(!a.json && !a.quiet && isatty(STDERR_FILENO));
-  const SimResult r = (*sim)->Run([&](double f) { progress.Update(f); });
-  progress.Done();
+  SimResult r;
+  std::unique_ptr<Simulation> sim_holder;  // the recorder lives in the simulation
+  if (!a.real_dir.empty()) {
+    if (!a.report_dir.empty()) {
+      std::cerr << "fvdsim: --report is not available with --real\n";
+      return 2;
+    }
+#ifdef FVD_TEST_BUGS
+    std::cerr << "fvdsim: --real runs the shipped engine: use fvdsim, not fvdsim_testbugs\n";
+    return 2;
+#else
+    auto real = real::RunReal(world->config, seed, {a.real_dir, a.real_direct, a.keep});
+    if (!real.ok()) {
+      std::cerr << "fvdsim: " << a.file << ": " << real.status().message() << "\n";
+      return 2;
+    }
+    r = std::move(*real);
+#endif
+  } else {
+    auto sim = Simulation::Build(world->config, seed, options);
+    if (!sim.ok()) {
+      std::cerr << "fvdsim: " << a.file << ": " << sim.status().ToString() << "\n";
+      return 2;
+    }
+    sim_holder = std::move(*sim);
+    if (!a.report_dir.empty()) recorder = &sim_holder->EnableRecording();
+    Progress progress(!a.json && !a.quiet && isatty(STDERR_FILENO));
+    r = sim_holder->Run([&](double f) { progress.Update(f); });
+    progress.Done();
+  }
   const std::string name = world->config.name.empty() ? a.file : world->config.name;
   if (recorder != nullptr) {
     const std::string dir = a.report_dir + "/" + name + "-" + std::to_string(seed);

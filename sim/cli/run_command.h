@@ -14,11 +14,14 @@ struct RunArgs {
   bool swarm = false;
   bool json = false;
   bool quiet = false;
-  std::string report_dir;   // "" = no report
-  std::string max_time;     // "" = the world's max_time
-  std::string print_world;  // "" = none; "-" = print it on stdout and do not run
-  std::string bug;          // fvdsim_testbugs only: a deliberate engine bug to turn on
+  std::string report_dir;        // "" = no report
+  std::string max_time;          // "" = the world's max_time
+  std::string print_world;       // "" = none; "-" = print it on stdout and do not run
+  std::string bug;               // fvdsim_testbugs only: a deliberate engine bug to turn on
   std::vector<std::string> set;  // KEY=VALUE: workload keys set on every entry of their section
+  std::string real_dir;          // "" = simulate; else real mode in this folder (sim/real/)
+  bool real_direct = false;      // real mode: O_DIRECT
+  bool keep = false;             // real mode: leave the images and bases
 };
 
 // Runs it and prints the summary (or JSON). Exit codes: 0 every check passed, 1 a violation

@@ -417,7 +417,7 @@ Task<void> Vm::CheckAll(bool after_crash) {
   const size_t before = w_.violations.size();
   const FailureStage stage =
       after_crash ? FailureStage::kCheckAfterCrash : FailureStage::kFinalCheck;
-  std::vector<std::byte> buf;
+  UninitializedIoBuffer buf;  // aligned: real mode may read with O_DIRECT
   for (const auto& [first, count] : oracle_.WrittenRuns(2048)) {
     buf.resize(count * kSector);
     const Status s = co_await image_->Read(first * kSector, buf);
@@ -437,7 +437,7 @@ Task<void> Vm::CheckAll(bool after_crash) {
   }
   if (after_crash) oracle_.CrashDone();
   // A sample of never-written sectors must read their original content.
-  std::vector<std::byte> sector(kSector);
+  UninitializedIoBuffer sector(kSector);
   for (int i = 0; i < 64; ++i) {
     const uint64_t s = prng_.Below(disk_bytes_ / kSector);
     if (oracle_.Written(s)) continue;

@@ -1,0 +1,209 @@
+#include "sim/real/real_run.h"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "core/image/image_file.h"
+#include "core/util/prng.h"
+#include "sim/disk/initial_content.h"
+#include "sim/world/image_plan.h"
+#include "sim/world/vm.h"
+#include "tools/host/posix_files.h"
+
+namespace fvd::sim::real {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr uint64_t kSector = 512;
+
+Status Refuse(const WorkloadConfig& c) {
+  const auto no = [](const std::string& what) {
+    return Status::Unsupported(what + ": not in real mode (fvdsim run --real)");
+  };
+  if (!c.crashes.empty()) return no("crashes (process kills are not built yet)");
+  if (!c.errors.empty()) return no("errors (a real device cannot be told to fail an operation)");
+  if (!c.latency_spikes.empty())
+    return no("latency_spikes (a real device cannot be told to stall)");
+  for (const VmConfig& v : c.vms) {
+    if (v.image.data_file) return no("vms." + v.name + ".image.data_file");
+    if (v.image.record_prefetch_profile || !v.image.prefetch_profile_from.empty()) {
+      return no("vms." + v.name + ".image prefetch profiles");
+    }
+  }
+  return Status::Ok();
+}
+
+// A base's bytes as the simulator makes them: token sectors up to `nonzero`, zeros after.
+Status WriteBase(const std::string& path, const BaseImageConfig& b, uint64_t content_seed) {
+  const uint64_t nonzero =
+      b.nonzero_bytes == 0 ? b.size_bytes : std::min(b.nonzero_bytes, b.size_bytes);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+  if (fd < 0)
+    return Status::IoError(path + ": cannot create the base (" + std::strerror(errno) + ")");
+  Status s;
+  if (::ftruncate(fd, static_cast<off_t>(b.size_bytes)) != 0) {
+    s = Status::IoError(path + ": cannot size the base (" + std::strerror(errno) + ")");
+  }
+  std::vector<std::byte> buf(1 << 20);
+  const uint64_t end = std::min(b.size_bytes, (nonzero + kSector - 1) / kSector * kSector);
+  for (uint64_t at = 0; s.ok() && at < end; at += buf.size()) {
+    const uint64_t n = std::min<uint64_t>(buf.size(), end - at);
+    for (uint64_t i = 0; i < n; i += kSector) {
+      FillInitialSector(content_seed, nonzero, (at + i) / kSector,
+                        std::span(buf).subspan(i, kSector));
+    }
+    if (::pwrite(fd, buf.data(), n, static_cast<off_t>(at)) != static_cast<ssize_t>(n)) {
+      s = Status::IoError(path + ": cannot write the base (" + std::strerror(errno) + ")");
+    }
+  }
+  ::close(fd);
+  return s;
+}
+
+struct RealVm {
+  std::unique_ptr<BlockDevice> image;
+  std::unique_ptr<BlockDevice> base;
+  std::unique_ptr<Vm> vm;
+};
+
+// Everything a run creates in dir, removed at the end unless kept.
+struct Created {
+  std::vector<std::string> files;
+  bool keep = false;
+  ~Created() {
+    if (keep) return;
+    for (const std::string& f : files) ::unlink(f.c_str());
+  }
+};
+
+Status CheckDir(const RealOptions& o) {
+  std::error_code ec;
+  fs::create_directories(o.dir, ec);
+  if (ec || !fs::is_directory(o.dir)) {
+    return Status::IoError("--real " + o.dir + ": not a folder we can use (" + ec.message() + ")");
+  }
+  struct statfs sfs {};
+  if (o.direct && ::statfs(o.dir.c_str(), &sfs) == 0 && sfs.f_type == TMPFS_MAGIC) {
+    return Status::InvalidArgument("--real " + o.dir +
+                                   " is on tmpfs, which has no O_DIRECT: leave out --direct");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<SimResult> RunReal(const WorkloadConfig& config, uint64_t seed, const RealOptions& o) {
+  FVD_RETURN_IF_ERROR(Refuse(config));
+  FVD_RETURN_IF_ERROR(CheckDir(o));
+  // Every file first: nothing is written over.
+  std::vector<std::string> names;
+  for (const BaseImageConfig& b : config.bases) names.push_back(b.name);
+  for (const VmConfig& v : config.vms) {
+    for (uint32_t i = 0; i < v.count; ++i)
+      names.push_back((v.count == 1 ? v.name : v.name + "-" + std::to_string(i)) + ".fvd");
+  }
+  for (const std::string& n : names) {
+    if (fs::exists(fs::path(o.dir) / n)) {
+      return Status::InvalidArgument("--real " + o.dir + ": " + n +
+                                     " is there already; a run would overwrite it");
+    }
+  }
+  FVD_ASSIGN_OR_RETURN(host::PosixFiles files, host::PosixFiles::Create());
+  files.set_direct(o.direct);
+  Created created;
+  created.keep = o.keep;
+  std::map<std::string, std::pair<uint64_t, uint64_t>> content;  // base -> seed, nonzero
+  uint64_t component = 16;
+  for (const BaseImageConfig& b : config.bases) {
+    const std::string path = (fs::path(o.dir) / b.name).string();
+    const uint64_t content_seed = DeriveSeed(seed, component++);
+    FVD_RETURN_IF_ERROR(WriteBase(path, b, content_seed));
+    created.files.push_back(path);
+    content[b.name] = {content_seed, b.nonzero_bytes == 0 ? b.size_bytes : b.nonzero_bytes};
+  }
+  Trace trace;
+  Violations violations;
+  FaultGate faults;
+  SimOptions sim_options;
+  std::vector<RealVm> vms;
+  for (const VmConfig& vc : config.vms) {
+    for (uint32_t i = 0; i < vc.count; ++i) {
+      VmConfig v = vc;
+      v.name = vc.count == 1 ? vc.name : vc.name + "-" + std::to_string(i);
+      uint64_t base_len = 0;
+      for (const BaseImageConfig& b : config.bases)
+        if (b.name == vc.base) base_len = b.size_bytes;
+      if (v.image.size_bytes == 0)
+        v.image.size_bytes = (base_len + kSector - 1) / kSector * kSector;
+      const std::string path = (fs::path(o.dir) / (v.name + ".fvd")).string();
+      FVD_ASSIGN_OR_RETURN(format::Header h, PlanVmImage(v, base_len));
+      RealVm r;
+      FVD_ASSIGN_OR_RETURN(r.image, files.Open(path, OpenMode::kReadWrite, /*create=*/true));
+      created.files.push_back(path);
+      FVD_RETURN_IF_ERROR(WriteNewImage(*r.image, nullptr, files.drive(), h)
+                              .WithContext("vm " + v.name + ": creating " + path));
+      if (!vc.base.empty()) {
+        FVD_ASSIGN_OR_RETURN(r.base, files.OpenBase((fs::path(o.dir) / vc.base).string()));
+      }
+      const auto [cseed, nonzero] =
+          vc.base.empty() ? std::pair<uint64_t, uint64_t>{0, 0} : content.at(vc.base);
+      auto original = [cseed, nonzero, base_len](uint64_t sector) -> uint64_t {
+        if (sector * kSector >= base_len) return 0;
+        return InitialToken(cseed, nonzero, sector);
+      };
+      VmWorld world{
+          files.loop(), files.loop(), files.random(),
+          trace,        violations,   faults,
+          sim_options,  nullptr,      [](const std::string&) { return std::vector<ByteRange>{}; }};
+      r.vm = std::make_unique<Vm>(world, v.name, vms.size(), v,
+                                  VmDisks{nullptr, *r.image, nullptr, nullptr, r.base.get()},
+                                  v.image.size_bytes, DeriveSeed(seed, component++), original);
+      r.vm->SetNoCrashes();
+      vms.push_back(std::move(r));
+    }
+  }
+  PosixEventLoop& loop = files.loop();
+  const auto start = loop.Now();
+  const auto wall_start = std::chrono::steady_clock::now();
+  auto all_done = [&] {
+    return std::all_of(vms.begin(), vms.end(), [](const RealVm& r) { return r.vm->finished(); });
+  };
+  bool timed_out = false;
+  const TimerId limit = loop.ScheduleAfter(Duration(static_cast<int64_t>(config.max_time_ns)), [&] {
+    if (all_done()) return;
+    timed_out = true;
+    for (RealVm& r : vms) r.vm->Stop();  // they drain, check and close as usual
+  });
+  for (RealVm& r : vms) r.vm->Start();
+  loop.RunUntil(all_done);
+  loop.Cancel(limit);
+  SimResult result;
+  result.seed = seed;
+  result.bases = config.bases;
+  result.timed_out = timed_out;
+  result.sim_time_ns = static_cast<uint64_t>((loop.Now() - start).count());
+  result.wall_time_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                  std::chrono::steady_clock::now() - wall_start)
+                                                  .count());
+  result.events = trace.events();
+  result.digest = trace.digest();
+  result.violations = violations.messages;
+  result.signatures = violations.signatures;
+  for (const RealVm& r : vms) {
+    result.vms.push_back(
+        {r.vm->name(), r.vm->stats(), r.vm->image_stats() ? *r.vm->image_stats() : ImageStats{}});
+  }
+  vms.clear();  // closes every file before `created` removes them
+  return result;
+}
+
+}  // namespace fvd::sim::real

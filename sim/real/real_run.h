@@ -1,0 +1,31 @@
+// Real mode (`fvdsim run FILE --real DIR`): the workload file's VMs, with the same workload
+// generators and the same oracle checking every quiet read, on real FVD images created in DIR,
+// through the engine on the POSIX world (io_uring, O_DIRECT if asked), on the real clock.
+//
+// Bases are files in DIR holding the content the simulator gives them (sim/disk/
+// initial_content.h), so the oracle checks base data as it does in the simulator. Disk models
+// do not apply (the storage is what it is). Refused before anything is written, naming the
+// key: crashes (process kills are not built yet), I/O errors and latency spikes (a real device
+// cannot be told to fail or stall), separate data files and prefetch profiles (not yet), a DIR
+// on tmpfs with O_DIRECT, files in DIR that a run would overwrite. The run stops at the file's
+// max_time; its images and bases are removed unless `keep`.
+#pragma once
+
+#include <string>
+
+#include "core/util/status.h"
+#include "sim/config/config.h"
+#include "sim/world/simulation.h"
+
+namespace fvd::sim::real {
+
+struct RealOptions {
+  std::string dir;
+  bool direct = false;  // O_DIRECT on the images and bases
+  bool keep = false;    // leave the images and bases in dir
+};
+
+// The run's results in the simulator's shape (no simulated disks; times are the real clock's).
+Result<SimResult> RunReal(const WorkloadConfig& config, uint64_t seed, const RealOptions& options);
+
+}  // namespace fvd::sim::real

@@ -1,0 +1,46 @@
+#include "sim/world/image_plan.h"
+
+#include "core/format/layout.h"
+
+namespace fvd::sim {
+namespace {
+
+// The workload's prefetch tuning, in the header's units (KiB/s, ms).
+void SetPrefetchTuning(const ImageConfig& c, format::Header& h) {
+  const auto kibps = [](uint64_t bytes_per_s) { return static_cast<int32_t>(bytes_per_s / 1024); };
+  const auto ms = [](uint64_t ns) { return static_cast<int32_t>(ns / 1'000'000); };
+  h.num_prefetch_slots = static_cast<int32_t>(c.prefetch_slots);
+  h.bytes_per_prefetch = static_cast<int32_t>(c.prefetch_slot_bytes);
+  h.prefetch_min_read_throughput = kibps(c.prefetch_min_read_bytes_per_s);
+  h.prefetch_min_write_throughput = kibps(c.prefetch_min_write_bytes_per_s);
+  h.prefetch_max_read_throughput = kibps(c.prefetch_max_read_bytes_per_s);
+  h.prefetch_max_write_throughput = kibps(c.prefetch_max_write_bytes_per_s);
+  h.prefetch_throttle_time = ms(c.prefetch_throttle_ns);
+  h.prefetch_read_throughput_measure_time = ms(c.prefetch_measure_ns);
+  h.prefetch_write_throughput_measure_time = ms(c.prefetch_measure_ns);
+  h.prefetch_perf_calc_alpha = static_cast<int32_t>(c.prefetch_alpha_percent);
+}
+
+}  // namespace
+
+Result<format::Header> PlanVmImage(const VmConfig& vm, uint64_t base_len) {
+  format::CreateOptions o;
+  o.virtual_size = vm.image.size_bytes;
+  if (!vm.base.empty()) {
+    o.base_img = vm.base;
+    o.base_img_length = base_len;
+  }
+  o.compact_image = vm.image.compact;
+  o.block_size = vm.image.block_size_bytes;
+  o.chunk_size = vm.image.chunk_size_bytes;
+  o.journal_size = vm.image.journal_size_bytes;
+  o.copy_on_read = vm.image.copy_on_read;
+  if (vm.image.data_file) o.data_file = vm.name + ".data";
+  o.prefetch_start_delay = vm.image.prefetch_start_delay_s;
+  FVD_ASSIGN_OR_RETURN(format::Header h, format::PlanImage(o));
+  SetPrefetchTuning(vm.image, h);
+  h.profile_directed_prefetch_start_delay = vm.image.profile_prefetch_delay_s;
+  return h;
+}
+
+}  // namespace fvd::sim
