@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+"""Does the simulator predict real storage? (issue 29's validation; a benchmark, not a test)
+
+Calibrates a scratch file on the storage under --dir (`fvdsim calibrate`), then runs each
+workload --runs times in the simulator, with that model as every disk (`--set
+disk.model=...`), and for real (`fvdsim run --real`, the same engine, generators and oracle on
+FVD images in --dir), alternating the two, at the same seeds. Reports predicted against
+measured, medians of the runs: throughput (guest bytes per second), read and write p50 and p99
+(the median over a run's VMs), and journal writes per guest write. Targets: throughput and p50
+within 15%, p99 within 30%.
+
+Each workload is shortened to --ops operations per phase, and bases hold seeded data in their
+first --base-data bytes only (real mode writes that much of every base file).
+
+Not covered yet: a prefetch workload over a rate-limited base (real mode's bases are local
+files until it serves them through nbdkit's rate and delay filters).
+
+  bench/fidelity/compare.py [--runs 3] [--dir /var/tmp/fvd-fidelity] [--cache direct|page]
+                            [--ops 20000] [--out reports/fidelity]
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+WORKLOADS = ["random-rw", "database", "journal"]
+TARGETS = {"throughput MiB/s": 0.15, "read p50 us": 0.15, "write p50 us": 0.15,
+           "read p99 us": 0.30, "write p99 us": 0.30, "journal writes per write": None}
+
+
+def say(msg):
+    print(f"fidelity: {msg}", file=sys.stderr, flush=True)
+
+
+def run_json(cmd):
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if r.returncode != 0:
+        raise SystemExit(f"fidelity: {' '.join(cmd)} failed (exit {r.returncode}): "
+                         f"{r.stderr.strip()[-800:]}")
+    return json.loads(r.stdout)
+
+
+def figures(j):
+    vms = j["vms"]
+    moved = sum(v["bytes_read"] + v["bytes_written"] for v in vms)
+    writes = sum(v["writes"] for v in vms)
+    med = lambda key: statistics.median(v[key] for v in vms)
+    return {"throughput MiB/s": moved / 2**20 / j["sim_time_s"],
+            "read p50 us": med("read_p50_us"), "read p99 us": med("read_p99_us"),
+            "write p50 us": med("write_p50_us"), "write p99 us": med("write_p99_us"),
+            "journal writes per write": sum(v["journal_writes"] for v in vms) / max(writes, 1)}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--fvdsim", default=os.path.join(ROOT, "build", "default", "sim", "fvdsim"))
+    p.add_argument("--dir", default="/var/tmp/fvd-fidelity")
+    p.add_argument("--cache", choices=["direct", "page"], default="direct")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--ops", type=int, default=20000)
+    p.add_argument("--base-data", default="256MiB")
+    p.add_argument("--out", default=os.path.join(ROOT, "reports", "fidelity"))
+    args = p.parse_args()
+    if not os.access(args.fvdsim, os.X_OK):
+        raise SystemExit(f"fidelity: {args.fvdsim} not found: build the default preset first")
+    shutil.rmtree(args.dir, ignore_errors=True)
+    os.makedirs(args.dir)
+    model = os.path.join(args.dir, "model.yaml")
+    say(f"calibrating {args.dir} ({args.cache})")
+    cal = run_json([args.fvdsim, "calibrate", args.dir, "-o", model, "--cache", args.cache,
+                    "--json"])
+    common = ["--set", f"phase.ops={args.ops}", "--set", f"base.nonzero={args.base_data}",
+              "--json"]
+    results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cache": args.cache,
+               "calibration": cal, "workloads": {}}
+    for w in WORKLOADS:
+        file = os.path.join("workloads", w + ".yaml")
+        runs = {"predicted": [], "measured": []}
+        for seed in range(1, args.runs + 1):
+            say(f"{w}: seed {seed}")
+            sim = [args.fvdsim, "run", file, "--seed", str(seed), "--set",
+                   f"disk.model={model}"] + common
+            real = [args.fvdsim, "run", file, "--seed", str(seed), "--real",
+                    os.path.join(args.dir, "run")] + common
+            if args.cache == "direct":
+                real.append("--direct")
+            order = [("predicted", sim), ("measured", real)]
+            for kind, cmd in (order if seed % 2 else order[::-1]):
+                runs[kind].append(figures(run_json(cmd)))
+        results["workloads"][w] = runs
+    write_report(results, args)
+
+
+def write_report(results, args):
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    m = results["calibration"]["model"]
+    lines = ["# Predicted against measured (bench/fidelity/compare.py)", "",
+             f"The simulator with a disk model `fvdsim calibrate` measured on {args.dir} "
+             f"({args.cache}), against the same workload run for real there (`fvdsim run "
+             f"--real`), at seeds 1-{args.runs}, alternating; medians. Phases shortened to "
+             f"{args.ops} operations, bases seeded in their first {args.base_data}. "
+             f"Run {results['date']} on {os.cpu_count()} cores.", "",
+             f"Model: read {m['read_latency_ns'] / 1e3:.1f} us, write "
+             f"{m['write_latency_ns'] / 1e3:.1f} us, flush {m['flush_latency_ns'] / 1e3:.1f} us, "
+             f"{m['bandwidth_bytes_per_s'] / 1e6:.0f} MB/s, jitter {m['jitter_ns'] / 1e3:.1f} us, "
+             f"queue depth {m['queue_depth']}, volatile cache {m['volatile_cache']}.", "",
+             "| workload | figure | predicted | measured | predicted / measured | target | met |",
+             "|---|---|---:|---:|---:|---|---|"]
+    for w, runs in results["workloads"].items():
+        for fig, tol in TARGETS.items():
+            pred = statistics.median(r[fig] for r in runs["predicted"])
+            meas = statistics.median(r[fig] for r in runs["measured"])
+            if meas == 0 and pred == 0:
+                continue  # the workload has none (no reads, no journal)
+            ratio = pred / meas if meas else float("inf")
+            target = "-" if tol is None else f"within {tol:.0%}"
+            ok = "-" if tol is None else ("yes" if abs(ratio - 1) <= tol else "no")
+            lines.append(f"| {w} | {fig} | {pred:,.2f} | {meas:,.2f} | {ratio:.2f} | {target} | "
+                         f"{ok} |")
+    notes = os.path.join(args.out, "notes.md")  # what the figures say, kept across reruns
+    if os.path.exists(notes):
+        with open(notes) as f:
+            lines += ["", f.read().rstrip()]
+    with open(os.path.join(args.out, "README.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    say(f"report written to {os.path.join(args.out, 'README.md')}")
+
+
+if __name__ == "__main__":
+    main()
