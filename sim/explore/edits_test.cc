@@ -25,6 +25,17 @@ void ExpectEveryEditValid(const WorkloadConfig& w) {
   }
 }
 
+// Each edit that applies to `w`, by what it says, and the world it makes.
+std::map<std::string, WorkloadConfig> EditedWorlds(const WorkloadConfig& w) {
+  ExpectEveryEditValid(w);
+  std::map<std::string, WorkloadConfig> edited;
+  for (const Edit& e : Edits(w)) {
+    WorkloadConfig c = w;
+    if (e.apply(c)) edited.emplace(e.what, c);
+  }
+  return edited;
+}
+
 TEST(Edits, EveryEditOfADrawnWorldIsAValidWorld) {
   for (uint64_t seed = 1; seed <= 40; ++seed) {
     auto w = swarm::DrawWorld({}, seed, "t");
@@ -77,12 +88,7 @@ crashes: [{vm: a, after_ops: 7}]
 )",
                             "w.yaml");
   ASSERT_TRUE(w.ok()) << w.status().ToString();
-  ExpectEveryEditValid(*w);
-  std::map<std::string, WorkloadConfig> edited;
-  for (const Edit& e : Edits(*w)) {
-    WorkloadConfig c = *w;
-    if (e.apply(c)) edited.emplace(e.what, c);
-  }
+  const std::map<std::string, WorkloadConfig> edited = EditedWorlds(*w);
   ASSERT_EQ(edited.count("halve after_ops of I/O error entry 0"), 1u);
   EXPECT_EQ(edited.at("halve after_ops of I/O error entry 0").errors[0].after_ops, 105u);
   ASSERT_EQ(edited.count("probability 100% of I/O error entry 0"), 1u);
@@ -119,12 +125,7 @@ vms: [{name: a, disk: d, image: {size: 8MiB, journal_size: 16KiB},
 )",
                             "w.yaml");
   ASSERT_TRUE(w.ok()) << w.status().ToString();
-  ExpectEveryEditValid(*w);
-  std::map<std::string, WorkloadConfig> edited;
-  for (const Edit& e : Edits(*w)) {
-    WorkloadConfig c = *w;
-    if (e.apply(c)) edited.emplace(e.what, c);
-  }
+  const std::map<std::string, WorkloadConfig> edited = EditedWorlds(*w);
   ASSERT_EQ(edited.count("halve the journal in a"), 1u);
   EXPECT_EQ(edited.at("halve the journal in a").vms[0].image.journal_size_bytes, 8u << 10);
   ASSERT_EQ(edited.count("no journal in a"), 1u);
