@@ -154,11 +154,12 @@ Result<SimResult> RunReal(const WorkloadConfig& config, uint64_t seed, const Rea
       if (!vc.base.empty()) {
         FVD_ASSIGN_OR_RETURN(r.base, files.OpenBase((fs::path(o.dir) / vc.base).string()));
       }
-      const auto [cseed, nonzero] =
+      // (Named, not a structured binding: Clang 14 cannot capture those.)
+      const std::pair<uint64_t, uint64_t> seed_and_nonzero =
           vc.base.empty() ? std::pair<uint64_t, uint64_t>{0, 0} : content.at(vc.base);
-      auto original = [cseed, nonzero, base_len](uint64_t sector) -> uint64_t {
+      auto original = [seed_and_nonzero, base_len](uint64_t sector) -> uint64_t {
         if (sector * kSector >= base_len) return 0;
-        return InitialToken(cseed, nonzero, sector);
+        return InitialToken(seed_and_nonzero.first, seed_and_nonzero.second, sector);
       };
       VmWorld world{
           files.loop(), files.loop(), files.random(),
