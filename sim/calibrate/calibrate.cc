@@ -230,6 +230,23 @@ std::string Comment(const CalibrateOptions& o, const Target& t, const Measured& 
   return buf;
 }
 
+// Per probe, the completion latency fio saw (mean, p50, p99) and IOPS: what the fit does not
+// use (the tails, the other sizes), for a reader comparing a model with its device.
+json ProbeLatencies(const json& raw) {
+  json out = json::object();
+  for (const auto& [what, job] : raw.items()) {
+    const char* dir = job["write"].value("total_ios", 0) > 0 ? "write" : "read";
+    const json& clat = job[dir]["clat_ns"];
+    const json pct = clat.value("percentile", json::object());
+    out[what] = {{"direction", dir},
+                 {"iops", job[dir].value("iops", 0.0)},
+                 {"mean_ns", clat.value("mean", 0.0)},
+                 {"p50_ns", pct.value("50.000000", 0)},
+                 {"p99_ns", pct.value("99.000000", 0)}};
+  }
+  return out;
+}
+
 }  // namespace
 
 int Calibrate(const CalibrateOptions& o) {
@@ -274,6 +291,7 @@ int Calibrate(const CalibrateOptions& o) {
                       {"seq_read_bytes_per_s", m->seq_read_bytes_per_s},
                       {"write_4k_ns", m->write_4k_ns},
                       {"flush_ns", m->flush_ns}}},
+                    {"probes", ProbeLatencies(raw)},
                     {"model",
                      {{"read_latency_ns", model.read_latency_ns},
                       {"write_latency_ns", model.write_latency_ns},

@@ -381,6 +381,11 @@ class CalibrateTest(unittest.TestCase):
             j = json.loads(r.stdout)
             self.assertGreater(j["measured"]["read_4k_ns"], 0)
             self.assertGreater(j["model"]["bandwidth_bytes_per_s"], 0)
+            probe = j["probes"]["4 KiB random reads, QD1"]
+            self.assertEqual(probe["direction"], "read")
+            self.assertGreaterEqual(probe["p99_ns"], probe["p50_ns"])
+            self.assertGreater(probe["p50_ns"], 0)
+            self.assertEqual(j["probes"]["4 KiB random writes, QD1"]["direction"], "write")
             self.assertIn("calibrate: [7/7] 4 KiB random writes, each with an fsync", r.stderr)
             # The scratch file is gone; the model is all that was left.
             self.assertEqual(sorted(os.listdir(d)), ["model.yaml"])
