@@ -130,8 +130,8 @@ extern "C" int FvdConfig(const char* key, const char* value) {
       return Fail("base_timeout=" + std::string(value) + ": expected a positive number of seconds",
                   EINVAL);
     }
-    o.base_timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::chrono::duration<double>(secs));
+    o.base_timeout =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(secs));
     return 0;
   }
   return Fail("unknown parameter '" + k + "' (nbdkit <plugin> --help lists them)", EINVAL);

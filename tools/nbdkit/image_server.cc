@@ -23,7 +23,7 @@ struct ImageServer::State {
   std::optional<host::PosixFiles> files;  // created and used on the loop thread only
   std::optional<host::OpenedImage> opened;
   std::unique_ptr<DirectPath> direct;  // null when turned off (ServerOptions::direct_path)
-  PosixEventLoop* loop = nullptr;  // set once open; PostFromAnyThread is thread-safe
+  PosixEventLoop* loop = nullptr;      // set once open; PostFromAnyThread is thread-safe
   std::thread thread;
   bool stop = false;  // loop thread only
   Status close_status;
@@ -76,9 +76,8 @@ struct ImageServer::State {
     const FileDevice& data = opened->data_file ? *opened->data_file : *opened->image_file;
     const int fd = ::fcntl(data.fd(), F_DUPFD_CLOEXEC, 0);
     if (fd < 0) return Status::IoError("dup of the data file's descriptor failed");
-    direct = std::make_unique<DirectPath>(*opened->image, fd,
-                                          options.journal == JournalMode::kUnbuffered,
-                                          !options.read_only);
+    direct = std::make_unique<DirectPath>(
+        *opened->image, fd, options.journal == JournalMode::kUnbuffered, !options.read_only);
     direct->LearnAll(*opened->image);
     return Status::Ok();
   }
@@ -122,12 +121,16 @@ Status PrepareImage(const ServerOptions& options) {
   if (!h.ok()) return h.status().WithContext(options.file);
   // What opening would refuse, refused now: the names the header gives, and its memory.
   if (h->has_base() && !h->all_data_in_image()) {
-    FVD_RETURN_IF_ERROR(host::ResolveNamedFile(options.file, "base_img", h->base_img,
-                                               options.policy).status().WithContext(options.file));
+    FVD_RETURN_IF_ERROR(
+        host::ResolveNamedFile(options.file, "base_img", h->base_img, options.policy)
+            .status()
+            .WithContext(options.file));
   }
   if (!h->data_file.empty()) {
-    FVD_RETURN_IF_ERROR(host::ResolveNamedFile(options.file, "data_file", h->data_file,
-                                               options.policy).status().WithContext(options.file));
+    FVD_RETURN_IF_ERROR(
+        host::ResolveNamedFile(options.file, "data_file", h->data_file, options.policy)
+            .status()
+            .WithContext(options.file));
   }
   return format::CheckMetadataMemory(*h, options.max_metadata_memory).WithContext(options.file);
 }
@@ -182,8 +185,7 @@ Task<Status> ReadAndLearn(ImageServer::State& s, uint64_t offset, std::span<std:
   co_return st;
 }
 
-Task<Status> WriteAndLearn(ImageServer::State& s, uint64_t offset,
-                           std::span<const std::byte> buf) {
+Task<Status> WriteAndLearn(ImageServer::State& s, uint64_t offset, std::span<const std::byte> buf) {
   Status st = co_await s.opened->image->Write(offset, buf);
   if (st.ok()) s.Learn(offset, buf.size());
   co_return st;
@@ -259,8 +261,7 @@ Status ImageServer::Stop() {
 
 ServerStats ImageServer::stats() const {
   const State& s = *state_;
-  return {s.direct_reads.load(), s.direct_writes.load(), s.loop_reads.load(),
-          s.loop_writes.load()};
+  return {s.direct_reads.load(), s.direct_writes.load(), s.loop_reads.load(), s.loop_writes.load()};
 }
 
 uint64_t ImageServer::size() const {
