@@ -118,23 +118,52 @@ Result<std::string> FindFio(const std::string& fio) {
                           "fio, or give --fio)");
 }
 
+double Mean(const json& job, const char* dir) {
+  return job[dir]["clat_ns"].value("mean", 0.0);
+}
+
+// One fio job, and what it contributes to the measurement (null: the file's fill).
 struct Probe {
   const char* what;
   std::vector<std::string> args;  // beside the common ones
   bool timed;
+  void (*take)(const json& job, Measured& m);
 };
 
 std::vector<Probe> Probes() {
   return {
-      {"fill the file", {"--rw=write", "--bs=1M", "--iodepth=8"}, false},
-      {"4 KiB random reads, QD1", {"--rw=randread", "--bs=4k", "--iodepth=1"}, true},
-      {"64 KiB random reads, QD1", {"--rw=randread", "--bs=64k", "--iodepth=1"}, true},
-      {"4 KiB random reads, QD32", {"--rw=randread", "--bs=4k", "--iodepth=32"}, true},
-      {"1 MiB sequential reads, QD8", {"--rw=read", "--bs=1M", "--iodepth=8"}, true},
-      {"4 KiB random writes, QD1", {"--rw=randwrite", "--bs=4k", "--iodepth=1"}, true},
+      {"fill the file", {"--rw=write", "--bs=1M", "--iodepth=8"}, false, nullptr},
+      {"4 KiB random reads, QD1",
+       {"--rw=randread", "--bs=4k", "--iodepth=1"},
+       true,
+       [](const json& j, Measured& m) {
+         m.read_4k_ns = Mean(j, "read");
+         m.read_4k_stddev_ns = j["read"]["clat_ns"].value("stddev", 0.0);
+       }},
+      {"64 KiB random reads, QD1",
+       {"--rw=randread", "--bs=64k", "--iodepth=1"},
+       true,
+       [](const json& j, Measured& m) { m.read_64k_ns = Mean(j, "read"); }},
+      {"4 KiB random reads, QD32",
+       {"--rw=randread", "--bs=4k", "--iodepth=32"},
+       true,
+       [](const json& j, Measured& m) { m.read_4k_qd32_iops = j["read"].value("iops", 0.0); }},
+      {"1 MiB sequential reads, QD8",
+       {"--rw=read", "--bs=1M", "--iodepth=8"},
+       true,
+       [](const json& j, Measured& m) {
+         m.seq_read_bytes_per_s = j["read"].value("bw_bytes", 0.0);
+       }},
+      {"4 KiB random writes, QD1",
+       {"--rw=randwrite", "--bs=4k", "--iodepth=1"},
+       true,
+       [](const json& j, Measured& m) { m.write_4k_ns = Mean(j, "write"); }},
       {"4 KiB random writes, each with an fsync",
        {"--rw=randwrite", "--bs=4k", "--iodepth=1", "--fsync=1"},
-       true},
+       true,
+       [](const json& j, Measured& m) {
+         m.flush_ns = j.contains("sync") ? j["sync"]["lat_ns"].value("mean", 0.0) : 0.0;
+       }},
   };
 }
 
@@ -183,28 +212,16 @@ struct ScratchGuard {
   }
 };
 
-double Mean(const json& job, const char* dir, const char* lat) {
-  return job[dir][lat].value("mean", 0.0);
-}
-
 Result<Measured> Measure(const std::string& fio, const Target& t, const CalibrateOptions& o,
                          json& raw) {
   const std::vector<Probe> probes = Probes();
-  std::vector<json> jobs;
+  Measured m;
   for (size_t i = 0; i < probes.size(); ++i) {
     std::fprintf(stderr, "calibrate: [%zu/%zu] %s\n", i + 1, probes.size(), probes[i].what);
     FVD_ASSIGN_OR_RETURN(json job, RunProbe(fio, t, o, probes[i]));
-    raw[probes[i].what] = job;
-    jobs.push_back(std::move(job));
+    if (probes[i].take != nullptr) probes[i].take(job, m);
+    raw[probes[i].what] = std::move(job);
   }
-  Measured m;
-  m.read_4k_ns = Mean(jobs[1], "read", "clat_ns");
-  m.read_4k_stddev_ns = jobs[1]["read"]["clat_ns"].value("stddev", 0.0);
-  m.read_64k_ns = Mean(jobs[2], "read", "clat_ns");
-  m.read_4k_qd32_iops = jobs[3]["read"].value("iops", 0.0);
-  m.seq_read_bytes_per_s = jobs[4]["read"].value("bw_bytes", 0.0);
-  m.write_4k_ns = Mean(jobs[5], "write", "clat_ns");
-  m.flush_ns = jobs[6].contains("sync") ? jobs[6]["sync"]["lat_ns"].value("mean", 0.0) : 0.0;
   if (m.read_4k_ns <= 0 || m.seq_read_bytes_per_s <= 0 || m.write_4k_ns <= 0) {
     return Status::IoError("fio on " + t.path + " measured no reads or writes");
   }

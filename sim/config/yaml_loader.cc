@@ -497,19 +497,17 @@ Status ParseDiskModel(Context& ctx, const YAML::Node& node, const std::string& p
   const size_t slash = ctx.file.rfind('/');
   if (name.front() != '/' && slash != std::string::npos)
     file = ctx.file.substr(0, slash + 1) + name;
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return ErrorAt(ctx, node, path, "cannot open the disk model " + file);
-  std::ostringstream text;
-  text << in.rdbuf();
   Context model;
   model.file = file;
   try {
-    const YAML::Node root = YAML::Load(text.str());
+    const YAML::Node root = YAML::LoadFile(file);
     if (!root.IsMap()) {
       return ErrorAt(model, root, "",
                      "a disk model is a map with the keys " + KeyList(DiskModelFields()));
     }
     return ParseMap(model, root, "", DiskModelFields(), d);
+  } catch (const YAML::BadFile&) {
+    return ErrorAt(ctx, node, path, "cannot open the disk model " + file);
   } catch (const YAML::Exception& e) {
     return ErrorAt(model, e.mark, "", "invalid YAML: " + e.msg);
   }

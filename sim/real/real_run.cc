@@ -14,7 +14,7 @@
 
 #include "core/image/image_file.h"
 #include "core/util/prng.h"
-#include "sim/disk/initial_content.h"
+#include "sim/disk/initial_content.h"  // FillInitialSector
 #include "sim/world/image_plan.h"
 #include "sim/world/vm.h"
 #include "tools/host/posix_files.h"
@@ -44,8 +44,7 @@ Status Refuse(const WorkloadConfig& c) {
 
 // A base's bytes as the simulator makes them: token sectors up to `nonzero`, zeros after.
 Status WriteBase(const std::string& path, const BaseImageConfig& b, uint64_t content_seed) {
-  const uint64_t nonzero =
-      b.nonzero_bytes == 0 ? b.size_bytes : std::min(b.nonzero_bytes, b.size_bytes);
+  const uint64_t nonzero = SeededBytes(b);
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
   if (fd < 0)
     return Status::IoError(path + ": cannot create the base (" + std::strerror(errno) + ")");
@@ -108,8 +107,7 @@ Result<SimResult> RunReal(const WorkloadConfig& config, uint64_t seed, const Rea
   std::vector<std::string> names;
   for (const BaseImageConfig& b : config.bases) names.push_back(b.name);
   for (const VmConfig& v : config.vms) {
-    for (uint32_t i = 0; i < v.count; ++i)
-      names.push_back((v.count == 1 ? v.name : v.name + "-" + std::to_string(i)) + ".fvd");
+    for (uint32_t i = 0; i < v.count; ++i) names.push_back(GroupMember(v, i, 0).name + ".fvd");
   }
   for (const std::string& n : names) {
     if (fs::exists(fs::path(o.dir) / n)) {
@@ -128,7 +126,7 @@ Result<SimResult> RunReal(const WorkloadConfig& config, uint64_t seed, const Rea
     const uint64_t content_seed = DeriveSeed(seed, component++);
     FVD_RETURN_IF_ERROR(WriteBase(path, b, content_seed));
     created.files.push_back(path);
-    content[b.name] = {content_seed, b.nonzero_bytes == 0 ? b.size_bytes : b.nonzero_bytes};
+    content[b.name] = {content_seed, SeededBytes(b)};
   }
   Trace trace;
   Violations violations;
@@ -137,13 +135,10 @@ Result<SimResult> RunReal(const WorkloadConfig& config, uint64_t seed, const Rea
   std::vector<RealVm> vms;
   for (const VmConfig& vc : config.vms) {
     for (uint32_t i = 0; i < vc.count; ++i) {
-      VmConfig v = vc;
-      v.name = vc.count == 1 ? vc.name : vc.name + "-" + std::to_string(i);
       uint64_t base_len = 0;
       for (const BaseImageConfig& b : config.bases)
         if (b.name == vc.base) base_len = b.size_bytes;
-      if (v.image.size_bytes == 0)
-        v.image.size_bytes = (base_len + kSector - 1) / kSector * kSector;
+      const VmConfig v = GroupMember(vc, i, base_len);
       const std::string path = (fs::path(o.dir) / (v.name + ".fvd")).string();
       FVD_ASSIGN_OR_RETURN(format::Header h, PlanVmImage(v, base_len));
       RealVm r;
@@ -154,20 +149,16 @@ Result<SimResult> RunReal(const WorkloadConfig& config, uint64_t seed, const Rea
       if (!vc.base.empty()) {
         FVD_ASSIGN_OR_RETURN(r.base, files.OpenBase((fs::path(o.dir) / vc.base).string()));
       }
-      // (Named, not a structured binding: Clang 14 cannot capture those.)
-      const std::pair<uint64_t, uint64_t> seed_and_nonzero =
+      const std::pair<uint64_t, uint64_t> content_of =
           vc.base.empty() ? std::pair<uint64_t, uint64_t>{0, 0} : content.at(vc.base);
-      auto original = [seed_and_nonzero, base_len](uint64_t sector) -> uint64_t {
-        if (sector * kSector >= base_len) return 0;
-        return InitialToken(seed_and_nonzero.first, seed_and_nonzero.second, sector);
-      };
       VmWorld world{
           files.loop(), files.loop(), files.random(),
           trace,        violations,   faults,
           sim_options,  nullptr,      [](const std::string&) { return std::vector<ByteRange>{}; }};
       r.vm = std::make_unique<Vm>(world, v.name, vms.size(), v,
                                   VmDisks{nullptr, *r.image, nullptr, nullptr, r.base.get()},
-                                  v.image.size_bytes, DeriveSeed(seed, component++), original);
+                                  v.image.size_bytes, DeriveSeed(seed, component++),
+                                  OriginalValues(content_of.first, content_of.second, base_len));
       r.vm->SetNoCrashes();
       vms.push_back(std::move(r));
     }

@@ -2,8 +2,9 @@
 // generators and the same oracle checking every quiet read, on real FVD images created in DIR,
 // through the engine on the POSIX world (io_uring, O_DIRECT if asked), on the real clock.
 //
-// Bases are files in DIR holding the content the simulator gives them (sim/disk/
-// initial_content.h), so the oracle checks base data as it does in the simulator. Disk models
+// Bases are files in DIR holding seeded token sectors made as the simulator makes a base's
+// content (sim/disk/initial_content.h; the seeds differ from a simulated run's), so the oracle
+// checks base data as it does in the simulator. Disk models
 // do not apply (the storage is what it is). Refused before anything is written, naming the
 // key: crashes (process kills are not built yet), I/O errors and latency spikes (a real device
 // cannot be told to fail or stall), separate data files and prefetch profiles (not yet), a DIR

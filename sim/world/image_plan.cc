@@ -1,6 +1,9 @@
 #include "sim/world/image_plan.h"
 
+#include <algorithm>
+
 #include "core/format/layout.h"
+#include "sim/disk/initial_content.h"
 
 namespace fvd::sim {
 namespace {
@@ -22,6 +25,26 @@ void SetPrefetchTuning(const ImageConfig& c, format::Header& h) {
 }
 
 }  // namespace
+
+VmConfig GroupMember(const VmConfig& group, uint32_t i, uint64_t base_len) {
+  constexpr uint64_t kSector = 512;
+  VmConfig v = group;
+  if (group.count != 1) v.name = group.name + "-" + std::to_string(i);
+  if (v.image.size_bytes == 0) v.image.size_bytes = (base_len + kSector - 1) / kSector * kSector;
+  return v;
+}
+
+uint64_t SeededBytes(const BaseImageConfig& base) {
+  return base.nonzero_bytes == 0 ? base.size_bytes : std::min(base.nonzero_bytes, base.size_bytes);
+}
+
+std::function<uint64_t(uint64_t)> OriginalValues(uint64_t content_seed, uint64_t seeded_bytes,
+                                                 uint64_t base_len) {
+  return [content_seed, seeded_bytes, base_len](uint64_t sector) -> uint64_t {
+    if (sector * 512 >= base_len) return 0;  // most sectors of most disks
+    return InitialToken(content_seed, seeded_bytes, sector);
+  };
+}
 
 Result<format::Header> PlanVmImage(const VmConfig& vm, uint64_t base_len) {
   format::CreateOptions o;

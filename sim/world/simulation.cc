@@ -110,8 +110,7 @@ struct Simulation::World {
     for (const BaseImageConfig& b : config.bases) {
       SimDisk* raw = nullptr;
       FVD_ASSIGN_OR_RETURN(BlockDevice * top, NewDisk(b.disk, b.size_bytes, &raw));
-      const uint64_t nonzero =
-          b.nonzero_bytes == 0 ? b.size_bytes : std::min(b.nonzero_bytes, b.size_bytes);
+      const uint64_t nonzero = SeededBytes(b);
       const uint64_t content_seed = NextSeed();
       raw->SetInitialContent(content_seed, nonzero);
       base_devices[b.name] = top;
@@ -159,17 +158,15 @@ struct Simulation::World {
   Status BuildVms() {
     for (const VmConfig& vc : config.vms) {
       for (uint32_t i = 0; i < vc.count; ++i) {
-        const std::string name = vc.count == 1 ? vc.name : vc.name + "-" + std::to_string(i);
         BlockDevice* base = nullptr;
         uint64_t base_len = 0;
-        SimDisk* base_raw = nullptr;
         if (!vc.base.empty()) {
           base = base_devices.at(vc.base);
-          base_raw = base_disks.at(vc.base);
-          base_len = base_raw->size();
+          base_len = base_disks.at(vc.base)->size();
         }
-        const uint64_t size =
-            vc.image.size_bytes != 0 ? vc.image.size_bytes : RoundUp(base_len, kSector);
+        const VmConfig adjusted = GroupMember(vc, i, base_len);
+        const std::string& name = adjusted.name;
+        const uint64_t size = adjusted.image.size_bytes;
         SimDisk* raw = nullptr;
         FVD_ASSIGN_OR_RETURN(BlockDevice * top, NewDisk(vc.disk, 0, &raw));
         FVD_ASSIGN_OR_RETURN(top, AddOpTriggers(*top, name, vms.size()));
@@ -179,27 +176,19 @@ struct Simulation::World {
         if (vc.image.data_file) {
           FVD_ASSIGN_OR_RETURN(data_top, NewDisk(vc.disk, 0, &data_raw));
         }
-        VmConfig adjusted = vc;
-        adjusted.image.size_bytes = size;
-        adjusted.name = name;
         {
           FaultGateHold setup(&faults);  // errors hit the workload, not the image's creation
           FVD_RETURN_IF_ERROR(
               CreateImage(*top, data_top, adjusted, base_len).WithContext("vm " + name));
         }
         const Content content = vc.base.empty() ? Content{0, 0} : base_content.at(vc.base);
-        // A base sector is a token sector, so its SectorHash is its token (zeros: token 0).
-        auto original = [content, base_len](uint64_t sector) -> uint64_t {
-          if (sector * kSector >= base_len) return 0;  // most sectors of most disks
-          return InitialToken(content.seed, content.nonzero, sector);
-        };
         VmWorld vw{
             loop,    loop,       engine_random,
             trace,   violations, faults,
             options, nullptr,    [this](const std::string& vm_name) { return ProfileOf(vm_name); }};
-        vms.push_back(std::make_unique<Vm>(vw, name, vms.size(), adjusted,
-                                           VmDisks{raw, *top, data_raw, data_top, base}, size,
-                                           NextSeed(), original));
+        vms.push_back(std::make_unique<Vm>(
+            vw, name, vms.size(), adjusted, VmDisks{raw, *top, data_raw, data_top, base}, size,
+            NextSeed(), OriginalValues(content.seed, content.nonzero, base_len)));
         // A VM no crash can hit keeps only latest values in its oracle; one whose image disk
         // gets injected errors may need a reopen after them, checked as after a crash.
         const bool crashes =
