@@ -68,8 +68,23 @@ def main():
     args = p.parse_args()
     if not os.access(args.fvdsim, os.X_OK):
         raise SystemExit(f"fidelity: {args.fvdsim} not found: build the default preset first")
-    shutil.rmtree(args.dir, ignore_errors=True)
-    os.makedirs(args.dir)
+    if os.path.exists(args.dir) and os.listdir(args.dir):
+        raise SystemExit(f"fidelity: --dir {args.dir} is not empty: give a new or empty folder "
+                         "(everything made there is removed at the end)")
+    made = not os.path.exists(args.dir)
+    os.makedirs(args.dir, exist_ok=True)
+    try:
+        run_all(args)
+    finally:  # only what this script made: the folder if new, else what it put in it
+        for name in ([] if made else os.listdir(args.dir)):
+            shutil.rmtree(os.path.join(args.dir, name), ignore_errors=True)
+            if os.path.exists(os.path.join(args.dir, name)):
+                os.unlink(os.path.join(args.dir, name))
+        if made:
+            shutil.rmtree(args.dir, ignore_errors=True)
+
+
+def run_all(args):
     model = os.path.join(args.dir, "model.yaml")
     say(f"calibrating {args.dir} ({args.cache})")
     cal = run_json([args.fvdsim, "calibrate", args.dir, "-o", model, "--cache", args.cache,

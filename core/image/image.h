@@ -59,11 +59,11 @@ struct ImageOptions {
   JournalMode journal_mode = JournalMode::kBuffered;
   // Buffered mode: how many bytes of records queue in memory before a write-out starts that no
   // flush asked for. Each such write-out first flushes the data file (the data its records
-  // describe must be durable first), which on real storage writes back every dirty page: at
-  // 64 KiB an overlay's allocating 4 KiB writes did that about every 3,000 writes and ran at 0.53
-  // of raw behind the NBD export, at 4 MiB none come between a guest's flushes in most
-  // workloads (0.74; reports/peers/). The journal bounds what can queue (each record sets new
-  // bits or maps a new chunk), so a large buffer costs memory only while records wait.
+  // describe must be durable first), which on real storage writes back every dirty page. An
+  // overlay's allocating 4 KiB writes behind the NBD export at QD32 ran 19.6k-22.5k IOPS with
+  // 64 KiB and 27.5k-29.0k with 4 MiB, raw 38.3k-40.8k (reports/peers/notes.md). The journal
+  // bounds what can queue (each record sets new bits or maps a new chunk), so a large buffer
+  // costs memory only while records wait.
   uint64_t journal_buffer_bytes = 4 * 1024 * 1024;
   Duration journal_flush_period = std::chrono::seconds(5);
   // Called after each prefetch copy with the bytes the prefetcher has copied since open (for

@@ -2,9 +2,9 @@
 //   fvdsim run FILE [--seed N] [--swarm] [--print-world PATH] [--json] ...   one world
 //   fvdsim explore FILE [--swarm] (--seeds A-B | --time 10m) [-j N]          many seeds
 //   fvdsim minimize FILE --seed N [--swarm]                                   a small reproducer
-//   fvdsim calibrate PATH [--out model.yaml]                                  a disk model,
-//   measured fvdsim knobs                                                              the swarm's
-//   knobs
+//   fvdsim run FILE --real DIR                                                on real files
+//   fvdsim calibrate PATH [-o model.yaml]                                     a disk model
+//   fvdsim knobs                                                              the swarm's knobs
 // Built a second time as fvdsim_testbugs (tests only), whose --bug NAME turns on one of the
 // engine's deliberate bugs (core/image/test_bugs.h).
 #include <unistd.h>
