@@ -17,7 +17,6 @@
 namespace fvd::sim {
 namespace {
 
-constexpr uint64_t kSector = 512;
 constexpr uint64_t kNsPerHour = 3'600'000'000'000ull;
 
 // Sub-seed indexes, in a fixed order (ARCHITECTURE.md "Determinism").
