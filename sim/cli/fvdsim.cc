@@ -73,11 +73,18 @@ void AddRun(CLI::App& app, fvd::sim::cli::RunArgs& a, int& exit_code) {
   run->add_flag("-q,--quiet", a.quiet, "Print nothing unless a check fails");
   run->add_option("--max-time", a.max_time,
                   "Stop after this much virtual time, like the file's max_time (e.g. 5s)");
-  run->add_option("--real", a.real_dir,
-                  "Run the VMs on real FVD images in this folder (removed after unless --keep), "
-                  "on the real clock; no simulated disks or faults");
-  run->add_flag("--direct", a.real_direct, "With --real: O_DIRECT on the images and bases");
-  run->add_flag("--keep", a.keep, "With --real: leave the images and bases in the folder");
+  CLI::Option* real =
+      run->add_option("--real", a.real_dir,
+                      "Run the VMs on real FVD images in this folder (removed after unless "
+                      "--keep), on the real clock; no simulated disks or faults");
+  run->add_flag("--direct", a.real_direct, "With --real: O_DIRECT on the images and bases")
+      ->needs(real);
+  run->add_flag("--keep", a.keep, "With --real: leave the images and bases in the folder")
+      ->needs(real);
+  run->add_flag("--local-bases", a.local_bases,
+                "With --real: read bases on network disks as local files (by default nbdkit "
+                "serves them with the disk's bandwidth and latency)")
+      ->needs(real);
   run->add_option("--report", a.report_dir,
                   "Write a report (Markdown and plots) into DIR/<workload>-<seed>/");
   AddBugOption(run, a.bug);

@@ -9,6 +9,7 @@ import glob
 import json
 import os
 import stat
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -491,6 +492,71 @@ class RealModeTest(unittest.TestCase):
             r = run("run", workload, "--real", real, "--keep", "-q")
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(sorted(os.listdir(real)), ["base.raw", "fresh.fvd", "vm.fvd"])
+
+    NETWORK = textwrap.dedent("""\
+        name: net
+        seed: 2
+        max_time: 60s
+        disks:
+          - {name: server, preset: network, bandwidth: 4MB/s, read_latency: 2ms, jitter: 0}
+          - {name: d, preset: ssd}
+        bases: [{name: base.raw, disk: server, size: 4MiB}]
+        vms:
+          - name: vm
+            disk: d
+            base: base.raw
+            image: {copy_on_read: true, prefetch_start_delay: 1s}
+            phases:
+              - {kind: boot, working_set: 1MiB, sizes: 64KiB, ops: 16, queue_depth: 1}
+              - {kind: idle, duration: 3s}
+    """)
+
+    def test_a_base_on_a_network_disk_is_served_at_the_disks_bandwidth(self):
+        with tempfile.TemporaryDirectory(dir="/var/tmp") as d:
+            workload = self.write(d, self.NETWORK)
+            real = os.path.join(d, "real")
+            r = run("run", workload, "--real", real, "--json")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            j = json.loads(r.stdout)
+            self.assertEqual(j["violations"], [])
+            self.assertEqual(j["notes"], [
+                "base base.raw (on network disk server): served by nbdkit, 4 MB/s shared, "
+                "reads delayed 2 ms (model: 2 ms + jitter up to 0 ms; the delay filter counts "
+                "whole ms)"])
+            vm = j["vms"][0]
+            self.assertGreater(vm["prefetch_bytes"], 2 << 20)
+            self.assertIsNotNone(vm["prefetch_finished_s"])
+            # Times count from the run's start, as simulated ones do.
+            self.assertGreaterEqual(vm["prefetch_started_s"], 1.0)
+            self.assertLess(vm["prefetch_finished_s"], j["sim_time_s"])
+            # The rate holds the copy back: at 4 MB/s, with a bucket of 0.1 s (0.4 MB) full at
+            # the start, no machine copies these bytes sooner (a slower one takes longer).
+            took = vm["prefetch_finished_s"] - vm["prefetch_started_s"]
+            self.assertGreaterEqual(took, (vm["prefetch_bytes"] - 400e3) / 4e6 * 0.95, vm)
+            self.assertEqual(os.listdir(real), [])
+
+            r = run("run", workload, "--real", real, "--json", "--local-bases")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout)["notes"], [
+                "base base.raw (on network disk server): read as a local file (--local-bases)"])
+
+    def test_no_nbdkit_is_a_clear_error_and_leaves_nothing(self):
+        fvdsim = shutil.which(FVDSIM) or FVDSIM
+        with tempfile.TemporaryDirectory(dir="/var/tmp") as d:
+            workload = self.write(d, self.NETWORK)
+            real = os.path.join(d, "real")
+            r = subprocess.run([fvdsim, "run", workload, "--real", real], capture_output=True,
+                               text=True, timeout=60, env=dict(os.environ, PATH="/nonexistent"))
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("base base.raw (on network disk server): real mode serves it with "
+                          "nbdkit, which could not be run", r.stderr)
+            self.assertIn("--local-bases", r.stderr)
+            self.assertEqual(os.listdir(real), [])
+
+    def test_real_mode_options_need_real(self):
+        r = run("run", os.path.join(WORKLOADS, "random-rw.yaml"), "--local-bases")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--local-bases requires --real", r.stderr)
 
     def test_refusals_name_the_key_and_touch_nothing(self):
         with tempfile.TemporaryDirectory(dir="/var/tmp") as d:

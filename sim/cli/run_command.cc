@@ -103,7 +103,10 @@ Status ApplyBug(const RunArgs& a, SimOptions& options) {
 
 std::string ReproduceCommand(const RunArgs& a, uint64_t seed) {
   std::string cmd = explore::ReproduceCommand(a.file, seed, a.swarm, a.max_time, a.bug);
-  if (!a.real_dir.empty()) cmd += " --real " + a.real_dir + (a.real_direct ? " --direct" : "");
+  if (!a.real_dir.empty()) {
+    cmd += " --real " + a.real_dir + (a.real_direct ? " --direct" : "") +
+           (a.local_bases ? " --local-bases" : "");
+  }
   return cmd;
 }
 
@@ -156,7 +159,8 @@ int Run(const RunArgs& a) {
     std::cerr << "fvdsim: --real runs the shipped engine: use fvdsim, not fvdsim_testbugs\n";
     return 2;
 #else
-    auto real = real::RunReal(world->config, seed, {a.real_dir, a.real_direct, a.keep});
+    auto real = real::RunReal(world->config, seed,
+                              {a.real_dir, a.real_direct, a.keep, a.local_bases});
     if (!real.ok()) {
       std::cerr << "fvdsim: " << a.file << ": " << real.status().message() << "\n";
       return 2;

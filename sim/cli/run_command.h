@@ -22,6 +22,7 @@ struct RunArgs {
   std::string real_dir;          // "" = simulate; else real mode in this folder (sim/real/)
   bool real_direct = false;      // real mode: O_DIRECT
   bool keep = false;             // real mode: leave the images and bases
+  bool local_bases = false;      // real mode: no nbdkit for bases on network disks
 };
 
 // Runs it and prints the summary (or JSON). Exit codes: 0 every check passed, 1 a violation

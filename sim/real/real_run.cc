@@ -14,6 +14,7 @@
 
 #include "core/image/image_file.h"
 #include "core/util/prng.h"
+#include "sim/real/base_server.h"
 #include "sim/disk/initial_content.h"  // FillInitialSector
 #include "sim/world/image_plan.h"
 #include "sim/world/vm.h"
@@ -84,6 +85,29 @@ struct Created {
   }
 };
 
+// The simulator's times count from 0; the real clock's from boot. Moves `s` to the run's.
+void FromRunStart(VmStats& s, uint64_t origin) {
+  const auto shift = [origin](uint64_t& t) { t = t >= origin ? t - origin : 0; };
+  const auto shift_signed = [origin](int64_t& t) {
+    if (t >= 0) t = std::max<int64_t>(t - static_cast<int64_t>(origin), 0);
+  };
+  shift(s.start_ns);
+  shift(s.end_ns);
+  shift_signed(s.prefetch_started_ns);
+  shift_signed(s.prefetch_finished_ns);
+  shift_signed(s.last_guest_base_read_ns);
+  for (PhaseStats& p : s.phases) {
+    shift(p.start_ns);
+    shift(p.end_ns);
+  }
+}
+
+const DiskConfig* DiskNamed(const WorkloadConfig& c, const std::string& name) {
+  for (const DiskConfig& d : c.disks)
+    if (d.name == name) return &d;
+  return nullptr;
+}
+
 Status CheckDir(const RealOptions& o) {
   std::error_code ec;
   fs::create_directories(o.dir, ec);
@@ -120,6 +144,9 @@ Result<SimResult> RunReal(const WorkloadConfig& config, uint64_t seed, const Rea
   Created created;
   created.keep = o.keep;
   std::map<std::string, std::pair<uint64_t, uint64_t>> content;  // base -> seed, nonzero
+  std::map<std::string, std::string> base_at;                     // base -> file or NBD URI
+  std::vector<std::unique_ptr<BaseServer>> servers;               // outlive the VMs' devices
+  std::vector<std::string> notes;
   uint64_t component = 16;
   for (const BaseImageConfig& b : config.bases) {
     const std::string path = (fs::path(o.dir) / b.name).string();
@@ -127,6 +154,18 @@ Result<SimResult> RunReal(const WorkloadConfig& config, uint64_t seed, const Rea
     FVD_RETURN_IF_ERROR(WriteBase(path, b, content_seed));
     created.files.push_back(path);
     content[b.name] = {content_seed, SeededBytes(b)};
+    base_at[b.name] = path;
+    const DiskConfig* disk = DiskNamed(config, b.disk);
+    if (disk == nullptr || !disk->shared_bandwidth) continue;
+    if (o.local_bases) {
+      notes.push_back("base " + b.name + " (on network disk " + b.disk +
+                      "): read as a local file (--local-bases)");
+      continue;
+    }
+    FVD_ASSIGN_OR_RETURN(std::unique_ptr<BaseServer> server, BaseServer::Start(path, b.name, *disk));
+    base_at[b.name] = server->uri();
+    notes.push_back(server->note());
+    servers.push_back(std::move(server));
   }
   Trace trace;
   Violations violations;
@@ -147,7 +186,7 @@ Result<SimResult> RunReal(const WorkloadConfig& config, uint64_t seed, const Rea
       FVD_RETURN_IF_ERROR(WriteNewImage(*r.image, nullptr, files.drive(), h)
                               .WithContext("vm " + v.name + ": creating " + path));
       if (!vc.base.empty()) {
-        FVD_ASSIGN_OR_RETURN(r.base, files.OpenBase((fs::path(o.dir) / vc.base).string()));
+        FVD_ASSIGN_OR_RETURN(r.base, files.OpenBase(base_at.at(vc.base)));
       }
       const std::pair<uint64_t, uint64_t> content_of =
           vc.base.empty() ? std::pair<uint64_t, uint64_t>{0, 0} : content.at(vc.base);
@@ -190,9 +229,12 @@ Result<SimResult> RunReal(const WorkloadConfig& config, uint64_t seed, const Rea
   result.digest = trace.digest();
   result.violations = violations.messages;
   result.signatures = violations.signatures;
+  result.notes = std::move(notes);
+  const auto origin = static_cast<uint64_t>(start.time_since_epoch().count());
   for (const RealVm& r : vms) {
     result.vms.push_back(
         {r.vm->name(), r.vm->stats(), r.vm->image_stats() ? *r.vm->image_stats() : ImageStats{}});
+    FromRunStart(result.vms.back().stats, origin);
   }
   vms.clear();  // closes every file before `created` removes them
   return result;

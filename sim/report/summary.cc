@@ -101,6 +101,7 @@ nlohmann::ordered_json ResultToJson(const SimResult& r, const std::string& workl
                                         : nlohmann::ordered_json(r.signatures.front());
   j["signatures"] = r.signatures;
   j["crash_schedule_ns"] = r.crash_schedule_ns;
+  j["notes"] = r.notes;
   LatencyLog reads, writes;
   for (const VmReport& v : r.vms) {
     reads.Append(v.stats.read_latency);
@@ -175,6 +176,7 @@ std::string ResultToText(const SimResult& r, const std::string& workload) {
     out << "\n";
   }
   if (r.timed_out) out << "  note: stopped at max_time before every phase finished\n";
+  for (const std::string& note : r.notes) out << "  note: " << note << "\n";
   if (r.ok()) {
     out << "oracle: every check passed (" << r.crashes << " crashes recovered)\n";
   } else {

@@ -41,6 +41,7 @@ struct SimResult {
   std::vector<VmReport> vms;
   std::vector<DiskReport> disks;
   std::vector<BaseImageConfig> bases;
+  std::vector<std::string> notes;  // how the run differs from what the file says (real mode)
   bool ok() const { return violations.empty(); }
 };
 

@@ -1,0 +1,136 @@
+#include "sim/real/base_server.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+extern char** environ;
+
+namespace fvd::sim::real {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool Connectable(const std::string& sock) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", sock.c_str());
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+std::string Tail(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string s = text.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s.size() > 600 ? "..." + s.substr(s.size() - 600) : s;
+}
+
+std::string Ms(uint64_t ns) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g ms", static_cast<double>(ns) / 1e6);
+  return buf;
+}
+
+}  // namespace
+
+uint64_t BaseServer::DelayMs(const DiskConfig& m) {
+  return (m.read_latency_ns + m.jitter_ns / 2 + 500'000) / 1'000'000;
+}
+
+BaseServer::Args BaseServer::FilterArgs(const DiskConfig& m) {
+  return {{"--filter=delay", "--filter=rate", "-t", std::to_string(std::max(m.queue_depth, 1u))},
+          {"rdelay=" + std::to_string(DelayMs(m)) + "ms",
+           // bits per second as a plain number (a suffix would be read as a power of two);
+           // a bucket of 0.1 s, not the default 2 s, so an idle link does not burst far past
+           // the model's bandwidth
+           "rate=" + std::to_string(m.bandwidth_bytes_per_s * 8), "burstiness=0.1"}};
+}
+
+Result<std::unique_ptr<BaseServer>> BaseServer::Start(const std::string& base_file,
+                                                      const std::string& base_name,
+                                                      const DiskConfig& model) {
+  const std::string what = "base " + base_name + " (on network disk " + model.name + ")";
+  std::string tmpl = (fs::temp_directory_path() / "fvd-real-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    return Status::IoError(what + ": cannot make a folder for its server's socket (" +
+                           std::strerror(errno) + ")");
+  }
+  std::unique_ptr<BaseServer> s(new BaseServer());
+  s->folder_ = tmpl;
+  s->socket_ = tmpl + "/base.sock";
+  const std::string log = tmpl + "/nbdkit.log";
+  std::vector<std::string> args = {"nbdkit", "-f", "-r", "--exit-with-parent", "-U", s->socket_};
+  const Args filters = FilterArgs(model);
+  args.insert(args.end(), filters.options.begin(), filters.options.end());
+  args.push_back("file");
+  args.push_back("file=" + base_file);
+  args.insert(args.end(), filters.params.begin(), filters.params.end());
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  const int err = ::posix_spawnp(&s->pid_, "nbdkit", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (err != 0) {
+    s->pid_ = -1;
+    return Status::Unsupported(what + ": real mode serves it with nbdkit, which could not be run (" +
+                               std::strerror(err) +
+                               "); install nbdkit, or give --local-bases to read it as a file");
+  }
+  // Ready when the socket accepts: a condition, polled every 10 ms for at most 30 s.
+  for (int i = 0; i < 3000; ++i) {
+    if (Connectable(s->socket_)) {
+ char rate[32];
+      std::snprintf(rate, sizeof rate, "%.4g MB/s", static_cast<double>(model.bandwidth_bytes_per_s) / 1e6);
+      s->note_ = what + ": served by nbdkit, " + rate + " shared, reads delayed " + std::to_string(DelayMs(model)) + " ms (model: " +
+                 Ms(model.read_latency_ns) + " + jitter up to " + Ms(model.jitter_ns) +
+                 "; the delay filter counts whole ms)";
+      return s;
+    }
+    int status = 0;
+    if (::waitpid(s->pid_, &status, WNOHANG) == s->pid_) {
+      s->pid_ = -1;
+      return Status::IoError(what + ": nbdkit exited before serving it: " + Tail(log));
+    }
+    const timespec tick{0, 10'000'000};
+    ::nanosleep(&tick, nullptr);
+  }
+  return Status::IoError(what + ": nbdkit did not accept connections on " + s->socket_ +
+                         " within 30 s: " + Tail(log));
+}
+
+BaseServer::~BaseServer() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  std::error_code ec;
+  if (!folder_.empty()) fs::remove_all(folder_, ec);
+}
+
+}  // namespace fvd::sim::real
