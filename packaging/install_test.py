@@ -125,6 +125,7 @@ class DebianPackage(unittest.TestCase):
         listing = ok(self, run("dpkg-deb", "-c", self.deb)).stdout
         for path in ("./usr/bin/fvd-img", "./usr/bin/fvdsim", "./usr/bin/fvdsweep",
                      "./usr/lib/x86_64-linux-gnu/nbdkit/plugins/nbdkit-fvd-plugin.so",
+                     "./usr/lib/x86_64-linux-gnu/nbdkit/filters/nbdkit-fvdlink-filter.so",
                      "./usr/lib/fvd/libfvd_fio.so", "./usr/lib/cmake/fvd/fvdConfig.cmake",
                      "./usr/lib/pkgconfig/fvd.pc", "./usr/include/fvd/core/image/image.h",
                      "./usr/share/fvd/workloads/swarm.yaml", "./usr/share/man/man1/fvdsim.1.gz",

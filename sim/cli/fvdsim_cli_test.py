@@ -520,19 +520,18 @@ class RealModeTest(unittest.TestCase):
             j = json.loads(r.stdout)
             self.assertEqual(j["violations"], [])
             self.assertEqual(j["notes"], [
-                "base base.raw (on network disk server): served by nbdkit, 4 MB/s shared, "
-                "reads delayed 2 ms (model: 2 ms + jitter up to 0 ms; the delay filter counts "
-                "whole ms)"])
+                "base base.raw (on network disk server): served by nbdkit on the disk's link "
+                "model (2 ms, 4 MB/s serialized, jitter up to 0 ms)"])
             vm = j["vms"][0]
             self.assertGreater(vm["prefetch_bytes"], 2 << 20)
             self.assertIsNotNone(vm["prefetch_finished_s"])
             # Times count from the run's start, as simulated ones do.
             self.assertGreaterEqual(vm["prefetch_started_s"], 1.0)
             self.assertLess(vm["prefetch_finished_s"], j["sim_time_s"])
-            # The rate holds the copy back: at 4 MB/s, with a bucket of 0.1 s (0.4 MB) full at
-            # the start, no machine copies these bytes sooner (a slower one takes longer).
+            # The link holds the copy back: every byte crosses it at 4 MB/s, one read after
+            # another, so no machine copies these bytes sooner (a slower one takes longer).
             took = vm["prefetch_finished_s"] - vm["prefetch_started_s"]
-            self.assertGreaterEqual(took, (vm["prefetch_bytes"] - 400e3) / 4e6 * 0.95, vm)
+            self.assertGreaterEqual(took, vm["prefetch_bytes"] / 4e6 * 0.99, vm)
             self.assertEqual(os.listdir(real), [])
 
             r = run("run", workload, "--real", real, "--json", "--local-bases")
@@ -551,6 +550,19 @@ class RealModeTest(unittest.TestCase):
             self.assertIn("base base.raw (on network disk server): real mode serves it with "
                           "nbdkit, which could not be run", r.stderr)
             self.assertIn("--local-bases", r.stderr)
+            self.assertEqual(os.listdir(real), [])
+
+    def test_a_server_that_cannot_start_is_a_clear_error(self):
+        with tempfile.TemporaryDirectory(dir="/var/tmp") as d:
+            workload = self.write(d, self.NETWORK)
+            real = os.path.join(d, "real")
+            r = subprocess.run([FVDSIM, "run", workload, "--real", real], capture_output=True,
+                               text=True, timeout=60,
+                               env=dict(os.environ, FVD_LINK_FILTER=os.path.join(d, "no.so")))
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("base base.raw (on network disk server): nbdkit exited before serving "
+                          "it: ", r.stderr)
+            self.assertIn("no.so", r.stderr)  # nbdkit's own words name the missing filter
             self.assertEqual(os.listdir(real), [])
 
     def test_real_mode_options_need_real(self):

@@ -52,24 +52,37 @@ std::string Ms(uint64_t ns) {
   return buf;
 }
 
-}  // namespace
-
-uint64_t BaseServer::DelayMs(const DiskConfig& m) {
-  return (m.read_latency_ns + m.jitter_ns / 2 + 500'000) / 1'000'000;
+// The link filter nbdkit loads (base_server.h's contract).
+std::string LinkFilter() {
+  if (const char* env = std::getenv("FVD_LINK_FILTER"); env != nullptr && *env != '\0') return env;
+  std::error_code ec;
+#ifdef FVD_LINK_FILTER_INSTALLED
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {  // PREFIX/bin/fvdsim -> PREFIX/<filterdir>/nbdkit-fvdlink-filter.so
+    const fs::path installed = exe.parent_path().parent_path() / FVD_LINK_FILTER_INSTALLED;
+    if (fs::exists(installed, ec)) return installed.string();
+  }
+#endif
+#ifdef FVD_LINK_FILTER_BUILT
+  if (fs::exists(FVD_LINK_FILTER_BUILT, ec)) return FVD_LINK_FILTER_BUILT;
+#endif
+  return "fvdlink";
 }
 
-BaseServer::Args BaseServer::FilterArgs(const DiskConfig& m) {
-  return {{"--filter=delay", "--filter=rate", "-t", std::to_string(std::max(m.queue_depth, 1u))},
-          {"rdelay=" + std::to_string(DelayMs(m)) + "ms",
-           // bits per second as a plain number (a suffix would be read as a power of two);
-           // a bucket of 0.1 s, not the default 2 s, so an idle link does not burst far past
-           // the model's bandwidth
-           "rate=" + std::to_string(m.bandwidth_bytes_per_s * 8), "burstiness=0.1"}};
+}  // namespace
+
+BaseServer::Args BaseServer::FilterArgs(const std::string& filter, const DiskConfig& m,
+                                        uint64_t seed) {
+  return {{"--filter=" + filter, "-t", std::to_string(std::max(m.queue_depth, 1u))},
+          {"link-latency=" + std::to_string(m.read_latency_ns),
+           "link-rate=" + std::to_string(m.bandwidth_bytes_per_s),
+           "link-jitter=" + std::to_string(m.jitter_ns), "link-seed=" + std::to_string(seed)}};
 }
 
 Result<std::unique_ptr<BaseServer>> BaseServer::Start(const std::string& base_file,
                                                       const std::string& base_name,
-                                                      const DiskConfig& model) {
+                                                      const DiskConfig& model,
+                                                      uint64_t seed) {
   const std::string what = "base " + base_name + " (on network disk " + model.name + ")";
   std::string tmpl = (fs::temp_directory_path() / "fvd-real-XXXXXX").string();
   if (::mkdtemp(tmpl.data()) == nullptr) {
@@ -81,7 +94,7 @@ Result<std::unique_ptr<BaseServer>> BaseServer::Start(const std::string& base_fi
   s->socket_ = tmpl + "/base.sock";
   const std::string log = tmpl + "/nbdkit.log";
   std::vector<std::string> args = {"nbdkit", "-f", "-r", "--exit-with-parent", "-U", s->socket_};
-  const Args filters = FilterArgs(model);
+  const Args filters = FilterArgs(LinkFilter(), model, seed);
   args.insert(args.end(), filters.options.begin(), filters.options.end());
   args.push_back("file");
   args.push_back("file=" + base_file);
@@ -105,11 +118,12 @@ Result<std::unique_ptr<BaseServer>> BaseServer::Start(const std::string& base_fi
   // Ready when the socket accepts: a condition, polled every 10 ms for at most 30 s.
   for (int i = 0; i < 3000; ++i) {
     if (Connectable(s->socket_)) {
- char rate[32];
-      std::snprintf(rate, sizeof rate, "%.4g MB/s", static_cast<double>(model.bandwidth_bytes_per_s) / 1e6);
-      s->note_ = what + ": served by nbdkit, " + rate + " shared, reads delayed " + std::to_string(DelayMs(model)) + " ms (model: " +
-                 Ms(model.read_latency_ns) + " + jitter up to " + Ms(model.jitter_ns) +
-                 "; the delay filter counts whole ms)";
+      char rate[32];
+      std::snprintf(rate, sizeof rate, "%.4g MB/s",
+                    static_cast<double>(model.bandwidth_bytes_per_s) / 1e6);
+      s->note_ = what + ": served by nbdkit on the disk's link model (" +
+                 Ms(model.read_latency_ns) + ", " + rate + " serialized, jitter up to " +
+                 Ms(model.jitter_ns) + ")";
       return s;
     }
     int status = 0;

@@ -1,14 +1,16 @@
 // A base image of real mode served over NBD, as the workload's network disk would serve it:
-// nbdkit's `file` plugin on the base file, read-only, on a Unix socket, behind its `delay`
-// filter (each read waits the model's read latency plus its mean jitter) and its `rate` filter
-// (the model's bandwidth, shared by every connection, as `shared_bandwidth` shares it).
+// nbdkit's `file` plugin on the base file, read-only, on a Unix socket, behind our link filter
+// (nbdkit_link_filter.cc: the disk's read latency, its bandwidth on one serialized link shared
+// by every connection, its jitter; the simulator's model), with as many threads as the disk's
+// queue depth.
 //
 // CONTRACT
 // - Start spawns nbdkit (found on PATH; it exits with its parent) and returns once the socket
 //   accepts connections, or fails naming the base and what went wrong: nbdkit not installed,
 //   or nbdkit's own message if it exits (at most 30 s).
-// - The delay filter counts whole milliseconds, so the latency is rounded to them; `note()`
-//   says what the server does and how that differs from the model.
+// - The filter is $FVD_LINK_FILTER if set, else the installed one beside fvdsim
+//   (PREFIX/bin/fvdsim, PREFIX/LIBDIR/nbdkit/filters/nbdkit-fvdlink-filter.so), else the one
+//   fvdsim was built with, else `fvdlink` from nbdkit's own filter folder.
 // - The destructor stops nbdkit and removes the socket and its folder. Destroy every device
 //   connected to `uri()` first.
 #pragma once
@@ -28,7 +30,7 @@ class BaseServer {
  public:
   static Result<std::unique_ptr<BaseServer>> Start(const std::string& base_file,
                                                    const std::string& base_name,
-                                                   const DiskConfig& model);
+                                                   const DiskConfig& model, uint64_t seed);
   ~BaseServer();
   BaseServer(const BaseServer&) = delete;
   BaseServer& operator=(const BaseServer&) = delete;
@@ -39,14 +41,11 @@ class BaseServer {
   const std::string& note() const { return note_; }
 
   // nbdkit's arguments for `model`, besides the socket and the file: options before the
-  // plugin's name (filters, threads) and parameters after it (the filters').
+  // plugin's name (the filter `filter`, threads) and parameters after it (the filter's).
   struct Args {
     std::vector<std::string> options, params;
   };
-  static Args FilterArgs(const DiskConfig& model);
-  // The read delay nbdkit applies, in whole milliseconds (the model's latency plus half its
-  // jitter, rounded).
-  static uint64_t DelayMs(const DiskConfig& model);
+  static Args FilterArgs(const std::string& filter, const DiskConfig& model, uint64_t seed);
 
  private:
   BaseServer() = default;

@@ -162,7 +162,8 @@ Result<SimResult> RunReal(const WorkloadConfig& config, uint64_t seed, const Rea
                       "): read as a local file (--local-bases)");
       continue;
     }
-    FVD_ASSIGN_OR_RETURN(std::unique_ptr<BaseServer> server, BaseServer::Start(path, b.name, *disk));
+    FVD_ASSIGN_OR_RETURN(std::unique_ptr<BaseServer> server, BaseServer::Start(path, b.name, *disk,
+                                                            DeriveSeed(seed, component++)));
     base_at[b.name] = server->uri();
     notes.push_back(server->note());
     servers.push_back(std::move(server));
