@@ -570,12 +570,46 @@ class RealModeTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("--local-bases requires --real", r.stderr)
 
+    def test_kills_recover_and_check_and_the_vms_go_on(self):
+        with tempfile.TemporaryDirectory(dir="/var/tmp") as d:
+            # Phases of a fixed length, so that every crash time falls inside them however fast
+            # the machine is.
+            workload = self.write(d, self.WORKLOAD.replace("ops: 1500", "duration: 1500ms").replace(
+                "ops: 800", "duration: 1500ms") + textwrap.dedent("""\
+                crashes:
+                  - {at: [0.3s, 0.6s]}
+                  - {vm: fresh, at: [0.9s]}
+                """))
+            real = os.path.join(d, "real")
+            r = run("run", workload, "--real", real, "--json")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            j = json.loads(r.stdout)
+            self.assertEqual(j["violations"], [])
+            vms = {v["name"]: v for v in j["vms"]}
+            self.assertEqual(vms["vm"]["crashes_survived"], 2, vms["vm"])
+            self.assertEqual(vms["fresh"]["crashes_survived"], 3, vms["fresh"])
+            self.assertEqual(j["crashes"], 5)
+            for v in vms.values():
+                self.assertGreater(v["reads"] + v["writes"], 0, v)
+                self.assertGreater(v["recovery_max_ms"], 0, v)
+                # Each life took the phase up where the last one was killed, and it ran its
+                # whole length over them.
+                self.assertEqual(len(v["phases"]), 1, v)
+                self.assertGreaterEqual(v["phases"][0]["duration_s"], 1.5, v)
+            self.assertGreater(sum(v["journal_replayed_sectors"] for v in vms.values()), 0)
+            self.assertIn("crashes are process kills", " ".join(j["notes"]))
+            self.assertEqual(os.listdir(real), [])
+
     def test_refusals_name_the_key_and_touch_nothing(self):
         with tempfile.TemporaryDirectory(dir="/var/tmp") as d:
             real = os.path.join(d, "real")
-            r = run("run", os.path.join(WORKLOADS, "crash-storm.yaml"), "--real", real)
+            r = run("run", self.write(d, self.WORKLOAD + "crashes: [{after_ops: 100}]\n"),
+                    "--real", real)
             self.assertEqual(r.returncode, 2)
-            self.assertIn("crashes (process kills are not built yet): not in real mode", r.stderr)
+            self.assertIn("crashes after_ops (a run cannot count the engine's device operations "
+                          "from outside its process): give at or random_per_hour: not in real "
+                          "mode", r.stderr)
+            self.assertFalse(os.path.exists(real))
             os.makedirs(real)
             with open(os.path.join(real, "vm.fvd"), "wb") as f:
                 f.write(b"mine")

@@ -1,6 +1,7 @@
 #include "sim/real/real_run.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/magic.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -10,11 +11,13 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <tuple>
 #include <vector>
 
 #include "core/image/image_file.h"
 #include "core/util/prng.h"
 #include "sim/real/base_server.h"
+#include "sim/real/vm_process.h"
 #include "sim/disk/initial_content.h"  // FillInitialSector
 #include "sim/world/image_plan.h"
 #include "sim/world/vm.h"
@@ -30,7 +33,12 @@ Status Refuse(const WorkloadConfig& c) {
   const auto no = [](const std::string& what) {
     return Status::Unsupported(what + ": not in real mode (fvdsim run --real)");
   };
-  if (!c.crashes.empty()) return no("crashes (process kills are not built yet)");
+  for (const CrashConfig& k : c.crashes) {
+    if (k.after_ops > 0) {
+      return no("crashes after_ops (a run cannot count the engine's device operations from "
+                "outside its process): give at or random_per_hour");
+    }
+  }
   if (!c.errors.empty()) return no("errors (a real device cannot be told to fail an operation)");
   if (!c.latency_spikes.empty())
     return no("latency_spikes (a real device cannot be told to stall)");
@@ -122,6 +130,136 @@ Status CheckDir(const RealOptions& o) {
   return Status::Ok();
 }
 
+uint64_t MonotonicNs() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t Elapsed(const std::chrono::steady_clock::time_point& since) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now() - since)
+                                   .count());
+}
+
+// No crashes: every VM in this process, on one loop.
+Result<SimResult> RunInProcess(const WorkloadConfig& config, const std::vector<VmPlan>& plans,
+                               host::PosixFiles& files) {
+  Trace trace;
+  Violations violations;
+  FaultGate faults;
+  SimOptions sim_options;
+  std::vector<RealVm> vms;
+  for (const VmPlan& p : plans) {
+    RealVm r;
+    FVD_ASSIGN_OR_RETURN(r.image, files.Open(p.image_path, OpenMode::kReadWrite));
+    if (!p.base_at.empty()) {
+    FVD_ASSIGN_OR_RETURN(r.base, files.OpenBase(p.base_at));
+  }
+    VmWorld world{
+        files.loop(), files.loop(), files.random(),
+        trace,        violations,   faults,
+        sim_options,  nullptr,      [](const std::string&) { return std::vector<ByteRange>{}; }};
+    r.vm = std::make_unique<Vm>(world, p.config.name, p.id, p.config,
+                                VmDisks{nullptr, *r.image, nullptr, nullptr, r.base.get()},
+                                p.config.image.size_bytes, p.seed,
+                                OriginalValues(p.content_seed, p.seeded_bytes, p.base_len));
+    r.vm->SetNoCrashes();
+    vms.push_back(std::move(r));
+  }
+  PosixEventLoop& loop = files.loop();
+  const auto start = loop.Now();
+  const auto wall_start = std::chrono::steady_clock::now();
+  auto all_done = [&] {
+    return std::all_of(vms.begin(), vms.end(), [](const RealVm& r) { return r.vm->finished(); });
+  };
+  bool timed_out = false;
+  const TimerId limit = loop.ScheduleAfter(Duration(static_cast<int64_t>(config.max_time_ns)), [&] {
+    if (all_done()) return;
+    timed_out = true;
+    for (RealVm& r : vms) r.vm->Stop();  // they drain, check and close as usual
+  });
+  for (RealVm& r : vms) r.vm->Start();
+  loop.RunUntil(all_done);
+  loop.Cancel(limit);
+  SimResult result;
+  result.timed_out = timed_out;
+  result.sim_time_ns = static_cast<uint64_t>((loop.Now() - start).count());
+  result.wall_time_ns = Elapsed(wall_start);
+  result.events = trace.events();
+  result.digest = trace.digest();
+  result.violations = violations.messages;
+  result.signatures = violations.signatures;
+  for (const RealVm& r : vms) {
+    result.vms.push_back(
+        {r.vm->name(), r.vm->stats(), r.vm->image_stats() ? *r.vm->image_stats() : ImageStats{}});
+  }
+  return result;  // `vms` close every file here
+}
+
+// With crashes: each VM in processes of its own (vm_process.h), killed at the crash times.
+Result<SimResult> RunWithKills(const WorkloadConfig& config, uint64_t seed,
+                               const std::vector<VmPlan>& plans, host::PosixFiles& files) {
+  Violations violations;
+  std::vector<std::unique_ptr<VmProcess>> vms;
+  for (const VmPlan& p : plans) {
+    FVD_ASSIGN_OR_RETURN(auto vm, VmProcess::Create(p, files, violations));
+    vms.push_back(std::move(vm));
+  }
+  SimResult result;
+  result.crash_schedule_ns = CrashTimes(config, seed);
+  std::vector<std::pair<uint64_t, std::string>> kills;  // (time, vm pattern), in time order
+  for (size_t i = 0; i < config.crashes.size(); ++i) {
+    for (uint64_t t : result.crash_schedule_ns[i]) kills.emplace_back(t, config.crashes[i].vm);
+  }
+  std::stable_sort(kills.begin(), kills.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  const auto wall_start = std::chrono::steady_clock::now();
+  for (auto& vm : vms) FVD_RETURN_IF_ERROR(vm->Start());
+  size_t next = 0;
+  for (;;) {
+    std::vector<pollfd> fds;
+    std::vector<VmProcess*> polled;
+    for (auto& vm : vms) {
+      if (!vm->running()) continue;
+      fds.push_back({vm->fd(), POLLIN, 0});
+      polled.push_back(vm.get());
+    }
+    if (fds.empty()) break;
+    int timeout_ms = -1;
+    if (next < kills.size()) {
+      const uint64_t now = Elapsed(wall_start);
+      timeout_ms = kills[next].first > now
+                       ? static_cast<int>((kills[next].first - now + 999'999) / 1'000'000)
+                       : 0;
+    }
+    if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) {
+      return Status::IoError(std::string("poll: ") + std::strerror(errno));
+    }
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i].revents != 0) FVD_RETURN_IF_ERROR(polled[i]->Read());
+    }
+    for (; next < kills.size() && Elapsed(wall_start) >= kills[next].first; ++next) {
+      for (auto& vm : vms) {
+        if (!vm->running() || !CrashApplies(kills[next].second, vm->name())) continue;
+        FVD_RETURN_IF_ERROR(vm->Kill());
+        ++result.crashes;
+        FVD_RETURN_IF_ERROR(vm->Recover());
+        if (!vm->stopped() && !vm->finished()) FVD_RETURN_IF_ERROR(vm->Start());
+      }
+    }
+  }
+  result.timed_out = std::any_of(vms.begin(), vms.end(), [](const auto& v) {
+    return !v->finished() && !v->stopped();
+  });
+  result.wall_time_ns = Elapsed(wall_start);
+  result.sim_time_ns = result.wall_time_ns;
+  result.violations = violations.messages;
+  result.signatures = violations.signatures;
+  for (const auto& vm : vms) result.vms.push_back(vm->Report());
+  return result;
+}
+
 }  // namespace
 
 Result<SimResult> RunReal(const WorkloadConfig& config, uint64_t seed, const RealOptions& o) {
@@ -168,77 +306,50 @@ Result<SimResult> RunReal(const WorkloadConfig& config, uint64_t seed, const Rea
     notes.push_back(server->note());
     servers.push_back(std::move(server));
   }
-  Trace trace;
-  Violations violations;
-  FaultGate faults;
-  SimOptions sim_options;
-  std::vector<RealVm> vms;
+  // Every VM's image, created; what a process needs to run it.
+  std::vector<VmPlan> plans;
+  const uint64_t run_start = MonotonicNs();
   for (const VmConfig& vc : config.vms) {
     for (uint32_t i = 0; i < vc.count; ++i) {
       uint64_t base_len = 0;
       for (const BaseImageConfig& b : config.bases)
         if (b.name == vc.base) base_len = b.size_bytes;
-      const VmConfig v = GroupMember(vc, i, base_len);
-      const std::string path = (fs::path(o.dir) / (v.name + ".fvd")).string();
-      FVD_ASSIGN_OR_RETURN(format::Header h, PlanVmImage(v, base_len));
-      RealVm r;
-      FVD_ASSIGN_OR_RETURN(r.image, files.Open(path, OpenMode::kReadWrite, /*create=*/true));
-      created.files.push_back(path);
-      FVD_RETURN_IF_ERROR(WriteNewImage(*r.image, nullptr, files.drive(), h)
-                              .WithContext("vm " + v.name + ": creating " + path));
-      if (!vc.base.empty()) {
-        FVD_ASSIGN_OR_RETURN(r.base, files.OpenBase(base_at.at(vc.base)));
-      }
-      const std::pair<uint64_t, uint64_t> content_of =
-          vc.base.empty() ? std::pair<uint64_t, uint64_t>{0, 0} : content.at(vc.base);
-      VmWorld world{
-          files.loop(), files.loop(), files.random(),
-          trace,        violations,   faults,
-          sim_options,  nullptr,      [](const std::string&) { return std::vector<ByteRange>{}; }};
-      r.vm = std::make_unique<Vm>(world, v.name, vms.size(), v,
-                                  VmDisks{nullptr, *r.image, nullptr, nullptr, r.base.get()},
-                                  v.image.size_bytes, DeriveSeed(seed, component++),
-                                  OriginalValues(content_of.first, content_of.second, base_len));
-      r.vm->SetNoCrashes();
-      vms.push_back(std::move(r));
+      VmPlan plan;
+      plan.config = GroupMember(vc, i, base_len);
+      plan.id = plans.size();
+      plan.image_path = (fs::path(o.dir) / (plan.config.name + ".fvd")).string();
+      plan.base_at = vc.base.empty() ? "" : base_at.at(vc.base);
+      plan.base_len = base_len;
+      if (!vc.base.empty()) std::tie(plan.content_seed, plan.seeded_bytes) = content.at(vc.base);
+      plan.seed = DeriveSeed(seed, component++);
+      plan.direct = o.direct;
+      plan.run_start_ns = run_start;
+      plan.max_time_ns = config.max_time_ns;
+      FVD_ASSIGN_OR_RETURN(format::Header h, PlanVmImage(plan.config, base_len));
+      FVD_ASSIGN_OR_RETURN(auto image,
+                           files.Open(plan.image_path, OpenMode::kReadWrite, /*create=*/true));
+      created.files.push_back(plan.image_path);
+      FVD_RETURN_IF_ERROR(WriteNewImage(*image, nullptr, files.drive(), h)
+                              .WithContext("vm " + plan.config.name + ": creating " +
+                                           plan.image_path));
+      plans.push_back(std::move(plan));
     }
   }
-  PosixEventLoop& loop = files.loop();
-  const auto start = loop.Now();
-  const auto wall_start = std::chrono::steady_clock::now();
-  auto all_done = [&] {
-    return std::all_of(vms.begin(), vms.end(), [](const RealVm& r) { return r.vm->finished(); });
-  };
-  bool timed_out = false;
-  const TimerId limit = loop.ScheduleAfter(Duration(static_cast<int64_t>(config.max_time_ns)), [&] {
-    if (all_done()) return;
-    timed_out = true;
-    for (RealVm& r : vms) r.vm->Stop();  // they drain, check and close as usual
-  });
-  for (RealVm& r : vms) r.vm->Start();
-  loop.RunUntil(all_done);
-  loop.Cancel(limit);
   SimResult result;
+  if (config.crashes.empty()) {
+    FVD_ASSIGN_OR_RETURN(result, RunInProcess(config, plans, files));
+  } else {
+    FVD_ASSIGN_OR_RETURN(result, RunWithKills(config, seed, plans, files));
+    notes.push_back(
+        "crashes are process kills: each VM's image lives in a process of its own, killed with "
+        "SIGKILL at the crash times, then recovered and checked as after a power loss (what a "
+        "completed flush covered must survive; later writes may or may not)");
+  }
   result.seed = seed;
   result.bases = config.bases;
-  result.timed_out = timed_out;
-  result.sim_time_ns = static_cast<uint64_t>((loop.Now() - start).count());
-  result.wall_time_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                  std::chrono::steady_clock::now() - wall_start)
-                                                  .count());
-  result.events = trace.events();
-  result.digest = trace.digest();
-  result.violations = violations.messages;
-  result.signatures = violations.signatures;
   result.notes = std::move(notes);
-  const auto origin = static_cast<uint64_t>(start.time_since_epoch().count());
-  for (const RealVm& r : vms) {
-    result.vms.push_back(
-        {r.vm->name(), r.vm->stats(), r.vm->image_stats() ? *r.vm->image_stats() : ImageStats{}});
-    FromRunStart(result.vms.back().stats, origin);
-  }
-  vms.clear();  // closes every file before `created` removes them
-  return result;
+  for (VmReport& r : result.vms) FromRunStart(r.stats, run_start);
+  return result;  // `created` removes the files unless kept; `servers` stop first
 }
 
 }  // namespace fvd::sim::real

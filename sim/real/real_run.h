@@ -5,13 +5,20 @@
 // Bases are files in DIR holding seeded token sectors made as the simulator makes a base's
 // content (sim/disk/initial_content.h; the seeds differ from a simulated run's), so the oracle
 // checks base data as it does in the simulator. A base on a network disk (`shared_bandwidth`,
-// as the `network` preset sets) is served to the VMs by nbdkit with the disk's bandwidth and
-// latency (base_server.h), unless `local_bases`. Other disk models do not apply (the storage is
-// what it is). Times in the result count from the run's start, as the simulator's do. Refused before anything is written, naming the
-// key: crashes (process kills are not built yet), I/O errors and latency spikes (a real device
-// cannot be told to fail or stall), separate data files and prefetch profiles (not yet), a DIR
-// on tmpfs with O_DIRECT, files in DIR that a run would overwrite. The run stops at the file's
-// max_time; its images and bases are removed unless `keep`.
+// as the `network` preset sets) is served to the VMs by nbdkit on the disk's link model
+// (base_server.h), unless `local_bases`. Other disk models do not apply (the storage is what it
+// is). Times in the result count from the run's start, as the simulator's do.
+//
+// Without crashes every VM runs in this process, on one loop. With them, each VM's image lives
+// in processes of its own, killed with SIGKILL at the crash times (`at`, `random_per_hour`, for
+// the VMs an entry names), recovered and checked, the workload then going on in a new process
+// (vm_process.h).
+//
+// Refused before anything is written, naming the key: crashes after_ops (counted inside the
+// engine's process), I/O errors and latency spikes (a real device cannot be told to fail or
+// stall), separate data files and prefetch profiles (not yet), a DIR on tmpfs with O_DIRECT,
+// files in DIR that a run would overwrite. The run stops at the file's max_time; its images and
+// bases are removed unless `keep`.
 #pragma once
 
 #include <string>
@@ -24,8 +31,8 @@ namespace fvd::sim::real {
 
 struct RealOptions {
   std::string dir;
-  bool direct = false;  // O_DIRECT on the images and bases
-  bool keep = false;    // leave the images and bases in dir
+  bool direct = false;       // O_DIRECT on the images and bases
+  bool keep = false;         // leave the images and bases in dir
   bool local_bases = false;  // read bases on network disks as local files too (no nbdkit)
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/format/layout.h"
+#include "core/util/prng.h"
 #include "sim/disk/initial_content.h"
 
 namespace fvd::sim {
@@ -44,6 +45,26 @@ std::function<uint64_t(uint64_t)> OriginalValues(uint64_t content_seed, uint64_t
     if (sector * 512 >= base_len) return 0;  // most sectors of most disks
     return InitialToken(content_seed, seeded_bytes, sector);
   };
+}
+
+bool CrashApplies(const std::string& pattern, const std::string& vm) {
+  return pattern.empty() || vm == pattern || vm.rfind(pattern + "-", 0) == 0;
+}
+
+std::vector<std::vector<uint64_t>> CrashTimes(const WorkloadConfig& config, uint64_t run_seed) {
+  constexpr uint64_t kNsPerHour = 3'600'000'000'000ull;
+  constexpr uint64_t kCrashTimes = 3;  // simulation.cc's SeedIndex
+  Prng times(DeriveSeed(run_seed, kCrashTimes));
+  std::vector<std::vector<uint64_t>> out;
+  for (const CrashConfig& c : config.crashes) {
+    std::vector<uint64_t> at = c.at_ns;
+    const uint64_t random = c.random_per_hour * config.max_time_ns / kNsPerHour;
+    for (uint64_t i = 0; i < random; ++i) at.push_back(times.Below(config.max_time_ns));
+    std::sort(at.begin(), at.end());
+    if (at.size() > c.max_crashes) at.resize(c.max_crashes);
+    out.push_back(std::move(at));
+  }
+  return out;
 }
 
 Result<format::Header> PlanVmImage(const VmConfig& vm, uint64_t base_len) {

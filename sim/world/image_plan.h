@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/format/header.h"
 #include "core/util/status.h"
@@ -27,6 +28,15 @@ uint64_t SeededBytes(const BaseImageConfig& base);
 // (token 0).
 std::function<uint64_t(uint64_t)> OriginalValues(uint64_t content_seed, uint64_t seeded_bytes,
                                                  uint64_t base_len);
+
+// A crash entry's `vm` names one VM, a `count` group (its members are NAME-0, NAME-1, ...) or,
+// empty, every VM: whether it hits the VM named `vm`.
+bool CrashApplies(const std::string& pattern, const std::string& vm);
+
+// Each crash entry's times, in the file's order: its `at` times and `random_per_hour` draws
+// (uniform over max_time, from the run seed's kCrashTimes sub-seed), sorted, at most
+// `max_crashes`.
+std::vector<std::vector<uint64_t>> CrashTimes(const WorkloadConfig& config, uint64_t run_seed);
 
 // `vm.image.size_bytes` must be set (the caller fills in the base's size); `vm.base` becomes the
 // header's base file name, and a data file is named after the VM.

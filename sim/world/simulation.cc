@@ -17,22 +17,14 @@
 namespace fvd::sim {
 namespace {
 
-constexpr uint64_t kNsPerHour = 3'600'000'000'000ull;
-
 // Sub-seed indexes, in a fixed order (ARCHITECTURE.md "Determinism").
 enum SeedIndex : uint64_t {
   kTieBreak = 0,
   kEngineRandom = 1,
   kCrashChoices = 2,
-  kCrashTimes = 3,
+  kCrashTimes = 3,  // image_plan.cc's CrashTimes
   kFirstComponent = 16,
 };
-
-// A crash's `vm` names one VM, a `count` group (its members are NAME-0, NAME-1, ...) or, empty,
-// every VM.
-bool CrashApplies(const std::string& pattern, const std::string& vm) {
-  return pattern.empty() || vm == pattern || vm.rfind(pattern + "-", 0) == 0;
-}
 
 uint64_t Now(const VirtualLoop& loop) {
   return static_cast<uint64_t>(loop.Now().time_since_epoch().count());
@@ -204,15 +196,10 @@ struct Simulation::World {
 
   // Crash events: at fixed times, or at random (uniform over the run, drawn up front).
   void ScheduleCrashes() {
-    Prng times(DeriveSeed(seed, kCrashTimes));
-    for (const CrashConfig& c : config.crashes) {
-      std::vector<uint64_t> at = c.at_ns;
-      const uint64_t random = c.random_per_hour * config.max_time_ns / kNsPerHour;
-      for (uint64_t i = 0; i < random; ++i) at.push_back(times.Below(config.max_time_ns));
-      std::sort(at.begin(), at.end());
-      if (at.size() > c.max_crashes) at.resize(c.max_crashes);
-      crash_schedule.push_back(at);
-      for (uint64_t t : at) {
+    crash_schedule = CrashTimes(config, seed);
+    for (size_t i = 0; i < config.crashes.size(); ++i) {
+      const CrashConfig& c = config.crashes[i];
+      for (uint64_t t : crash_schedule[i]) {
         loop.ScheduleAfter(Duration(static_cast<int64_t>(t)), [this, vm = c.vm, fates = c.fates] {
           for (auto& v : vms) {
             if (CrashApplies(vm, v->name())) v->Crash(crash_choices, fates);

@@ -77,14 +77,19 @@ void Vm::Start() {
 }
 
 void Vm::Violation(std::string_view what, FailureStage stage, const std::string& message) {
-  w_.violations.Add(Signature(what, stage),
-                    "vm " + name_ + " at " + std::to_string(NowNs(w_.clock)) + " ns: " + message);
+  const std::string signature = Signature(what, stage);
+  const std::string text =
+      "vm " + name_ + " at " + std::to_string(NowNs(w_.clock)) + " ns: " + message;
+  if (tap_ != nullptr) tap_->Violation(signature, text);
+  w_.violations.Add(signature, text);
 }
 
 void Vm::OracleViolations(FailureStage stage) {
   for (const std::string& m : oracle_found_) {
-    w_.violations.Add(OracleSignature(m, stage),
-                      "vm " + name_ + " at " + std::to_string(NowNs(w_.clock)) + " ns: " + m);
+    const std::string signature = OracleSignature(m, stage);
+    const std::string text = "vm " + name_ + " at " + std::to_string(NowNs(w_.clock)) + " ns: " + m;
+    if (tap_ != nullptr) tap_->Violation(signature, text);
+    w_.violations.Add(signature, text);
   }
   oracle_found_.clear();
 }
@@ -156,8 +161,38 @@ Task<void> Vm::OpenImage(FailureStage stage) {
   image_ = std::move(*opened);
 }
 
+std::optional<PhaseConfig> Vm::PhaseToRun(size_t index) const {
+  PhaseConfig phase = config_.phases[index];
+  if (!resume_ || index != resume_->phase) return phase;
+  if (phase.ops > 0) {
+    if (resume_->ops_done >= phase.ops) return std::nullopt;
+    phase.ops -= resume_->ops_done;
+  }
+  if (phase.duration_ns > 0) {
+    if (resume_->elapsed_ns >= phase.duration_ns) return std::nullopt;
+    phase.duration_ns -= resume_->elapsed_ns;
+  }
+  return phase;
+}
+
+Task<void> Vm::RecoverAfterKill() {
+  ++stats_.crashes;
+  const uint64_t at = NowNs(w_.clock);
+  co_await OpenImage(FailureStage::kReopenAfterCrash);
+  stats_.recovery_ns_max = std::max(stats_.recovery_ns_max, NowNs(w_.clock) - at);
+  if (stopped_) co_return;
+  stats_.replayed_sectors += image_->stats().replayed_sectors;
+  co_await CheckAll(/*after_crash=*/true);
+  const Status closed = co_await image_->Close();
+  if (!closed.ok()) {
+    Violation("close-failed", FailureStage::kClose,
+              "the image does not close cleanly after recovery: " + closed.ToString());
+  }
+  image_.reset();
+}
+
 Task<void> Vm::Main() {
-  co_await Sleep(config_.start_ns);
+  if (!resume_) co_await Sleep(config_.start_ns);
   stats_.start_ns = NowNs(w_.clock);
   {
     // Injected errors hit the workload, not the setup: an image that does not open because
@@ -168,7 +203,12 @@ Task<void> Vm::Main() {
   }
   if (stopped_) co_return;
   running_ = true;
-  for (const PhaseConfig& phase : config_.phases) {
+  for (size_t index = resume_ ? resume_->phase : 0; index < config_.phases.size(); ++index) {
+    phase_index_ = static_cast<uint8_t>(index);
+    const std::optional<PhaseConfig> to_run = PhaseToRun(index);
+    if (!to_run) continue;
+    const PhaseConfig& phase = *to_run;
+    if (tap_ != nullptr) tap_->PhaseStarted(static_cast<uint32_t>(index), NowNs(w_.clock));
     PhaseStats ps{phase.kind, NowNs(w_.clock)};
     ps.reads = stats_.reads;
     ps.writes = stats_.writes;
@@ -186,7 +226,6 @@ Task<void> Vm::Main() {
     ps.base_bytes_read = BaseBytesSoFar() - ps.base_bytes_read;
     ps.read_p99_ns = stats_.read_latency.Percentile(99, reads_logged);
     stats_.phases.push_back(ps);
-    ++phase_index_;
     if (stopped_ || stop_requested_) break;
   }
   // The image did not come back after a crash: the violation is recorded, and there is no
@@ -284,6 +323,7 @@ Task<void> Vm::DoOp(GuestOp op) {
   if (op.kind == GuestOp::kWrite) {
     FillTokenData(data_prng_, data);
     write_id = oracle_.WriteSubmitted(op.offset, data);
+    if (tap_ != nullptr) tap_->WriteSubmitted(write_id, op.offset, data);
     // A synchronous host tries to have the write done right here (no draw at 0%: the phases of
     // earlier files keep their request streams).
     const bool now = sync_write_percent_ > 0 && prng_.Below(100) < sync_write_percent_ &&
@@ -294,6 +334,7 @@ Task<void> Vm::DoOp(GuestOp op) {
     s = co_await image_->Read(op.offset, data);
   } else {
     flush_id = oracle_.FlushSubmitted();
+    if (tap_ != nullptr) tap_->FlushSubmitted(flush_id);
     s = co_await image_->Flush();
   }
   const uint64_t now = NowNs(w_.clock);
@@ -313,6 +354,7 @@ Task<void> Vm::DoOp(GuestOp op) {
   if (s.ok() && !crashed) {
     if (op.kind == GuestOp::kWrite) {
       oracle_.WriteCompleted(write_id);
+      if (tap_ != nullptr) tap_->WriteCompleted(write_id);
       ++stats_.writes;
       stats_.bytes_written += op.length;
       stats_.write_latency.Add(now - start);
@@ -327,6 +369,7 @@ Task<void> Vm::DoOp(GuestOp op) {
       stats_.read_latency.Add(now - start);
     } else {
       oracle_.FlushCompleted(flush_id);
+      if (tap_ != nullptr) tap_->FlushCompleted(flush_id);
       ++stats_.flushes;
       stats_.flush_latency.Add(now - start);
     }
@@ -336,7 +379,10 @@ Task<void> Vm::DoOp(GuestOp op) {
     ++stats_.failed_ops;
     if (op.kind == GuestOp::kWrite) oracle_.WriteFailed(write_id);
     if (op.kind == GuestOp::kFlush) oracle_.FlushFailed(flush_id);
+    if (tap_ != nullptr && op.kind == GuestOp::kWrite) tap_->WriteFailed(write_id);
+    if (tap_ != nullptr && op.kind == GuestOp::kFlush) tap_->FlushFailed(flush_id);
   }
+  if (tap_ != nullptr && !crashed) tap_->OpDone(op.kind, op.length, now - start, s.ok());
   auto it = std::find_if(in_flight_ops_.begin(), in_flight_ops_.end(), [&](const GuestOp& o) {
     return o.kind == op.kind && o.offset == op.offset && o.length == op.length;
   });

@@ -6,6 +6,8 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -107,6 +109,33 @@ struct VmDisks {
   BlockDevice* base = nullptr;  // may be null
 };
 
+// What a VM reports as it goes, for a host that mirrors it in another process (real mode's
+// process kills, sim/real/vm_process.h): every change to its oracle, in order, each made here
+// before the engine sees the operation (so a mirror that has them all knows every write that
+// may have reached the image); each guest operation's outcome; each phase's start; each
+// violation found.
+class VmTap {
+ public:
+  virtual ~VmTap() = default;
+  virtual void WriteSubmitted(uint64_t id, uint64_t offset, std::span<const std::byte> data) = 0;
+  virtual void WriteCompleted(uint64_t id) = 0;
+  virtual void WriteFailed(uint64_t id) = 0;
+  virtual void FlushSubmitted(uint64_t id) = 0;
+  virtual void FlushCompleted(uint64_t id) = 0;
+  virtual void FlushFailed(uint64_t id) = 0;
+  virtual void OpDone(GuestOp::Kind kind, uint64_t bytes, uint64_t latency_ns, bool ok) = 0;
+  virtual void PhaseStarted(uint32_t index, uint64_t now_ns) = 0;
+  virtual void Violation(const std::string& signature, const std::string& message) = 0;
+};
+
+// Where a VM takes up its workload again in a new process after its last one was killed: the
+// phase it was in, how many of that phase's operations had completed, how long it had run.
+struct VmProgress {
+  uint32_t phase = 0;
+  uint64_t ops_done = 0;
+  uint64_t elapsed_ns = 0;
+};
+
 class Vm {
  public:
   // `original(sector)` is the hash a never-written sector reads (base data or zeros).
@@ -130,6 +159,21 @@ class Vm {
   // drains, checks and closes its image as usual.
   void Stop() { stop_requested_ = true; }
 
+  // For a host that runs the VM's life in processes it may kill (sim/real/vm_process.h).
+  // Reports to `tap` (not owned; null: none). Before Start.
+  void SetTap(VmTap* tap) { tap_ = tap; }
+  // The oracle, to mirror a tap's reports into, or to hand on (AdoptOracle) to the VM of the
+  // next process.
+  TruthImage& oracle() { return oracle_; }
+  void AdoptOracle(TruthImage&& oracle) { oracle_ = std::move(oracle); }
+  // Start takes up the workload at `p` (no start delay; the phase shortened by what was done)
+  // instead of from the beginning. Before Start.
+  void ResumeAt(const VmProgress& p) { resume_ = p; }
+  // After the process that ran the image was killed: opens the image (recovery runs), checks
+  // every written sector as after a crash, closes it. Counts a crash; violations go to the
+  // world's. Not while the VM runs.
+  Task<void> RecoverAfterKill();
+
   bool finished() const { return finished_; }
   bool running() const { return running_; }
   const std::string& name() const { return name_; }
@@ -143,6 +187,9 @@ class Vm {
   Task<void> OpenImage(FailureStage stage);  // sets stopped_ on failure
   Task<void> Reopen(FailureStage stage);
   Task<void> RunPhase(const PhaseConfig& phase);
+  // The phase at `index` as this life runs it: shortened by resume_ if it is the one resumed;
+  // nullopt when nothing of it is left.
+  std::optional<PhaseConfig> PhaseToRun(size_t index) const;
   Task<void> DoOp(GuestOp op);
   // A zeroed buffer of `length` bytes for one guest request, reusing a spare when there is one
   // (fresh memory for every request would cost a page fault per page).
@@ -178,6 +225,8 @@ class Vm {
   Prng data_prng_;  // the tokens of written data, apart so data never shifts the requests
   TruthImage oracle_;
   bool crashes_possible_ = true;
+  VmTap* tap_ = nullptr;
+  std::optional<VmProgress> resume_;
   std::unique_ptr<Image> image_;
   std::vector<ByteRange> saved_profile_;  // the last open's recording
   VmStats stats_;
