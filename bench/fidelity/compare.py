@@ -17,13 +17,18 @@ network disk of 200 Mbit/s and 2 ms, then idles while the prefetcher copies the 
 serves that base with nbdkit through fvd's link filter set from the same model (so this part
 checks the engine and its prefetcher on the real clock, not the network model), and the image
 sits on the calibrated disk in both worlds. Its extra figure: the prefetcher's start to the
-image being self-contained (target within 15%).
+image being self-contained (target within 15%). It runs twice in the simulator: with the
+network model as written (2 ms, no jitter), and with the model given what a probe measures of
+the path a base read takes for real (nbdkit, the link filter, the socket, the client): fio's
+nbd engine reads 16 KiB at depth 1 for 3 s, its least time less the model's adds to the
+latency, and its p99 less its least time becomes the jitter.
 
   bench/fidelity/compare.py [--runs 3] [--dir /var/tmp/fvd-fidelity] [--cache direct|page]
                             [--ops 20000] [--out reports/fidelity]
 """
 import argparse
 import json
+import math
 import os
 import shutil
 import statistics
@@ -40,7 +45,8 @@ PREFETCH = """\
 name: prefetch-fidelity
 max_time: 60s
 disks:
-  - {{name: server, preset: network, bandwidth: 200Mbit/s, read_latency: 2ms, jitter: 0}}
+  - {{name: server, preset: network, bandwidth: 200Mbit/s, read_latency: {latency},
+     jitter: {jitter}}}
   - {{name: host, model: {model}}}
 bases: [{{name: base.raw, disk: server, size: 64MiB}}]
 vms:
@@ -79,7 +85,8 @@ def figures(j):
             "read p50 us": med("read_p50_us"), "read p99 us": med("read_p99_us"),
             "write p50 us": med("write_p50_us"), "write p99 us": med("write_p99_us"),
             "journal writes per write": sum(v["journal_writes"] for v in vms) / max(writes, 1),
-            "prefetch completion s": statistics.median(prefetch) if prefetch else 0}
+            # None: the prefetcher did not finish within the run (counted as longest)
+            "prefetch completion s": statistics.median(prefetch) if prefetch else None}
 
 
 def main():
@@ -110,6 +117,41 @@ def main():
             shutil.rmtree(args.dir, ignore_errors=True)
 
 
+LINK = {"latency_us": 2000, "bytes_per_s": 25_000_000}  # PREFETCH's server, as written
+
+
+def probe_link(args):
+    """What a 16 KiB base read at depth 1 takes through nbdkit and the link filter, in us."""
+    link_filter = os.path.join(os.path.dirname(args.fvdsim), "real", "nbdkit-fvdlink-filter.so")
+    base, sock = os.path.join(args.dir, "probe.raw"), os.path.join(args.dir, "probe.sock")
+    with open(base, "wb") as f:
+        f.write(os.urandom(16 << 20))
+    server = subprocess.Popen(
+        ["nbdkit", "-f", "-r", "-U", sock, f"--filter={link_filter}", "file", base,
+         f"link-latency={LINK['latency_us'] * 1000}", f"link-rate={LINK['bytes_per_s']}",
+         "link-jitter=0"], stderr=subprocess.PIPE)
+    try:
+        for _ in range(3000):  # ready when the socket is there (at most 30 s)
+            if os.path.exists(sock):
+                break
+            time.sleep(0.01)
+        r = subprocess.run(["fio", "--name=link", "--ioengine=nbd",
+                            f"--uri=nbd+unix:///?socket={sock}", "--readonly", "--rw=randread",
+                            "--bs=16k", "--iodepth=1", "--runtime=3", "--time_based",
+                            "--output-format=json"], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(f"fidelity: the link probe failed: {r.stderr.strip()[-400:]}")
+        clat = json.loads(r.stdout[r.stdout.index("{"):])["jobs"][0]["read"]["clat_ns"]
+    finally:
+        server.kill()
+        server.wait()
+        os.unlink(base)
+    ideal = LINK["latency_us"] + (16 << 10) / LINK["bytes_per_s"] * 1e6
+    pct = clat["percentile"]
+    return {"ideal_us": ideal, "min_us": clat["min"] / 1e3, "p50_us": pct["50.000000"] / 1e3,
+            "p99_us": pct["99.000000"] / 1e3}
+
+
 def run_all(args):
     model = os.path.join(args.dir, "model.yaml")
     say(f"calibrating {args.dir} ({args.cache})")
@@ -119,13 +161,21 @@ def run_all(args):
               "--json"]
     results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cache": args.cache,
                "calibration": cal, "workloads": {}}
+    say("probing the base server's path")
+    link = probe_link(args)
+    results["link_probe"] = link
     prefetch = os.path.join(args.dir, "prefetch.yaml")
     with open(prefetch, "w") as f:
-        f.write(PREFETCH.format(model=model))
+        f.write(PREFETCH.format(model=model, latency=f"{LINK['latency_us']}us", jitter=0))
+    probed = os.path.join(args.dir, "prefetch-probed.yaml")
+    with open(probed, "w") as f:
+        extra = max(link["min_us"] - link["ideal_us"], 0)
+        f.write(PREFETCH.format(model=model, latency=f"{LINK['latency_us'] + extra:.0f}us",
+                                jitter=f"{max(link['p99_us'] - link['min_us'], 0):.0f}us"))
     # (name, file, arguments of both runs, of the simulated run only: every disk the model)
     plan = [(w, os.path.join("workloads", w + ".yaml"), common,
              ["--set", f"disk.model={model}"]) for w in WORKLOADS]
-    plan.append(("prefetch", prefetch, ["--json"], []))  # its file names the model itself
+    plan.append(("prefetch", prefetch, ["--json"], []))  # its file names the model
     for w, file, both, sim_only in plan:
         runs = {"predicted": [], "measured": []}
         for seed in range(1, args.runs + 1):
@@ -139,7 +189,21 @@ def run_all(args):
             for kind, cmd in (order if seed % 2 else order[::-1]):
                 runs[kind].append(figures(run_json(cmd)))
         results["workloads"][w] = runs
+    # The same measured runs, predicted again with the probed path in the network model.
+    results["workloads"]["prefetch, path probed"] = {
+        "predicted": [figures(run_json([args.fvdsim, "run", probed, "--seed", str(seed),
+                                        "--json"])) for seed in range(1, args.runs + 1)],
+        "measured": results["workloads"]["prefetch"]["measured"]}
     write_report(results, args)
+
+
+def median_of(values):
+    """The median, a run whose prefetcher never finished counting as the longest."""
+    return statistics.median(math.inf if v is None else v for v in values)
+
+
+def show(v):
+    return "did not finish" if math.isinf(v) else f"{v:,.2f}"
 
 
 def write_report(results, args):
@@ -157,19 +221,31 @@ def write_report(results, args):
              f"{m['write_latency_ns'] / 1e3:.1f} us, flush {m['flush_latency_ns'] / 1e3:.1f} us, "
              f"{m['bandwidth_bytes_per_s'] / 1e6:.0f} MB/s, jitter {m['jitter_ns'] / 1e3:.1f} us, "
              f"queue depth {m['queue_depth']}, volatile cache {m['volatile_cache']}.", "",
-             "| workload | figure | predicted | measured | predicted / measured | target | met |",
-             "|---|---|---:|---:|---:|---|---|"]
+             f"Base server path (prefetch), a 16 KiB read at depth 1: the model says "
+             f"{results['link_probe']['ideal_us']:.0f} us; measured least "
+             f"{results['link_probe']['min_us']:.0f} us, p50 {results['link_probe']['p50_us']:.0f} "
+             f"us, p99 {results['link_probe']['p99_us']:.0f} us.", "",
+             "| workload | figure | predicted | measured | measured min-max | predicted / measured "
+             "| target | met |",
+             "|---|---|---:|---:|---|---:|---|---|"]
     for w, runs in results["workloads"].items():
         for fig, tol in TARGETS.items():
-            pred = statistics.median(r[fig] for r in runs["predicted"])
-            meas = statistics.median(r[fig] for r in runs["measured"])
+            pred, meas = (median_of([r[fig] for r in runs[k]]) for k in ("predicted", "measured"))
+            each = [math.inf if r[fig] is None else r[fig] for r in runs["measured"]]
+            spread = f"{show(min(each))} - {show(max(each))}"
+            if fig == "prefetch completion s" and not w.startswith("prefetch"):
+                continue
             if meas == 0 and pred == 0:
                 continue  # the workload has none (no reads, no journal)
+            if math.isinf(pred) or math.isinf(meas):
+                lines.append(f"| {w} | {fig} | {show(pred)} | {show(meas)} | {spread} | - | "
+                             f"within {tol:.0%} | no |")
+                continue
             ratio = pred / meas if meas else float("inf")
             target = "-" if tol is None else f"within {tol:.0%}"
             ok = "-" if tol is None else ("yes" if abs(ratio - 1) <= tol else "no")
-            lines.append(f"| {w} | {fig} | {pred:,.2f} | {meas:,.2f} | {ratio:.2f} | {target} | "
-                         f"{ok} |")
+            lines.append(f"| {w} | {fig} | {pred:,.2f} | {meas:,.2f} | {spread} | {ratio:.2f} | "
+                         f"{target} | {ok} |")
     notes = os.path.join(args.out, "notes.md")  # what the figures say, kept across reruns
     if os.path.exists(notes):
         with open(notes) as f:
