@@ -27,12 +27,14 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// Where the probes write: a scratch file calibration made (and removes), or a device.
+// Where the probes write: a scratch file calibration made (and removes), or a device. Beside a
+// scratch file, a sparse one (`fresh`) for the probes of never-written space.
 struct Target {
   std::string path;
   bool scratch = false;
   bool device = false;
   uint64_t size = 0;
+  std::string fresh() const { return scratch ? path + ".fresh" : ""; }
 };
 
 std::string Errno() {
@@ -128,6 +130,7 @@ struct Probe {
   std::vector<std::string> args;  // beside the common ones
   bool timed;
   void (*take)(const json& job, Measured& m);
+  bool fresh = false;  // on a new sparse file (Target::fresh); skipped without one
 };
 
 std::vector<Probe> Probes() {
@@ -164,14 +167,42 @@ std::vector<Probe> Probes() {
        [](const json& j, Measured& m) {
          m.flush_ns = j.contains("sync") ? j["sync"]["lat_ns"].value("mean", 0.0) : 0.0;
        }},
+      {"4 KiB random writes with O_DSYNC, QD1",
+       {"--rw=randwrite", "--bs=4k", "--iodepth=1", "--sync=dsync"},
+       true,
+       [](const json& j, Measured& m) { m.fua_write_4k_ns = Mean(j, "write"); }},
+      {"4 KiB random writes into a sparse file, QD1",
+       {"--rw=randwrite", "--bs=4k", "--iodepth=1", "--fallocate=none"},
+       true,
+       [](const json& j, Measured& m) { m.fresh_write_4k_ns = Mean(j, "write"); },
+       true},
+      {"4 KiB random writes into a sparse file, each with an fsync",
+       {"--rw=randwrite", "--bs=4k", "--iodepth=1", "--fsync=1", "--fallocate=none"},
+       true,
+       [](const json& j, Measured& m) {
+         m.fresh_flush_ns = j.contains("sync") ? j["sync"]["lat_ns"].value("mean", 0.0) : 0.0;
+       },
+       true},
   };
+}
+
+// A new sparse file of the target's size (fio then writes into holes only).
+Status MakeSparse(const Target& t) {
+  const std::string path = t.fresh();
+  ::unlink(path.c_str());
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) return Status::IoError(path + ": cannot create (" + Errno() + ")");
+  const bool sized = ::ftruncate(fd, static_cast<off_t>(t.size)) == 0;
+  ::close(fd);
+  if (!sized) return Status::IoError(path + ": cannot size (" + Errno() + ")");
+  return Status::Ok();
 }
 
 Result<json> RunProbe(const std::string& fio, const Target& t, const CalibrateOptions& o,
                       const Probe& p) {
   std::vector<std::string> argv = {fio,
                                    "--name=calibrate",
-                                   "--filename=" + t.path,
+                                   "--filename=" + (p.fresh ? t.fresh() : t.path),
                                    "--size=" + std::to_string(t.size),
                                    "--ioengine=io_uring",
                                    std::string("--direct=") + (o.direct ? "1" : "0"),
@@ -208,7 +239,9 @@ Result<json> RunProbe(const std::string& fio, const Target& t, const CalibrateOp
 struct ScratchGuard {
   const Target& t;
   ~ScratchGuard() {
-    if (t.scratch) ::unlink(t.path.c_str());
+    if (!t.scratch) return;
+    ::unlink(t.path.c_str());
+    ::unlink(t.fresh().c_str());
   }
 };
 
@@ -217,7 +250,9 @@ Result<Measured> Measure(const std::string& fio, const Target& t, const Calibrat
   const std::vector<Probe> probes = Probes();
   Measured m;
   for (size_t i = 0; i < probes.size(); ++i) {
+    if (probes[i].fresh && !t.scratch) continue;  // a device has no holes
     std::fprintf(stderr, "calibrate: [%zu/%zu] %s\n", i + 1, probes.size(), probes[i].what);
+    if (probes[i].fresh) FVD_RETURN_IF_ERROR(MakeSparse(t));
     FVD_ASSIGN_OR_RETURN(json job, RunProbe(fio, t, o, probes[i]));
     if (probes[i].take != nullptr) probes[i].take(job, m);
     raw[probes[i].what] = std::move(job);
@@ -238,12 +273,14 @@ std::string Comment(const CalibrateOptions& o, const Target& t, const Measured& 
       "Disk model measured by fvdsim calibrate %s (%s, %.0f ms per probe, a %s %s), %s.\n"
       "Measured with fio (io_uring): 4 KiB random reads at QD1 %.1f us (stddev %.1f us),\n"
       "64 KiB %.1f us, at QD32 %.0f IOPS; 1 MiB sequential reads %.0f MB/s; 4 KiB random\n"
-      "writes at QD1 %.1f us; an fsync after a 4 KiB write %.1f us.\n"
+      "writes at QD1 %.1f us, with O_DSYNC %.1f us; an fsync after a 4 KiB write %.1f us;\n"
+      "into a sparse file (0: not measured) a 4 KiB write %.1f us, an fsync after one %.1f us.\n"
       "Use it in a workload file: disks: [{name: mine, model: FILE}]",
       o.path.c_str(), o.direct ? "O_DIRECT" : "page cache", o.runtime_s * 1000,
       FormatSize(t.size).c_str(), t.device ? "device" : "scratch file", when, m.read_4k_ns / 1e3,
       m.read_4k_stddev_ns / 1e3, m.read_64k_ns / 1e3, m.read_4k_qd32_iops,
-      m.seq_read_bytes_per_s / 1e6, m.write_4k_ns / 1e3, m.flush_ns / 1e3);
+      m.seq_read_bytes_per_s / 1e6, m.write_4k_ns / 1e3, m.fua_write_4k_ns / 1e3,
+      m.flush_ns / 1e3, m.fresh_write_4k_ns / 1e3, m.fresh_flush_ns / 1e3);
   return buf;
 }
 
@@ -307,12 +344,18 @@ int Calibrate(const CalibrateOptions& o) {
                       {"read_4k_qd32_iops", m->read_4k_qd32_iops},
                       {"seq_read_bytes_per_s", m->seq_read_bytes_per_s},
                       {"write_4k_ns", m->write_4k_ns},
-                      {"flush_ns", m->flush_ns}}},
+                      {"flush_ns", m->flush_ns},
+                      {"fua_write_4k_ns", m->fua_write_4k_ns},
+                      {"fresh_write_4k_ns", m->fresh_write_4k_ns},
+                      {"fresh_flush_ns", m->fresh_flush_ns}}},
                     {"probes", ProbeLatencies(raw)},
                     {"model",
                      {{"read_latency_ns", model.read_latency_ns},
                       {"write_latency_ns", model.write_latency_ns},
                       {"flush_latency_ns", model.flush_latency_ns},
+                      {"fua_write_latency_ns", model.fua_write_latency_ns},
+                      {"fresh_write_latency_ns", model.fresh_write_latency_ns},
+                      {"fresh_flush_latency_ns", model.fresh_flush_latency_ns},
                       {"bandwidth_bytes_per_s", model.bandwidth_bytes_per_s},
                       {"jitter_ns", model.jitter_ns},
                       {"queue_depth", model.queue_depth},

@@ -29,6 +29,13 @@ DiskConfig FitModel(const Measured& m) {
   d.read_latency_ns = Ns(m.read_4k_ns - transfer_4k - jitter / 2);
   d.write_latency_ns = Ns(m.write_4k_ns - transfer_4k - jitter / 2);
   d.flush_latency_ns = Ns(m.flush_ns);
+  if (m.fua_write_4k_ns > 0) {
+    d.fua_write_latency_ns = Ns(m.fua_write_4k_ns - transfer_4k - jitter / 2);
+  }
+  if (m.fresh_write_4k_ns > 0) {
+    d.fresh_write_latency_ns = Ns(m.fresh_write_4k_ns - transfer_4k - jitter / 2);
+  }
+  if (m.fresh_flush_ns > 0) d.fresh_flush_latency_ns = Ns(m.fresh_flush_ns);
   // A full queue of small reads completes queue_depth of them per mean latency (the link is
   // far from full with 4 KiB each).
   const double slots = m.read_4k_qd32_iops * m.read_4k_ns / kNsPerS;
@@ -45,6 +52,9 @@ std::string ModelYaml(const DiskConfig& d, const std::string& comment) {
   out << "read_latency: " << FormatDuration(d.read_latency_ns) << "\n"
       << "write_latency: " << FormatDuration(d.write_latency_ns) << "\n"
       << "flush_latency: " << FormatDuration(d.flush_latency_ns) << "\n"
+      << "fresh_write_latency: " << FormatDuration(d.fresh_write_latency_ns) << "\n"
+      << "fresh_flush_latency: " << FormatDuration(d.fresh_flush_latency_ns) << "\n"
+      << "fua_write_latency: " << FormatDuration(d.fua_write_latency_ns) << "\n"
       << "bandwidth: " << FormatBandwidth(d.bandwidth_bytes_per_s) << "\n"
       << "jitter: " << FormatDuration(d.jitter_ns) << "\n"
       << "queue_depth: " << d.queue_depth << "\n"

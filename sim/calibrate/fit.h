@@ -6,7 +6,8 @@
 // one after another, then a uniform jitter in [0, jitter). So at queue depth 1 a 4 KiB read
 // takes read_latency + 4 KiB / bandwidth + jitter / 2 on average; large sequential reads at
 // depth run at the bandwidth; a full queue of small reads completes queue_depth of them per
-// mean latency.
+// mean latency. Writes into never-written space of a sparse file, and the flush after them,
+// have fixed latencies of their own (fresh_*), measured on a second, sparse scratch file.
 #pragma once
 
 #include <string>
@@ -24,6 +25,10 @@ struct Measured {
   double seq_read_bytes_per_s = 0;  // 1 MiB sequential reads, queue depth 8
   double write_4k_ns = 0;           // 4 KiB random writes, queue depth 1
   double flush_ns = 0;              // an fsync after each 4 KiB write: the fsync's latency
+  double fua_write_4k_ns = 0;       // 4 KiB random writes with O_DSYNC (FUA), queue depth 1
+  // The same two into a sparse file nobody wrote (0: not measured, as on a block device).
+  double fresh_write_4k_ns = 0;
+  double fresh_flush_ns = 0;
 };
 
 // The disk model for `m` (name, preset and size left empty). Seeks are not modelled: the

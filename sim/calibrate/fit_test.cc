@@ -11,7 +11,8 @@ namespace fvd::sim::calibrate {
 namespace {
 
 // What the probes would measure on a disk that is exactly the model: 90 us reads, 20 us
-// writes, 1 ms flushes, 400 MB/s, 12 us of jitter, 8 slots.
+// writes (150 us with FUA), 1 ms flushes, 400 MB/s, 12 us of jitter, 8 slots; into fresh space
+// 70 us writes and 3 ms flushes.
 Measured OfTheModel() {
   const double t4k = 4096 * 1e9 / 400e6, t64k = 65536 * 1e9 / 400e6;
   Measured m;
@@ -22,6 +23,9 @@ Measured OfTheModel() {
   m.seq_read_bytes_per_s = 400e6;
   m.write_4k_ns = 20'000 + t4k + 6'000;
   m.flush_ns = 1'000'000;
+  m.fua_write_4k_ns = 150'000 + t4k + 6'000;
+  m.fresh_write_4k_ns = 70'000 + t4k + 6'000;
+  m.fresh_flush_ns = 3'000'000;
   return m;
 }
 
@@ -34,6 +38,18 @@ TEST(FitModel, RecoversTheFiguresOfADiskThatIsTheModel) {
   EXPECT_NEAR(static_cast<double>(d.jitter_ns), 12'000, 1);
   EXPECT_EQ(d.queue_depth, 8u);
   EXPECT_TRUE(d.volatile_cache);
+  EXPECT_NEAR(static_cast<double>(d.fua_write_latency_ns), 150'000, 1);
+  EXPECT_NEAR(static_cast<double>(d.fresh_write_latency_ns), 70'000, 1);
+  EXPECT_EQ(d.fresh_flush_latency_ns, 3'000'000u);
+}
+
+TEST(FitModel, FreshSpaceNotMeasuredIsNoDifference) {
+  Measured m = OfTheModel();
+  m.fresh_write_4k_ns = 0;  // a block device: no sparse file to probe
+  m.fresh_flush_ns = 0;
+  const DiskConfig d = FitModel(m);
+  EXPECT_EQ(d.fresh_write_latency_ns, 0u);
+  EXPECT_EQ(d.fresh_flush_latency_ns, 0u);
 }
 
 TEST(FitModel, StaysWithinWhatTheModelCanBe) {

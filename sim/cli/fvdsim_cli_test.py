@@ -387,13 +387,21 @@ class CalibrateTest(unittest.TestCase):
             self.assertGreaterEqual(probe["p99_ns"], probe["p50_ns"])
             self.assertGreater(probe["p50_ns"], 0)
             self.assertEqual(j["probes"]["4 KiB random writes, QD1"]["direction"], "write")
-            self.assertIn("calibrate: [7/7] 4 KiB random writes, each with an fsync", r.stderr)
-            # The scratch file is gone; the model is all that was left.
+            self.assertIn("calibrate: [7/10] 4 KiB random writes, each with an fsync", r.stderr)
+            self.assertIn("calibrate: [10/10] 4 KiB random writes into a sparse file, each with an "
+                          "fsync", r.stderr)
+            self.assertGreater(j["measured"]["fua_write_4k_ns"], 0)
+            self.assertGreater(j["measured"]["fresh_write_4k_ns"], 0)
+            self.assertGreater(j["measured"]["fresh_flush_ns"], 0)
+            self.assertEqual(j["model"]["fresh_flush_latency_ns"],
+                             round(j["measured"]["fresh_flush_ns"]))
+            # The scratch files are gone; the model is all that was left.
             self.assertEqual(sorted(os.listdir(d)), ["model.yaml"])
             with open(model) as f:
                 text = f.read()
             self.assertIn("# Disk model measured by fvdsim calibrate", text)
             self.assertIn("read_latency: ", text)
+            self.assertIn("fresh_write_latency: ", text)
             workload = os.path.join(d, "w.yaml")
             with open(workload, "w") as f:
                 f.write(textwrap.dedent("""\

@@ -12,13 +12,23 @@
 namespace fvd::sim {
 
 // A storage device model: latency = fixed + bytes / bandwidth + uniform jitter in
-// [0, jitter_ns), at most queue_depth operations in service (the rest queue in order).
+// [0, jitter_ns), at most queue_depth operations in service (the rest queue in order). The
+// fixed part of a write into never-written space, and of the flush after such writes, may
+// differ (fresh_*).
 struct DiskConfig {
   std::string name;
   std::string preset;  // "ssd", "hdd", "network" or "" (all fields below)
   uint64_t read_latency_ns = 80'000;
   uint64_t write_latency_ns = 20'000;
   uint64_t flush_latency_ns = 200'000;
+  // Writes into space never written before, and the next flush after them, as a file system
+  // charges them for a sparse file (extent allocation, then its metadata commit at the flush;
+  // `fvdsim calibrate` measures both). 0: as any write, as any flush.
+  uint64_t fresh_write_latency_ns = 0;
+  uint64_t fresh_flush_latency_ns = 0;
+  // A write with FUA (durable when it completes; 0: write_latency). Into fresh space it pays
+  // fresh_write_latency + fresh_flush_latency.
+  uint64_t fua_write_latency_ns = 0;
   uint64_t bandwidth_bytes_per_s = 500'000'000;
   uint64_t jitter_ns = 10'000;
   uint32_t queue_depth = 32;

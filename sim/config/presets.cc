@@ -15,6 +15,9 @@ void ApplySsd(DiskConfig& m) {
   m.read_latency_ns = 80'000;
   m.write_latency_ns = 20'000;
   m.flush_latency_ns = 200'000;
+  m.fresh_write_latency_ns = 0;
+  m.fresh_flush_latency_ns = 0;
+  m.fua_write_latency_ns = 0;
   m.bandwidth_bytes_per_s = 500'000'000;
   m.jitter_ns = 8'000;  // typical: 10% of the read latency
   m.queue_depth = 32;
@@ -31,6 +34,9 @@ void ApplyHdd(DiskConfig& m) {
   m.read_latency_ns = 4'000'000;
   m.write_latency_ns = 4'000'000;
   m.flush_latency_ns = 8'000'000;
+  m.fresh_write_latency_ns = 0;
+  m.fresh_flush_latency_ns = 0;
+  m.fua_write_latency_ns = 0;
   m.bandwidth_bytes_per_s = 150'000'000;
   m.jitter_ns = 200'000;  // typical: 5% of the fixed latency
   m.queue_depth = 4;
@@ -47,6 +53,9 @@ void ApplyNetwork(DiskConfig& m) {
   m.read_latency_ns = 500'000;
   m.write_latency_ns = 500'000;
   m.flush_latency_ns = 500'000;
+  m.fresh_write_latency_ns = 0;
+  m.fresh_flush_latency_ns = 0;
+  m.fua_write_latency_ns = 0;
   m.bandwidth_bytes_per_s = 125'000'000;
   m.jitter_ns = 50'000;  // typical: 10% of the round trip
   m.queue_depth = 64;

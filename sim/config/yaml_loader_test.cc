@@ -649,9 +649,10 @@ TEST(LoadWorkloadFile, ADiskModelFileSetsTheFiguresKeysBesideOverride) {
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(), (dir / "bad.yaml").string() +
                                         ":2:1: name: unknown key (known: read_latency, "
-                                        "write_latency, flush_latency, bandwidth, jitter, "
-                                        "queue_depth, volatile_cache, seek_per_gib, max_seek, "
-                                        "shared_bandwidth)");
+                                        "write_latency, flush_latency, fresh_write_latency, "
+                                        "fresh_flush_latency, fua_write_latency, bandwidth, "
+                                        "jitter, queue_depth, volatile_cache, seek_per_gib, "
+                                        "max_seek, shared_bandwidth)");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().message(), (dir / "wmissing.yaml").string() +
                                             ":1:26: disks[0].model: cannot open the disk model " +

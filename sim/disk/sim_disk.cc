@@ -117,16 +117,41 @@ struct SimDisk::Impl {
 
   // --- Timing ---
 
-  uint64_t FixedLatencyNs(OpKind kind) const {
+  uint64_t FixedLatencyNs(const Op& op) {
     const DiskConfig& m = disk.model_;
-    switch (kind) {
+    switch (op.kind) {
       case OpKind::kRead:
         return m.read_latency_ns;
       case OpKind::kFlush:
+        // The first flush after writes into fresh space commits their allocation.
+        if (m.fresh_flush_latency_ns > 0 && fresh_unflushed) {
+          fresh_unflushed = false;
+          return m.fresh_flush_latency_ns;
+        }
         return m.flush_latency_ns;
-      default:
-        return m.write_latency_ns;  // writes, and a resize (a metadata update)
+      default: {  // writes, and a resize (a metadata update)
+        const bool fua = op.kind == OpKind::kFuaWrite;
+        if (m.fresh_write_latency_ns > 0 && IsWrite(op.kind) && TouchesFresh(op)) {
+          // A FUA write commits its own allocation; a cached one leaves it to the next flush.
+          if (fua) return m.fresh_write_latency_ns + m.fresh_flush_latency_ns;
+          fresh_unflushed = true;
+          return m.fresh_write_latency_ns;
+        }
+        if (fua && m.fua_write_latency_ns > 0) return m.fua_write_latency_ns;
+        return m.write_latency_ns;
+      }
     }
+  }
+
+  // Whether a write covers a page nobody has written yet (only asked when the model charges
+  // fresh space apart: a lookup per page).
+  bool TouchesFresh(const Op& op) const {
+    if (op.length() == 0) return false;
+    const uint64_t last = (op.offset + op.length() - 1) / PageMap::kPageBytes;
+    for (uint64_t page = op.offset / PageMap::kPageBytes; page <= last; ++page) {
+      if (overlay.Find(page) == nullptr && durable.Find(page) == nullptr) return true;
+    }
+    return false;
   }
 
   // Head movement from the previous data operation's end; only an HDD model sets a cost.
@@ -154,7 +179,7 @@ struct SimDisk::Impl {
   // Starts service now: fixed latency and seek, then the bytes wait for the shared link.
   void Admit(Op op) {
     const uint64_t now = NowNs();
-    uint64_t end = now + FixedLatencyNs(op.kind) + SeekNs(op);
+    uint64_t end = now + FixedLatencyNs(op) + SeekNs(op);
     const uint64_t transfer = TransferNs(op.length());
     if (transfer > 0) {
       end = std::max(end, link_free_at) + transfer;
@@ -465,6 +490,7 @@ struct SimDisk::Impl {
   TimerId drain_timer = 0;
   uint64_t next_seq = 1;
   uint64_t link_free_at = 0;  // when the link finishes the transfers already admitted
+  bool fresh_unflushed = false;  // a write into fresh space was admitted since the last flush
   uint64_t head = 0;          // the previous data operation's end, for seeks
 };
 

@@ -7,7 +7,10 @@
 // (seek_ns_per_gib per GiB, capped at max_seek_ns), then transfers its bytes through the
 // disk's one link at bandwidth_bytes_per_s (transfers are serialized: concurrent requests
 // share the bandwidth, so contention is real), plus a uniform jitter in [0, jitter_ns) drawn
-// from the disk's own seeded PRNG. Completions never run inline.
+// from the disk's own seeded PRNG. A FUA write pays fua_write_latency_ns if set. A write that
+// covers a page nobody has written yet pays fresh_write_latency_ns instead, and the next flush
+// fresh_flush_latency_ns instead of flush_latency_ns (a sparse file on a file system; 0: no
+// difference); such a FUA write pays both at once. Completions never run inline.
 //
 // Data. Storage is sparse (4 KiB pages allocated on first write; token sectors kept as tokens). A
 // read sees every write completed before the read completes. With a volatile cache, a completed

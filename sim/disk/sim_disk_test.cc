@@ -97,6 +97,47 @@ TEST_F(SimDiskTest, SingleOpLatencyIsFixedPlusTransfer) {
   EXPECT_EQ(d->stats().busy_ns, 2 * 4096u);
 }
 
+TEST_F(SimDiskTest, FreshSpaceAndFuaCostTheirOwnLatencies) {
+  DiskConfig m = Exact();
+  m.fresh_write_latency_ns = 300'000;
+  m.fresh_flush_latency_ns = 900'000;
+  auto d = Make(m);
+  const auto took = [&](auto op) {
+    const uint64_t t = NowNs(loop);
+    EXPECT_TRUE(op().ok());
+    return NowNs(loop) - t;
+  };
+  const auto data = Fill(4096, 1);
+  const auto write = [&](uint64_t at) { return [&, at] { return Write(*d, at, data); }; };
+  const auto flush = [&] { return Flush(*d); };
+  EXPECT_EQ(took(write(8192)), 300'000u + 4096u);  // a page nobody wrote
+  EXPECT_EQ(took(write(8192)), 50'000u + 4096u);   // written now, cached
+  EXPECT_EQ(took(flush), 900'000u);                // commits the allocation
+  EXPECT_EQ(took(flush), 200'000u);                // nothing fresh since
+  EXPECT_EQ(took(write(8192)), 50'000u + 4096u);   // durable now: not fresh either
+  // A write that covers a written page and a fresh one is fresh.
+  EXPECT_EQ(took([&] { return Write(*d, 8192, Fill(8192, 2)); }), 300'000u + 8192u);
+  EXPECT_EQ(took(flush), 900'000u);
+  // FUA: its own latency over written space; into fresh space it allocates and commits at
+  // once, and leaves nothing for the next flush.
+  m.fua_write_latency_ns = 150'000;
+  auto fua = Make(m);
+  const auto fua_write = [&](uint64_t at) {
+    return [&, at] { return Write(*fua, at, data, WriteMode::kFua); };
+  };
+  EXPECT_EQ(took(fua_write(0)), 300'000u + 900'000u + 4096u);
+  EXPECT_EQ(took(fua_write(0)), 150'000u + 4096u);
+  EXPECT_EQ(took([&] { return Flush(*fua); }), 200'000u);
+  // Without the keys, fresh space costs what any write does.
+  auto plain = Make(Exact());
+  uint64_t t = NowNs(loop);
+  ASSERT_TRUE(Write(*plain, 0, data).ok());
+  EXPECT_EQ(NowNs(loop) - t, 50'000u + 4096u);
+  t = NowNs(loop);
+  ASSERT_TRUE(Write(*plain, 4096, data, WriteMode::kFua).ok());
+  EXPECT_EQ(NowNs(loop) - t, 50'000u + 4096u);
+}
+
 TEST_F(SimDiskTest, TransferTimeRoundsUp) {
   DiskConfig m = Exact();
   m.read_latency_ns = 0;
