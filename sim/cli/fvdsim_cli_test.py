@@ -611,13 +611,20 @@ class RealModeTest(unittest.TestCase):
     def test_refusals_name_the_key_and_touch_nothing(self):
         with tempfile.TemporaryDirectory(dir="/var/tmp") as d:
             real = os.path.join(d, "real")
-            r = run("run", self.write(d, self.WORKLOAD + "crashes: [{after_ops: 100}]\n"),
+            workload = self.write(d, self.WORKLOAD + "crashes: [{at: 1s}, {after_ops: 100}]\n")
+            r = run("run", workload, "--real", real)
+            self.assertEqual(r.returncode, 2)
+            lines = len(self.WORKLOAD.splitlines())
+            self.assertEqual(r.stderr, f"fvdsim: {workload}:{lines + 1}:22: crashes[1].after_ops: "
+                             "not in real mode (fvdsim run --real): a run cannot count the "
+                             "engine's device operations from outside its process; give at or "
+                             "random_per_hour\n")
+            self.assertFalse(os.path.exists(real))
+            r = run("run", self.write(d, self.WORKLOAD + "errors: [{disk: d, op: read}]\n"),
                     "--real", real)
             self.assertEqual(r.returncode, 2)
-            self.assertIn("crashes after_ops (a run cannot count the engine's device operations "
-                          "from outside its process): give at or random_per_hour: not in real "
-                          "mode", r.stderr)
-            self.assertFalse(os.path.exists(real))
+            self.assertIn(f":{lines + 1}:1: errors: not in real mode (fvdsim run --real): a real "
+                          "device cannot be told to fail an operation", r.stderr)
             os.makedirs(real)
             with open(os.path.join(real, "vm.fvd"), "wb") as f:
                 f.write(b"mine")

@@ -159,10 +159,14 @@ int Run(const RunArgs& a) {
     std::cerr << "fvdsim: --real runs the shipped engine: use fvdsim, not fvdsim_testbugs\n";
     return 2;
 #else
+    // A swarm world is not what the file says: no lines to name in it.
     auto real = real::RunReal(world->config, seed,
-                              {a.real_dir, a.real_direct, a.keep, a.local_bases});
+                              {a.real_dir, a.real_direct, a.keep, a.local_bases,
+                               a.swarm ? "" : a.file});
     if (!real.ok()) {
-      std::cerr << "fvdsim: " << a.file << ": " << real.status().message() << "\n";
+      const std::string& m = real.status().message();
+      std::cerr << "fvdsim: " << (m.rfind(a.file + ":", 0) == 0 ? "" : a.file + ": ") << m
+                << "\n";
       return 2;
     }
     r = std::move(*real);

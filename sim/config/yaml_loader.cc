@@ -933,4 +933,34 @@ Result<WorkloadConfig> LoadWorkloadFile(const std::string& path,
   return LoadWorkloadText(text.str(), path, overrides);
 }
 
+std::string LocateKey(const std::string& path, const std::vector<std::string>& steps) {
+  try {
+    YAML::Node node = YAML::LoadFile(path);
+    YAML::Mark mark;
+    for (const std::string& step : steps) {
+      if (node.IsSequence()) {
+        const size_t i = std::stoul(step);
+        if (i >= node.size()) return "";
+        node = node[i];
+        mark = node.Mark();
+        continue;
+      }
+      if (!node.IsMap()) return "";
+      bool found = false;
+      for (const auto& entry : node) {
+        if (entry.first.Scalar() != step) continue;
+        mark = entry.first.Mark();
+        node = entry.second;
+        found = true;
+        break;
+      }
+      if (!found) return "";
+    }
+    if (mark.is_null()) return "";
+    return path + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+  } catch (const std::exception&) {  // yaml-cpp's errors, a step that is not a number
+    return "";
+  }
+}
+
 }  // namespace fvd::sim

@@ -50,6 +50,12 @@ Result<ResolvedKey> ResolveOverrideKey(const std::string& key);
 Result<WorkloadConfig> LoadWorkloadFile(const std::string& path,
                                         const std::vector<Override>& overrides = {});
 
+// Where a key is in the workload file at `path`, as "path:line:column" (1-based), for messages
+// about a loaded config: `steps` walks from the top, a map key or a list index at each step
+// (e.g. {"crashes", "0", "after_ops"}). "" when the file does not hold it (a value from --set,
+// a swarm world) or cannot be read.
+std::string LocateKey(const std::string& path, const std::vector<std::string>& steps);
+
 // Loads YAML text; `name_for_errors` stands for the file name in messages.
 Result<WorkloadConfig> LoadWorkloadText(const std::string& text,
                                         const std::string& name_for_errors,

@@ -613,6 +613,25 @@ TEST(LoadWorkloadFile, ErrorsNameThePath) {
   EXPECT_EQ(r.status().message(), path.string() + ":1:6: vms: expects a list of entries (- ...)");
 }
 
+TEST(LocateKey, NamesTheLineAndColumnOfAKeyOrNothing) {
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / "fvd_sim_config_test_locate.yaml";
+  std::ofstream(path) << "name: x\n"
+                         "crashes:\n"
+                         "  - {at: 1s}\n"
+                         "  - vm: a\n"
+                         "    after_ops: 5\n";
+  const std::string p = path.string();
+  EXPECT_EQ(LocateKey(p, {"crashes", "1", "after_ops"}), p + ":5:5");
+  EXPECT_EQ(LocateKey(p, {"crashes", "0", "at"}), p + ":3:6");
+  EXPECT_EQ(LocateKey(p, {"crashes"}), p + ":2:1");
+  EXPECT_EQ(LocateKey(p, {"crashes", "2"}), "");             // no such entry
+  EXPECT_EQ(LocateKey(p, {"crashes", "0", "after_ops"}), "");  // set elsewhere (--set)
+  EXPECT_EQ(LocateKey(p, {"name", "x"}), "");
+  std::filesystem::remove(path);
+  EXPECT_EQ(LocateKey(p, {"crashes"}), "");  // no file
+}
+
 // A disk model file (what `fvdsim calibrate` writes), found beside the workload file: its figures
 // come after the preset and before the keys written beside `model:`.
 TEST(LoadWorkloadFile, ADiskModelFileSetsTheFiguresKeysBesideOverride) {

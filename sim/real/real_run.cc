@@ -16,6 +16,7 @@
 
 #include "core/image/image_file.h"
 #include "core/util/prng.h"
+#include "sim/config/yaml_loader.h"  // LocateKey
 #include "sim/real/base_server.h"
 #include "sim/real/vm_process.h"
 #include "sim/disk/initial_content.h"  // FillInitialSector
@@ -29,23 +30,41 @@ namespace {
 namespace fs = std::filesystem;
 constexpr uint64_t kSector = 512;
 
-Status Refuse(const WorkloadConfig& c) {
-  const auto no = [](const std::string& what) {
-    return Status::Unsupported(what + ": not in real mode (fvdsim run --real)");
+// What a real run cannot do, refused before anything is written; the message names the key and,
+// when the file holds it, its line and column.
+Status Refuse(const WorkloadConfig& c, const std::string& file) {
+  const auto no = [&](const std::vector<std::string>& steps, const std::string& key,
+                      const std::string& why) {
+    const std::string at = file.empty() ? "" : LocateKey(file, steps);
+    return Status::Unsupported((at.empty() ? "" : at + ": ") + key +
+                               ": not in real mode (fvdsim run --real): " + why);
   };
-  for (const CrashConfig& k : c.crashes) {
-    if (k.after_ops > 0) {
-      return no("crashes after_ops (a run cannot count the engine's device operations from "
-                "outside its process): give at or random_per_hour");
+  for (size_t i = 0; i < c.crashes.size(); ++i) {
+    if (c.crashes[i].after_ops > 0) {
+      const std::string n = std::to_string(i);
+      return no({"crashes", n, "after_ops"}, "crashes[" + n + "].after_ops",
+                "a run cannot count the engine's device operations from outside its process; "
+                "give at or random_per_hour");
     }
   }
-  if (!c.errors.empty()) return no("errors (a real device cannot be told to fail an operation)");
-  if (!c.latency_spikes.empty())
-    return no("latency_spikes (a real device cannot be told to stall)");
-  for (const VmConfig& v : c.vms) {
-    if (v.image.data_file) return no("vms." + v.name + ".image.data_file");
-    if (v.image.record_prefetch_profile || !v.image.prefetch_profile_from.empty()) {
-      return no("vms." + v.name + ".image prefetch profiles");
+  if (!c.errors.empty()) {
+    return no({"errors"}, "errors", "a real device cannot be told to fail an operation");
+  }
+  if (!c.latency_spikes.empty()) {
+    return no({"latency_spikes"}, "latency_spikes", "a real device cannot be told to stall");
+  }
+  for (size_t i = 0; i < c.vms.size(); ++i) {
+    const ImageConfig& image = c.vms[i].image;
+    const std::string n = std::to_string(i);
+    const std::string key = "vms[" + n + "].image.";
+    if (image.data_file) return no({"vms", n, "image", "data_file"}, key + "data_file", "not yet");
+    if (image.record_prefetch_profile) {
+      return no({"vms", n, "image", "record_prefetch_profile"}, key + "record_prefetch_profile",
+                "not yet");
+    }
+    if (!image.prefetch_profile_from.empty()) {
+      return no({"vms", n, "image", "prefetch_profile_from"}, key + "prefetch_profile_from",
+                "not yet");
     }
   }
   return Status::Ok();
@@ -263,7 +282,7 @@ Result<SimResult> RunWithKills(const WorkloadConfig& config, uint64_t seed,
 }  // namespace
 
 Result<SimResult> RunReal(const WorkloadConfig& config, uint64_t seed, const RealOptions& o) {
-  FVD_RETURN_IF_ERROR(Refuse(config));
+  FVD_RETURN_IF_ERROR(Refuse(config, o.workload_file));
   FVD_RETURN_IF_ERROR(CheckDir(o));
   // Every file first: nothing is written over.
   std::vector<std::string> names;

@@ -34,6 +34,7 @@ struct RealOptions {
   bool direct = false;       // O_DIRECT on the images and bases
   bool keep = false;         // leave the images and bases in dir
   bool local_bases = false;  // read bases on network disks as local files too (no nbdkit)
+  std::string workload_file;  // where the config came from, to name lines in refusals ("": none)
 };
 
 // The run's results in the simulator's shape (no simulated disks; times are the real clock's).
