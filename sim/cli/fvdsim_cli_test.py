@@ -542,10 +542,19 @@ class RealModeTest(unittest.TestCase):
             self.assertGreaterEqual(took, vm["prefetch_bytes"] / 4e6 * 0.99, vm)
             self.assertEqual(os.listdir(real), [])
 
-            r = run("run", workload, "--real", real, "--json", "--local-bases")
+            report = os.path.join(d, "report")
+            r = run("run", workload, "--real", real, "--json", "--local-bases", "--report", report)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(json.loads(r.stdout)["notes"], [
                 "base base.raw (on network disk server): read as a local file (--local-bases)"])
+            # The report of a real run: its series count real seconds from the run's start.
+            with open(os.path.join(report, "net-2", "report.md")) as f:
+                self.assertIn("# fvdsim report: net, seed 2, on real storage", f.read())
+            with open(os.path.join(report, "net-2", "latency.dat")) as f:
+                times = [float(line.split()[0]) for line in f if not line.startswith("#")]
+            self.assertEqual(len(times), 16)  # the boot phase's reads
+            self.assertTrue(all(0 <= t < json.loads(r.stdout)["sim_time_s"] for t in times))
+            self.assertTrue(os.path.exists(os.path.join(report, "net-2", "prefetch.dat")))
 
     def test_no_nbdkit_is_a_clear_error_and_leaves_nothing(self):
         fvdsim = shutil.which(FVDSIM) or FVDSIM
@@ -619,6 +628,11 @@ class RealModeTest(unittest.TestCase):
                              "not in real mode (fvdsim run --real): a run cannot count the "
                              "engine's device operations from outside its process; give at or "
                              "random_per_hour\n")
+            self.assertFalse(os.path.exists(real))
+            r = run("run", self.write(d, self.WORKLOAD + "crashes: [{at: 1s}]\n"), "--real", real,
+                    "--report", os.path.join(d, "report"))
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("--report with crashes: not in real mode yet", r.stderr)
             self.assertFalse(os.path.exists(real))
             r = run("run", self.write(d, self.WORKLOAD + "errors: [{disk: d, op: read}]\n"),
                     "--real", real)

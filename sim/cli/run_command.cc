@@ -150,11 +150,8 @@ int Run(const RunArgs& a) {
   const Recorder* recorder = nullptr;
   SimResult r;
   std::unique_ptr<Simulation> sim_holder;  // the recorder lives in the simulation
+  std::unique_ptr<Recorder> real_recorder;  // a real run's time series
   if (!a.real_dir.empty()) {
-    if (!a.report_dir.empty()) {
-      std::cerr << "fvdsim: --report is not available with --real\n";
-      return 2;
-    }
 #ifdef FVD_TEST_BUGS
     std::cerr << "fvdsim: --real runs the shipped engine: use fvdsim, not fvdsim_testbugs\n";
     return 2;
@@ -162,14 +159,16 @@ int Run(const RunArgs& a) {
     // A swarm world is not what the file says: no lines to name in it.
     auto real = real::RunReal(world->config, seed,
                               {a.real_dir, a.real_direct, a.keep, a.local_bases,
-                               a.swarm ? "" : a.file});
+                               a.swarm ? "" : a.file, !a.report_dir.empty()});
     if (!real.ok()) {
       const std::string& m = real.status().message();
       std::cerr << "fvdsim: " << (m.rfind(a.file + ":", 0) == 0 ? "" : a.file + ": ") << m
                 << "\n";
       return 2;
     }
-    r = std::move(*real);
+    r = std::move(real->result);
+    real_recorder = std::move(real->recorder);
+    recorder = real_recorder.get();
 #endif
   } else {
     auto sim = Simulation::Build(world->config, seed, options);
@@ -187,7 +186,7 @@ int Run(const RunArgs& a) {
   if (recorder != nullptr) {
     const std::string dir = a.report_dir + "/" + name + "-" + std::to_string(seed);
     std::string warning;
-    const Status s = WriteReport(dir, name, r, *recorder, warning);
+    const Status s = WriteReport(dir, name, r, *recorder, warning, !a.real_dir.empty());
     if (!s.ok()) std::cerr << "fvdsim: report: " << s.ToString() << "\n";
     if (!warning.empty()) std::cerr << "fvdsim: report: " << warning << "\n";
     if (s.ok() && !a.json) std::cerr << "fvdsim: report written to " << dir << "/report.md\n";

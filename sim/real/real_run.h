@@ -21,10 +21,12 @@
 // bases are removed unless `keep`.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "core/util/status.h"
 #include "sim/config/config.h"
+#include "sim/report/recorder.h"
 #include "sim/world/simulation.h"
 
 namespace fvd::sim::real {
@@ -35,9 +37,14 @@ struct RealOptions {
   bool keep = false;         // leave the images and bases in dir
   bool local_bases = false;  // read bases on network disks as local files too (no nbdkit)
   std::string workload_file;  // where the config came from, to name lines in refusals ("": none)
+  bool record = false;        // keep a time series for a report (not with crashes yet)
 };
 
-// The run's results in the simulator's shape (no simulated disks; times are the real clock's).
-Result<SimResult> RunReal(const WorkloadConfig& config, uint64_t seed, const RealOptions& options);
+struct RealRun {
+  SimResult result;  // in the simulator's shape (no simulated disks)
+  std::unique_ptr<Recorder> recorder;  // with `record`; times count from the run's start
+};
+
+Result<RealRun> RunReal(const WorkloadConfig& config, uint64_t seed, const RealOptions& options);
 
 }  // namespace fvd::sim::real

@@ -157,9 +157,12 @@ set xtics norotate
 )";
 
 std::string Markdown(const std::string& workload, const SimResult& r, const Recorder& rec,
-                     bool plotted) {
-  std::string md = "# fvdsim report: " + workload + ", seed " + std::to_string(r.seed) + "\n\n";
-  md += "Reproduce: `fvdsim run <file> --seed " + std::to_string(r.seed) + " --report <dir>`\n\n";
+                     bool plotted, bool real_clock) {
+  std::string md = "# fvdsim report: " + workload + ", seed " + std::to_string(r.seed) +
+                   (real_clock ? ", on real storage" : "") + "\n\n";
+  md += "Reproduce: `fvdsim run <file> --seed " + std::to_string(r.seed) +
+        (real_clock ? " --real <folder>" : "") + " --report <dir>`" +
+        (real_clock ? " (a real run repeats its requests, not its timing)" : "") + "\n\n";
   md += "```\n" + ResultToText(r, workload) + "```\n\n## Throughput per phase\n\n";
   md += "| VM | phase | operations | MiB/s |\n|---|---|---|---|\n";
   char line[160];
@@ -185,7 +188,7 @@ std::string Markdown(const std::string& workload, const SimResult& r, const Reco
 }  // namespace
 
 Status WriteReport(const std::string& dir, const std::string& workload, const SimResult& result,
-                   const Recorder& recorder, std::string& warning) {
+                   const Recorder& recorder, std::string& warning, bool real_clock) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -201,13 +204,18 @@ Status WriteReport(const std::string& dir, const std::string& workload, const Si
     FVD_RETURN_IF_ERROR(WriteFile(d / "prefetch.dat", p.data));
     plots += kPrefetchPlot + p.plot;
   }
+  if (real_clock) {
+    for (size_t at; (at = plots.find("'virtual time (s)'")) != std::string::npos;) {
+      plots.replace(at, 18, "'time (s)'");
+    }
+  }
   FVD_RETURN_IF_ERROR(WriteFile(d / "plots.gp", plots));
   FVD_RETURN_IF_ERROR(WriteFile(d / "result.json", ResultToJson(result, workload).dump(2) + "\n"));
   // gnuplot runs in the report directory; its output goes to a log there, not to our stdout.
   const std::string cmd = "cd '" + d.string() + "' && gnuplot plots.gp > gnuplot.log 2>&1";
   const bool plotted = std::system(cmd.c_str()) == 0;
   if (!plotted) warning = "gnuplot failed or is missing (see " + (d / "gnuplot.log").string() + ")";
-  return WriteFile(d / "report.md", Markdown(workload, result, recorder, plotted));
+  return WriteFile(d / "report.md", Markdown(workload, result, recorder, plotted, real_clock));
 }
 
 }  // namespace fvd::sim

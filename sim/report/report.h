@@ -15,7 +15,8 @@ namespace fvd::sim {
 
 // Writes the report into `dir` (created if missing). Plotting failures (no gnuplot) leave the
 // data and the Markdown and set `warning`; only failing to write files is an error.
+// `real_clock`: a real-mode run (its times are real seconds, and it reproduces with --real).
 Status WriteReport(const std::string& dir, const std::string& workload, const SimResult& result,
-                   const Recorder& recorder, std::string& warning);
+                   const Recorder& recorder, std::string& warning, bool real_clock = false);
 
 }  // namespace fvd::sim
