@@ -231,15 +231,25 @@ Result<RealRun> RunInProcess(const WorkloadConfig& config, const std::vector<VmP
 }
 
 // With crashes: each VM in processes of its own (vm_process.h), killed at the crash times.
-Result<SimResult> RunWithKills(const WorkloadConfig& config, uint64_t seed,
-                               const std::vector<VmPlan>& plans, host::PosixFiles& files) {
+Result<RealRun> RunWithKills(const WorkloadConfig& config, uint64_t seed,
+                             const std::vector<VmPlan>& plans, host::PosixFiles& files,
+                             bool record) {
   Violations violations;
   std::vector<std::unique_ptr<VmProcess>> vms;
+  RealRun run;
+  if (record) {  // asked only while the lives run, so `vms` is there
+    run.recorder = std::make_unique<Recorder>([&vms] {
+      uint64_t bytes = 0;
+      for (const auto& vm : vms) bytes += vm->base_bytes_read();
+      return bytes;
+    });
+  }
   for (const VmPlan& p : plans) {
     FVD_ASSIGN_OR_RETURN(auto vm, VmProcess::Create(p, files, violations));
+    vm->SetRecorder(run.recorder.get());
     vms.push_back(std::move(vm));
   }
-  SimResult result;
+  SimResult& result = run.result;
   result.crash_schedule_ns = CrashTimes(config, seed);
   std::vector<std::pair<uint64_t, std::string>> kills;  // (time, vm pattern), in time order
   for (size_t i = 0; i < config.crashes.size(); ++i) {
@@ -290,18 +300,14 @@ Result<SimResult> RunWithKills(const WorkloadConfig& config, uint64_t seed,
   result.violations = violations.messages;
   result.signatures = violations.signatures;
   for (const auto& vm : vms) result.vms.push_back(vm->Report());
-  return result;
+  return run;
 }
 
 }  // namespace
 
 Result<RealRun> RunReal(const WorkloadConfig& config, uint64_t seed, const RealOptions& o) {
   FVD_RETURN_IF_ERROR(Refuse(config, o.workload_file));
-  if (o.record && !config.crashes.empty()) {
-    return Status::Unsupported(
-        "--report with crashes: not in real mode yet (the VMs' processes report no time "
-        "series); leave out --report or the crashes");
-  }
+
   FVD_RETURN_IF_ERROR(CheckDir(o));
   // Every file first: nothing is written over.
   std::vector<std::string> names;
@@ -378,7 +384,7 @@ Result<RealRun> RunReal(const WorkloadConfig& config, uint64_t seed, const RealO
   if (config.crashes.empty()) {
     FVD_ASSIGN_OR_RETURN(run, RunInProcess(config, plans, files, o.record));
   } else {
-    FVD_ASSIGN_OR_RETURN(result, RunWithKills(config, seed, plans, files));
+    FVD_ASSIGN_OR_RETURN(run, RunWithKills(config, seed, plans, files, o.record));
     notes.push_back(
         "crashes are process kills: each VM's image lives in a process of its own, killed with "
         "SIGKILL at the crash times, then recovered and checked as after a power loss (what a "

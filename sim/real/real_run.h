@@ -37,7 +37,7 @@ struct RealOptions {
   bool keep = false;         // leave the images and bases in dir
   bool local_bases = false;  // read bases on network disks as local files too (no nbdkit)
   std::string workload_file;  // where the config came from, to name lines in refusals ("": none)
-  bool record = false;        // keep a time series for a report (not with crashes yet)
+  bool record = false;        // keep a time series for a report
 };
 
 struct RealRun {

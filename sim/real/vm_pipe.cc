@@ -21,30 +21,30 @@ enum RecordKind : uint8_t {
   kFlushSubmitted,      // a = id
   kFlushCompleted,      // a = id
   kFlushFailed,         // a = id
-  kOpDone,              // a = kind, b = bytes, c = latency; tail: one byte, 1 if ok
+  kOpDone,              // tail: VmOpReport
   kPhaseStarted,        // a = index, b = when
   kViolation,           // a = the signature's length; tail: signature, then message
   kEnd,                 // tail: ProcessTotals
+  kPrefetchProgress,    // a = when, b = bytes copied by this life
 };
 
 struct RecordHeader {
   uint8_t kind;
   uint8_t pad[7];
-  uint64_t a, b, c;
+  uint64_t a, b;
   uint64_t tail_bytes;
 };
 static_assert(std::is_trivially_copyable_v<RecordHeader>);
 static_assert(std::is_trivially_copyable_v<ProcessTotals>);
+static_assert(std::is_trivially_copyable_v<VmOpReport>);
 
 }  // namespace
 
-void PipeTap::Send(uint8_t kind, uint64_t a, uint64_t b, uint64_t c,
-                   std::span<const std::byte> tail) {
+void PipeTap::Send(uint8_t kind, uint64_t a, uint64_t b, std::span<const std::byte> tail) {
   RecordHeader h{};
   h.kind = kind;
   h.a = a;
   h.b = b;
-  h.c = c;
   h.tail_bytes = tail.size();
   out_.resize(sizeof h + tail.size());
   std::memcpy(out_.data(), &h, sizeof h);
@@ -62,30 +62,33 @@ void PipeTap::Send(uint8_t kind, uint64_t a, uint64_t b, uint64_t c,
 
 void PipeTap::WriteSubmitted(uint64_t id, uint64_t offset, std::span<const std::byte> data) {
   SectorHashes(data, hashes_);
-  Send(kWriteSubmitted, id, offset, 0, std::as_bytes(std::span<const uint64_t>(hashes_)));
+  Send(kWriteSubmitted, id, offset, std::as_bytes(std::span<const uint64_t>(hashes_)));
 }
-void PipeTap::WriteCompleted(uint64_t id) { Send(kWriteCompleted, id, 0, 0, {}); }
-void PipeTap::WriteFailed(uint64_t id) { Send(kWriteFailed, id, 0, 0, {}); }
-void PipeTap::FlushSubmitted(uint64_t id) { Send(kFlushSubmitted, id, 0, 0, {}); }
-void PipeTap::FlushCompleted(uint64_t id) { Send(kFlushCompleted, id, 0, 0, {}); }
-void PipeTap::FlushFailed(uint64_t id) { Send(kFlushFailed, id, 0, 0, {}); }
+void PipeTap::WriteCompleted(uint64_t id) { Send(kWriteCompleted, id, 0, {}); }
+void PipeTap::WriteFailed(uint64_t id) { Send(kWriteFailed, id, 0, {}); }
+void PipeTap::FlushSubmitted(uint64_t id) { Send(kFlushSubmitted, id, 0, {}); }
+void PipeTap::FlushCompleted(uint64_t id) { Send(kFlushCompleted, id, 0, {}); }
+void PipeTap::FlushFailed(uint64_t id) { Send(kFlushFailed, id, 0, {}); }
 
-void PipeTap::OpDone(GuestOp::Kind kind, uint64_t bytes, uint64_t latency_ns, bool ok) {
-  const std::byte flag{static_cast<unsigned char>(ok ? 1 : 0)};
-  Send(kOpDone, static_cast<uint64_t>(kind), bytes, latency_ns, std::span(&flag, 1));
+void PipeTap::OpDone(const VmOpReport& op) {
+  Send(kOpDone, 0, 0, std::as_bytes(std::span(&op, 1)));
+}
+
+void PipeTap::PrefetchProgress(uint64_t now_ns, uint64_t bytes) {
+  Send(kPrefetchProgress, now_ns, bytes, {});
 }
 
 void PipeTap::PhaseStarted(uint32_t index, uint64_t now_ns) {
-  Send(kPhaseStarted, index, now_ns, 0, {});
+  Send(kPhaseStarted, index, now_ns, {});
 }
 
 void PipeTap::Violation(const std::string& signature, const std::string& message) {
   const std::string both = signature + message;
-  Send(kViolation, signature.size(), 0, 0, std::as_bytes(std::span(both.data(), both.size())));
+  Send(kViolation, signature.size(), 0, std::as_bytes(std::span(both.data(), both.size())));
 }
 
 void PipeTap::End(const ProcessTotals& totals) {
-  Send(kEnd, 0, 0, 0, std::as_bytes(std::span(&totals, 1)));
+  Send(kEnd, 0, 0, std::as_bytes(std::span(&totals, 1)));
 }
 
 Status PipeReader::Feed(std::span<const std::byte> bytes) {
@@ -96,7 +99,7 @@ Status PipeReader::Feed(std::span<const std::byte> bytes) {
     std::memcpy(&h, buf_.data() + at, sizeof h);
     if (buf_.size() - at - sizeof h < h.tail_bytes) break;
     const std::span<const std::byte> tail(buf_.data() + at + sizeof h, h.tail_bytes);
-    const Status s = Apply(h.kind, h.a, h.b, h.c, tail);
+    const Status s = Apply(h.kind, h.a, h.b, tail);
     at += sizeof h + h.tail_bytes;
     if (!s.ok()) {
       buf_.erase(buf_.begin(), buf_.begin() + static_cast<ptrdiff_t>(at));
@@ -107,7 +110,7 @@ Status PipeReader::Feed(std::span<const std::byte> bytes) {
   return Status::Ok();
 }
 
-Status PipeReader::Apply(uint8_t kind, uint64_t a, uint64_t b, uint64_t c,
+Status PipeReader::Apply(uint8_t kind, uint64_t a, uint64_t b,
                          std::span<const std::byte> tail) {
   const auto same = [](const char* what, uint64_t theirs, uint64_t ours) {
     return theirs == ours ? Status::Ok()
@@ -142,8 +145,15 @@ Status PipeReader::Apply(uint8_t kind, uint64_t a, uint64_t b, uint64_t c,
     case kFlushFailed:
       oracle_.FlushFailed(a);
       return Status::Ok();
-    case kOpDone:
-      sink_.OpDone(static_cast<GuestOp::Kind>(a), b, c, !tail.empty() && tail[0] == std::byte{1});
+    case kOpDone: {
+      VmOpReport op;
+      if (tail.size() != sizeof op) return Status::Internal("a VM's op record has the wrong size");
+      std::memcpy(&op, tail.data(), sizeof op);
+      sink_.OpDone(op);
+      return Status::Ok();
+    }
+    case kPrefetchProgress:
+      sink_.PrefetchProgress(a, b);
       return Status::Ok();
     case kPhaseStarted:
       sink_.PhaseStarted(static_cast<uint32_t>(a), b);

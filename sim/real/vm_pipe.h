@@ -43,14 +43,15 @@ class PipeTap final : public VmTap {
   void FlushSubmitted(uint64_t id) override;
   void FlushCompleted(uint64_t id) override;
   void FlushFailed(uint64_t id) override;
-  void OpDone(GuestOp::Kind kind, uint64_t bytes, uint64_t latency_ns, bool ok) override;
+  void OpDone(const VmOpReport& op) override;
   void PhaseStarted(uint32_t index, uint64_t now_ns) override;
+  void PrefetchProgress(uint64_t now_ns, uint64_t bytes) override;
   void Violation(const std::string& signature, const std::string& message) override;
   // The process ends cleanly: its totals.
   void End(const ProcessTotals& totals);
 
  private:
-  void Send(uint8_t kind, uint64_t a, uint64_t b, uint64_t c, std::span<const std::byte> tail);
+  void Send(uint8_t kind, uint64_t a, uint64_t b, std::span<const std::byte> tail);
 
   int fd_;
   std::vector<uint64_t> hashes_;
@@ -61,8 +62,9 @@ class PipeTap final : public VmTap {
 class PipeSink {
  public:
   virtual ~PipeSink() = default;
-  virtual void OpDone(GuestOp::Kind kind, uint64_t bytes, uint64_t latency_ns, bool ok) = 0;
+  virtual void OpDone(const VmOpReport& op) = 0;
   virtual void PhaseStarted(uint32_t index, uint64_t now_ns) = 0;
+  virtual void PrefetchProgress(uint64_t now_ns, uint64_t bytes) = 0;
   virtual void Violation(const std::string& signature, const std::string& message) = 0;
   virtual void End(const ProcessTotals& totals) = 0;
 };
@@ -78,7 +80,7 @@ class PipeReader {
   void DropPending() { buf_.clear(); }
 
  private:
-  Status Apply(uint8_t kind, uint64_t a, uint64_t b, uint64_t c, std::span<const std::byte> tail);
+  Status Apply(uint8_t kind, uint64_t a, uint64_t b, std::span<const std::byte> tail);
 
   TruthImage& oracle_;
   PipeSink& sink_;

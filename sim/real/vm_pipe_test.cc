@@ -21,10 +21,14 @@ struct Sink final : PipeSink {
   std::vector<uint32_t> phases;
   std::vector<std::string> violations;
   std::optional<ProcessTotals> end;
-  void OpDone(GuestOp::Kind kind, uint64_t, uint64_t latency_ns, bool ok) override {
-    if (ok) ops.emplace_back(kind, latency_ns);
+  void OpDone(const VmOpReport& op) override {
+    if (op.ok) ops.emplace_back(op.kind, op.latency_ns);
   }
   void PhaseStarted(uint32_t index, uint64_t) override { phases.push_back(index); }
+  void PrefetchProgress(uint64_t now_ns, uint64_t bytes) override {
+    prefetch.emplace_back(now_ns, bytes);
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> prefetch;
   void Violation(const std::string& signature, const std::string& message) override {
     violations.push_back(signature + "|" + message);
   }
@@ -81,12 +85,15 @@ TEST_F(VmPipe, TheMirrorKnowsWhatTheVmsOracleKnowsAndCatchesAFlushedWriteLost) {
   const auto b = Tokens({0x3333});
   const uint64_t w2 = vm.WriteSubmitted(0, b);  // not flushed: may be lost by a kill
   tap.WriteSubmitted(w2, 0, b);
-  tap.OpDone(GuestOp::kWrite, 1024, 77, true);
+  tap.OpDone({.bytes = 1024, .latency_ns = 77, .kind = GuestOp::kWrite, .ok = true});
+  tap.OpDone({.bytes = 512, .latency_ns = 99, .kind = GuestOp::kRead, .ok = false});
   tap.PhaseStarted(2, 5);
+  tap.PrefetchProgress(8, 65536);
   ASSERT_TRUE(Pump(reader).ok());
   EXPECT_EQ(reader.pending(), 0u);
   EXPECT_EQ(sink.ops, (std::vector<std::pair<GuestOp::Kind, uint64_t>>{{GuestOp::kWrite, 77}}));
   EXPECT_EQ(sink.phases, std::vector<uint32_t>{2});
+  EXPECT_EQ(sink.prefetch, (std::vector<std::pair<uint64_t, uint64_t>>{{8, 65536}}));
 
   // After a kill, both oracles allow the same values: the flushed one or the later one for
   // sector 0, only the flushed one for sector 1; the never-written value is caught.

@@ -99,6 +99,9 @@ Status VmProcess::Start() {
   }
   ::close(fds[1]);
   ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  base_before_ += base_now_;
+  prefetch_before_ += prefetch_now_;
+  base_now_ = prefetch_now_ = 0;
   pid_ = pid;
   fd_ = fds[0];
   ++lives_;
@@ -233,12 +236,19 @@ Status VmProcess::Recover() {
 
 bool VmProcess::stopped() const { return violated_; }
 
-void VmProcess::OpDone(GuestOp::Kind kind, uint64_t bytes, uint64_t latency_ns, bool ok) {
+void VmProcess::OpDone(const VmOpReport& op) {
   ++progress_.ops_done;
-  if (!ok) {
+  base_now_ = op.base_bytes_read;
+  if (!op.ok) {
     ++stats_.failed_ops;
     return;
   }
+  if (recorder_ != nullptr) {
+    recorder_->Add(op.now_ns, op.latency_ns, static_cast<uint32_t>(op.bytes),
+                   static_cast<uint16_t>(plan_.id), static_cast<uint8_t>(op.kind), op.phase);
+  }
+  const GuestOp::Kind kind = op.kind;
+  const uint64_t bytes = op.bytes, latency_ns = op.latency_ns;
   PhaseStats* phase = stats_.phases.empty() ? nullptr : &stats_.phases.back();
   if (kind == GuestOp::kRead) {
     ++stats_.reads;
@@ -268,6 +278,13 @@ void VmProcess::PhaseStarted(uint32_t index, uint64_t now_ns) {
   progress_ = VmProgress{index, 0, 0};
   stats_.phases.push_back({plan_.config.phases[index].kind, now_ns});
   phase_indexes_.push_back(index);
+}
+
+void VmProcess::PrefetchProgress(uint64_t now_ns, uint64_t bytes) {
+  prefetch_now_ = bytes;
+  if (recorder_ != nullptr) {
+    recorder_->AddPrefetch(now_ns, prefetch_before_ + bytes, static_cast<uint16_t>(plan_.id));
+  }
 }
 
 void VmProcess::Violation(const std::string& signature, const std::string& message) {

@@ -28,6 +28,7 @@
 #include "core/util/status.h"
 #include "sim/config/config.h"
 #include "sim/real/vm_pipe.h"
+#include "sim/report/recorder.h"
 #include "sim/world/simulation.h"
 #include "sim/world/vm.h"
 #include "tools/host/posix_files.h"
@@ -67,6 +68,11 @@ class VmProcess final : private PipeSink {
   // the image file cannot be opened.
   Status Recover();
 
+  // Records the lives' operations and prefetch progress into `r` (not owned; null: none).
+  void SetRecorder(Recorder* r) { recorder_ = r; }
+  // Base bytes read by every life so far, as the lives reported them.
+  uint64_t base_bytes_read() const { return base_before_ + base_now_; }
+
   bool running() const { return pid_ > 0; }
   bool finished() const { return finished_; }  // a life ended by itself
   bool stopped() const;                        // a violation ended the VM
@@ -79,8 +85,9 @@ class VmProcess final : private PipeSink {
   Status BuildMirror();
   void Reap();
   // PipeSink
-  void OpDone(GuestOp::Kind kind, uint64_t bytes, uint64_t latency_ns, bool ok) override;
+  void OpDone(const VmOpReport& op) override;
   void PhaseStarted(uint32_t index, uint64_t now_ns) override;
+  void PrefetchProgress(uint64_t now_ns, uint64_t bytes) override;
   void Violation(const std::string& signature, const std::string& message) override;
   void End(const ProcessTotals& totals) override;
 
@@ -107,6 +114,10 @@ class VmProcess final : private PipeSink {
   std::vector<uint32_t> phase_indexes_;  // of each entry of stats_.phases
   VmProgress progress_;
   uint64_t phase_started_ns_ = 0;
+  Recorder* recorder_ = nullptr;
+  // A life counts from 0: what the earlier lives reached, and what this one has.
+  uint64_t base_before_ = 0, base_now_ = 0;
+  uint64_t prefetch_before_ = 0, prefetch_now_ = 0;
 };
 
 }  // namespace fvd::sim::real

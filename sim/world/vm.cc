@@ -149,6 +149,7 @@ Task<void> Vm::OpenImage(FailureStage stage) {
   options.on_prefetch_progress = [this, copied_before](uint64_t bytes) {
     if (w_.recorder != nullptr)
       w_.recorder->AddPrefetch(NowNs(w_.clock), copied_before + bytes, static_cast<uint16_t>(id_));
+    if (tap_ != nullptr) tap_->PrefetchProgress(NowNs(w_.clock), copied_before + bytes);
   };
   ImageEnv env{w_.clock, w_.scheduler, w_.random};
   auto opened =
@@ -382,7 +383,9 @@ Task<void> Vm::DoOp(GuestOp op) {
     if (tap_ != nullptr && op.kind == GuestOp::kWrite) tap_->WriteFailed(write_id);
     if (tap_ != nullptr && op.kind == GuestOp::kFlush) tap_->FlushFailed(flush_id);
   }
-  if (tap_ != nullptr && !crashed) tap_->OpDone(op.kind, op.length, now - start, s.ok());
+  if (tap_ != nullptr && !crashed) {
+    tap_->OpDone({op.length, now - start, now, BaseBytesSoFar(), op.kind, phase_index_, s.ok()});
+  }
   auto it = std::find_if(in_flight_ops_.begin(), in_flight_ops_.end(), [&](const GuestOp& o) {
     return o.kind == op.kind && o.offset == op.offset && o.length == op.length;
   });

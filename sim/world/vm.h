@@ -109,11 +109,22 @@ struct VmDisks {
   BlockDevice* base = nullptr;  // may be null
 };
 
+// One guest operation as it completed, for a VmTap: what a report's time series records.
+struct VmOpReport {
+  uint64_t bytes = 0;
+  uint64_t latency_ns = 0;
+  uint64_t now_ns = 0;           // when it completed (the VM's clock)
+  uint64_t base_bytes_read = 0;  // by this life of the VM so far
+  GuestOp::Kind kind = GuestOp::kRead;
+  uint8_t phase = 0;
+  bool ok = false;
+};
+
 // What a VM reports as it goes, for a host that mirrors it in another process (real mode's
 // process kills, sim/real/vm_process.h): every change to its oracle, in order, each made here
 // before the engine sees the operation (so a mirror that has them all knows every write that
-// may have reached the image); each guest operation's outcome; each phase's start; each
-// violation found.
+// may have reached the image); each guest operation's outcome; each phase's start; the
+// prefetcher's progress (bytes copied by this life); each violation found.
 class VmTap {
  public:
   virtual ~VmTap() = default;
@@ -123,8 +134,9 @@ class VmTap {
   virtual void FlushSubmitted(uint64_t id) = 0;
   virtual void FlushCompleted(uint64_t id) = 0;
   virtual void FlushFailed(uint64_t id) = 0;
-  virtual void OpDone(GuestOp::Kind kind, uint64_t bytes, uint64_t latency_ns, bool ok) = 0;
+  virtual void OpDone(const VmOpReport& op) = 0;
   virtual void PhaseStarted(uint32_t index, uint64_t now_ns) = 0;
+  virtual void PrefetchProgress(uint64_t now_ns, uint64_t bytes) = 0;
   virtual void Violation(const std::string& signature, const std::string& message) = 0;
 };
 
