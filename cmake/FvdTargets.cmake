@@ -41,3 +41,19 @@ function(fvd_plugin_test name)
   endif()
   set_tests_properties(${name} PROPERTIES ENVIRONMENT "${env}" TIMEOUT 900)
 endfunction()
+
+# fvd_nbdkit_dir(OUT KIND FALLBACK): the folder nbdkit keeps its KIND (plugindir, filterdir) in,
+# relative to nbdkit's prefix as pkg-config tells it (Debian's nbdkit:
+# lib/x86_64-linux-gnu/nbdkit/plugins), so ours land where nbdkit finds them by name under the
+# same prefix; FALLBACK without pkg-config's answer.
+function(fvd_nbdkit_dir out kind fallback)
+  set(dir "${fallback}")
+  if(PkgConfig_FOUND)
+    pkg_get_variable(abs nbdkit ${kind})
+    pkg_get_variable(prefix nbdkit prefix)
+    if(abs AND prefix)
+      file(RELATIVE_PATH dir "${prefix}" "${abs}")
+    endif()
+  endif()
+  set(${out} "${dir}" PARENT_SCOPE)
+endfunction()

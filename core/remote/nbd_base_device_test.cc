@@ -2,6 +2,7 @@
 // faults: the bytes, split reads, many reads in flight, a server that fails some reads, one
 // that does not answer, one that dies, and URIs that lead nowhere.
 #include "core/remote/nbd_base_device.h"
+#include "core/remote/unix_socket.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -39,16 +40,6 @@ std::vector<std::byte> Content() {
   return v;
 }
 
-bool Connectable(const std::string& sock) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", sock.c_str());
-  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
-
 // nbdkit in the foreground on a Unix socket, serving `file` through `filters`.
 class Server {
  public:
@@ -67,7 +58,7 @@ class Server {
     argv.push_back(nullptr);
     if (::posix_spawnp(&pid_, "nbdkit", nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
     // Ready when the socket accepts: a condition, polled (at most 30 s).
-    for (int i = 0; i < 3000 && pid_ > 0 && !Connectable(sock_); ++i) {
+    for (int i = 0; i < 3000 && pid_ > 0 && !UnixSocketAccepts(sock_); ++i) {
       std::this_thread::sleep_for(milliseconds(10));
     }
   }
@@ -79,7 +70,7 @@ class Server {
     pid_ = -1;
   }
   std::string uri() const { return "nbd+unix:///?socket=" + sock_; }
-  bool up() const { return pid_ > 0 && Connectable(sock_); }
+  bool up() const { return pid_ > 0 && UnixSocketAccepts(sock_); }
 
  private:
   std::string sock_;

@@ -3,21 +3,21 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <vector>
+
+#include "core/remote/unix_socket.h"
 
 extern char** environ;
 
@@ -25,17 +25,6 @@ namespace fvd::sim::real {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool Connectable(const std::string& sock) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", sock.c_str());
-  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
 
 std::string Tail(const std::string& path) {
   std::ifstream in(path);
@@ -117,7 +106,7 @@ Result<std::unique_ptr<BaseServer>> BaseServer::Start(const std::string& base_fi
   }
   // Ready when the socket accepts: a condition, polled every 10 ms for at most 30 s.
   for (int i = 0; i < 3000; ++i) {
-    if (Connectable(s->socket_)) {
+    if (remote::UnixSocketAccepts(s->socket_)) {
       char rate[32];
       std::snprintf(rate, sizeof rate, "%.4g MB/s",
                     static_cast<double>(model.bandwidth_bytes_per_s) / 1e6);
