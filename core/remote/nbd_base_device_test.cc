@@ -2,7 +2,6 @@
 // faults: the bytes, split reads, many reads in flight, a server that fails some reads, one
 // that does not answer, one that dies, and URIs that lead nowhere.
 #include "core/remote/nbd_base_device.h"
-#include "core/remote/unix_socket.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -19,6 +18,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "core/remote/unix_socket.h"
 
 extern char** environ;
 
@@ -145,11 +146,16 @@ TEST_F(NbdBaseDeviceTest, ReadsTheExportByteForByteSplitAndConcurrent) {
   for (size_t i = 0; i < bufs.size(); ++i) {
     bufs[i].resize(512 * (1 + i * 37 % 300));
     const uint64_t off = (i * 1234567) % (kSize - bufs[i].size());
-    ASSERT_TRUE(device_->SubmitRead(off, bufs[i], [&, off, i](Status s) {
-      ++done;
-      const auto want = Want(off, bufs[i].size());
-      if (!s.ok() || !std::equal(want.begin(), want.end(), bufs[i].begin())) ++failed;
-    }).ok());
+    ASSERT_TRUE(device_
+                    ->SubmitRead(off, bufs[i],
+                                 [&, off, i](Status s) {
+                                   ++done;
+                                   const auto want = Want(off, bufs[i].size());
+                                   if (!s.ok() ||
+                                       !std::equal(want.begin(), want.end(), bufs[i].begin()))
+                                     ++failed;
+                                 })
+                    .ok());
   }
   loop_->RunUntil([&] { return done == 64; });
   EXPECT_EQ(failed, 0);
@@ -174,7 +180,7 @@ TEST_F(NbdBaseDeviceTest, ItIsReadOnlyAndItsFlushCompletesLater) {
 TEST_F(NbdBaseDeviceTest, ReadsTheServerFailsFailAloneAndTheConnectionGoesOn) {
   const fs::path trigger = dir_ / "fail-now";
   ASSERT_NO_FATAL_FAILURE(Serve({"--filter=error", "error=EIO", "error-pread-rate=100%",
-                                "error-pread-file=" + trigger.string()}));
+                                 "error-pread-file=" + trigger.string()}));
   ASSERT_NO_FATAL_FAILURE(OpenDevice());
   std::vector<std::byte> buf(4096);
   ASSERT_TRUE(Read(8192, buf).ok());

@@ -279,8 +279,8 @@ std::string Comment(const CalibrateOptions& o, const Target& t, const Measured& 
       o.path.c_str(), o.direct ? "O_DIRECT" : "page cache", o.runtime_s * 1000,
       FormatSize(t.size).c_str(), t.device ? "device" : "scratch file", when, m.read_4k_ns / 1e3,
       m.read_4k_stddev_ns / 1e3, m.read_64k_ns / 1e3, m.read_4k_qd32_iops,
-      m.seq_read_bytes_per_s / 1e6, m.write_4k_ns / 1e3, m.fua_write_4k_ns / 1e3,
-      m.flush_ns / 1e3, m.fresh_write_4k_ns / 1e3, m.fresh_flush_ns / 1e3);
+      m.seq_read_bytes_per_s / 1e6, m.write_4k_ns / 1e3, m.fua_write_4k_ns / 1e3, m.flush_ns / 1e3,
+      m.fresh_write_4k_ns / 1e3, m.fresh_flush_ns / 1e3);
   return buf;
 }
 

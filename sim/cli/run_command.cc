@@ -149,7 +149,7 @@ int Run(const RunArgs& a) {
   const uint64_t seed = world->seed;
   const Recorder* recorder = nullptr;
   SimResult r;
-  std::unique_ptr<Simulation> sim_holder;  // the recorder lives in the simulation
+  std::unique_ptr<Simulation> sim_holder;   // the recorder lives in the simulation
   std::unique_ptr<Recorder> real_recorder;  // a real run's time series
   if (!a.real_dir.empty()) {
 #ifdef FVD_TEST_BUGS
@@ -162,8 +162,7 @@ int Run(const RunArgs& a) {
                                a.swarm ? "" : a.file, !a.report_dir.empty()});
     if (!real.ok()) {
       const std::string& m = real.status().message();
-      std::cerr << "fvdsim: " << (m.rfind(a.file + ":", 0) == 0 ? "" : a.file + ": ") << m
-                << "\n";
+      std::cerr << "fvdsim: " << (m.rfind(a.file + ":", 0) == 0 ? "" : a.file + ": ") << m << "\n";
       return 2;
     }
     r = std::move(real->result);

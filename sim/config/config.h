@@ -116,8 +116,8 @@ struct PhaseConfig {
   // sync jobs, fvd-img bench at depth 1: Image::TryWriteNow); the rest, and those the image
   // declines, are submitted.
   uint32_t sync_write_percent = 0;
-  uint64_t think_time_ns = 0;       // boot: pause between reads
-  uint64_t working_set_bytes = 0;   // boot: how much of the base a boot reads
+  uint64_t think_time_ns = 0;      // boot: pause between reads
+  uint64_t working_set_bytes = 0;  // boot: how much of the base a boot reads
   uint64_t path_seed = 0;  // boot: VMs with the same non-zero seed read the same blocks in the
                            // same order (one OS's boot path); 0: each VM its own
 

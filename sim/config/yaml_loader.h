@@ -57,8 +57,7 @@ Result<WorkloadConfig> LoadWorkloadFile(const std::string& path,
 std::string LocateKey(const std::string& path, const std::vector<std::string>& steps);
 
 // Loads YAML text; `name_for_errors` stands for the file name in messages.
-Result<WorkloadConfig> LoadWorkloadText(const std::string& text,
-                                        const std::string& name_for_errors,
+Result<WorkloadConfig> LoadWorkloadText(const std::string& text, const std::string& name_for_errors,
                                         const std::vector<Override>& overrides = {});
 
 }  // namespace fvd::sim

@@ -625,7 +625,7 @@ TEST(LocateKey, NamesTheLineAndColumnOfAKeyOrNothing) {
   EXPECT_EQ(LocateKey(p, {"crashes", "1", "after_ops"}), p + ":5:5");
   EXPECT_EQ(LocateKey(p, {"crashes", "0", "at"}), p + ":3:6");
   EXPECT_EQ(LocateKey(p, {"crashes"}), p + ":2:1");
-  EXPECT_EQ(LocateKey(p, {"crashes", "2"}), "");             // no such entry
+  EXPECT_EQ(LocateKey(p, {"crashes", "2"}), "");               // no such entry
   EXPECT_EQ(LocateKey(p, {"crashes", "0", "after_ops"}), "");  // set elsewhere (--set)
   EXPECT_EQ(LocateKey(p, {"name", "x"}), "");
   std::filesystem::remove(path);

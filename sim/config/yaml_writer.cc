@@ -47,9 +47,8 @@ class MapWriter {
   }
   // "never" for -1, else whole seconds.
   MapWriter& DelaySeconds(const char* key, int32_t T::*member) {
-    return Field(key, member, [](int32_t s) {
-      return s < 0 ? std::string("never") : std::to_string(s) + "s";
-    });
+    return Field(key, member,
+                 [](int32_t s) { return s < 0 ? std::string("never") : std::to_string(s) + "s"; });
   }
 
  private:
@@ -92,8 +91,8 @@ void WriteDisk(YAML::Emitter& out, const DiskConfig& d) {
 
 void WriteBase(YAML::Emitter& out, const BaseImageConfig& b) {
   using B = BaseImageConfig;
-  out << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << b.name
-      << YAML::Key << "disk" << YAML::Value << b.disk;
+  out << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << b.name << YAML::Key
+      << "disk" << YAML::Value << b.disk;
   MapWriter<B>(out, b, B{}).Size("size", &B::size_bytes).Size("nonzero", &B::nonzero_bytes);
   out << YAML::EndMap;
 }
@@ -138,7 +137,8 @@ void WriteSizes(YAML::Emitter& out, const std::map<uint64_t, uint32_t>& sizes) {
     return;
   }
   out << YAML::Flow << YAML::BeginMap;
-  for (const auto& [size, weight] : sizes) out << YAML::Key << FormatSize(size) << YAML::Value << weight;
+  for (const auto& [size, weight] : sizes)
+    out << YAML::Key << FormatSize(size) << YAML::Value << weight;
   out << YAML::EndMap;
 }
 
@@ -187,8 +187,9 @@ void WriteVm(YAML::Emitter& out, const VmConfig& v) {
 void WriteSpike(YAML::Emitter& out, const LatencySpikeConfig& s) {
   using S = LatencySpikeConfig;
   out << YAML::Flow << YAML::BeginMap << YAML::Key << "disk" << YAML::Value << s.disk;
-  MapWriter<S>(out, s, S{}).Probability("probability", &S::probability_ppm).Duration("extra",
-                                                                                     &S::extra_ns);
+  MapWriter<S>(out, s, S{})
+      .Probability("probability", &S::probability_ppm)
+      .Duration("extra", &S::extra_ns);
   out << YAML::EndMap;
 }
 
@@ -223,8 +224,10 @@ void WriteCrash(YAML::Emitter& out, const CrashConfig& c) {
   if (c.fates != CrashFates{}) {
     using F = CrashFates;
     out << YAML::Key << "fates" << YAML::Value << YAML::Flow << YAML::BeginMap;
-    MapWriter<F>(out, c.fates, F{}).Plain("survive", &F::survive).Plain("lose", &F::lose).Plain(
-        "tear", &F::tear);
+    MapWriter<F>(out, c.fates, F{})
+        .Plain("survive", &F::survive)
+        .Plain("lose", &F::lose)
+        .Plain("tear", &F::tear);
     out << YAML::EndMap;
   }
   out << YAML::EndMap;
@@ -257,7 +260,8 @@ std::string WriteWorkloadYaml(const WorkloadConfig& c, const std::string& header
   out << YAML::EndMap;
   std::ostringstream text;
   std::istringstream lines(header);
-  for (std::string line; std::getline(lines, line);) text << (line.empty() ? "#" : "# " + line) << "\n";
+  for (std::string line; std::getline(lines, line);)
+    text << (line.empty() ? "#" : "# " + line) << "\n";
   text << out.c_str() << "\n";
   return text.str();
 }

@@ -489,9 +489,9 @@ struct SimDisk::Impl {
   std::vector<Op> failures;                  // to complete with "disk crashed"
   TimerId drain_timer = 0;
   uint64_t next_seq = 1;
-  uint64_t link_free_at = 0;  // when the link finishes the transfers already admitted
+  uint64_t link_free_at = 0;     // when the link finishes the transfers already admitted
   bool fresh_unflushed = false;  // a write into fresh space was admitted since the last flush
-  uint64_t head = 0;          // the previous data operation's end, for seeks
+  uint64_t head = 0;             // the previous data operation's end, for seeks
 };
 
 SimDisk::SimDisk(VirtualLoop& loop, const DiskConfig& model, uint64_t size, uint64_t id,

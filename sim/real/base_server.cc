@@ -70,8 +70,7 @@ BaseServer::Args BaseServer::FilterArgs(const std::string& filter, const DiskCon
 
 Result<std::unique_ptr<BaseServer>> BaseServer::Start(const std::string& base_file,
                                                       const std::string& base_name,
-                                                      const DiskConfig& model,
-                                                      uint64_t seed) {
+                                                      const DiskConfig& model, uint64_t seed) {
   const std::string what = "base " + base_name + " (on network disk " + model.name + ")";
   std::string tmpl = (fs::temp_directory_path() / "fvd-real-XXXXXX").string();
   if (::mkdtemp(tmpl.data()) == nullptr) {
@@ -100,9 +99,9 @@ Result<std::unique_ptr<BaseServer>> BaseServer::Start(const std::string& base_fi
   posix_spawn_file_actions_destroy(&actions);
   if (err != 0) {
     s->pid_ = -1;
-    return Status::Unsupported(what + ": real mode serves it with nbdkit, which could not be run (" +
-                               std::strerror(err) +
-                               "); install nbdkit, or give --local-bases to read it as a file");
+    return Status::Unsupported(
+        what + ": real mode serves it with nbdkit, which could not be run (" + std::strerror(err) +
+        "); install nbdkit, or give --local-bases to read it as a file");
   }
   // Ready when the socket accepts: a condition, polled every 10 ms for at most 30 s.
   for (int i = 0; i < 3000; ++i) {

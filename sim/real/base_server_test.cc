@@ -16,7 +16,7 @@ TEST(BaseServer, TheFilterCarriesTheDisksModelItsQueueDepthAndTheSeed) {
   const BaseServer::Args a = BaseServer::FilterArgs("/x/f.so", m, 9);
   EXPECT_EQ(a.options, (std::vector<std::string>{"--filter=/x/f.so", "-t", "64"}));
   EXPECT_EQ(a.params, (std::vector<std::string>{"link-latency=500000", "link-rate=125000000",
-                                                 "link-jitter=50000", "link-seed=9"}));
+                                                "link-jitter=50000", "link-seed=9"}));
 }
 
 }  // namespace

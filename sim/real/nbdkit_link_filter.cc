@@ -14,9 +14,8 @@
 // whole milliseconds.
 // Writes are refused (a base is read-only); everything else passes through.
 #define NBDKIT_API_VERSION 2
-#include <nbdkit-filter.h>
-
 #include <errno.h>
+#include <nbdkit-filter.h>
 #include <time.h>
 
 #include <cinttypes>
@@ -69,10 +68,12 @@ int LinkConfigComplete(nbdkit_next_config_complete* next, nbdkit_backend* nxdata
   return next(nxdata);
 }
 
-int LinkCanWrite(nbdkit_next*, void*) { return 0; }
+int LinkCanWrite(nbdkit_next*, void*) {
+  return 0;
+}
 
-int LinkPread(nbdkit_next* next, void*, void* buf, uint32_t count, uint64_t offset,
-              uint32_t flags, int* err) {
+int LinkPread(nbdkit_next* next, void*, void* buf, uint32_t count, uint64_t offset, uint32_t flags,
+              int* err) {
   uint64_t done = 0;
   {
     const std::lock_guard<std::mutex> hold(lock);

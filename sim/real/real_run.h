@@ -33,15 +33,15 @@ namespace fvd::sim::real {
 
 struct RealOptions {
   std::string dir;
-  bool direct = false;       // O_DIRECT on the images and bases
-  bool keep = false;         // leave the images and bases in dir
-  bool local_bases = false;  // read bases on network disks as local files too (no nbdkit)
+  bool direct = false;        // O_DIRECT on the images and bases
+  bool keep = false;          // leave the images and bases in dir
+  bool local_bases = false;   // read bases on network disks as local files too (no nbdkit)
   std::string workload_file;  // where the config came from, to name lines in refusals ("": none)
   bool record = false;        // keep a time series for a report
 };
 
 struct RealRun {
-  SimResult result;  // in the simulator's shape (no simulated disks)
+  SimResult result;                    // in the simulator's shape (no simulated disks)
   std::unique_ptr<Recorder> recorder;  // with `record`; times count from the run's start
 };
 

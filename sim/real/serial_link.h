@@ -29,11 +29,10 @@ class SerialLink {
   uint64_t Complete(uint64_t now_ns, uint64_t bytes) {
     const uint64_t arrive = now_ns + model_.latency_ns;
     const uint64_t start = arrive > free_at_ns_ ? arrive : free_at_ns_;
-    const uint64_t transfer =
-        model_.bytes_per_s == 0
-            ? 0
-            : static_cast<uint64_t>(static_cast<Uint128>(bytes) * 1'000'000'000 /
-                                    model_.bytes_per_s);
+    const uint64_t transfer = model_.bytes_per_s == 0
+                                  ? 0
+                                  : static_cast<uint64_t>(static_cast<Uint128>(bytes) *
+                                                          1'000'000'000 / model_.bytes_per_s);
     free_at_ns_ = start + transfer;
     return free_at_ns_ + (model_.jitter_ns > 0 ? prng_.Below(model_.jitter_ns) : 0);
   }

@@ -17,7 +17,7 @@ TEST(SerialLink, ALoneReadPaysTheLatencyAndItsTransfer) {
 TEST(SerialLink, ConcurrentReadsCrossTheLinkOneAfterAnother) {
   SerialLink link({.latency_ns = 2 * kMs, .bytes_per_s = 1'000'000, .jitter_ns = 0}, 1);
   EXPECT_EQ(link.Complete(0, 1000), 3 * kMs);
-  EXPECT_EQ(link.Complete(0, 1000), 4 * kMs);      // behind the first
+  EXPECT_EQ(link.Complete(0, 1000), 4 * kMs);        // behind the first
   EXPECT_EQ(link.Complete(kMs / 2, 500), 4500'000);  // arrives at 2.5 ms, waits until 4
   // One that arrives after the link went idle waits for nobody.
   EXPECT_EQ(link.Complete(10 * kMs, 2000), 14 * kMs);

@@ -64,11 +64,21 @@ void PipeTap::WriteSubmitted(uint64_t id, uint64_t offset, std::span<const std::
   SectorHashes(data, hashes_);
   Send(kWriteSubmitted, id, offset, std::as_bytes(std::span<const uint64_t>(hashes_)));
 }
-void PipeTap::WriteCompleted(uint64_t id) { Send(kWriteCompleted, id, 0, {}); }
-void PipeTap::WriteFailed(uint64_t id) { Send(kWriteFailed, id, 0, {}); }
-void PipeTap::FlushSubmitted(uint64_t id) { Send(kFlushSubmitted, id, 0, {}); }
-void PipeTap::FlushCompleted(uint64_t id) { Send(kFlushCompleted, id, 0, {}); }
-void PipeTap::FlushFailed(uint64_t id) { Send(kFlushFailed, id, 0, {}); }
+void PipeTap::WriteCompleted(uint64_t id) {
+  Send(kWriteCompleted, id, 0, {});
+}
+void PipeTap::WriteFailed(uint64_t id) {
+  Send(kWriteFailed, id, 0, {});
+}
+void PipeTap::FlushSubmitted(uint64_t id) {
+  Send(kFlushSubmitted, id, 0, {});
+}
+void PipeTap::FlushCompleted(uint64_t id) {
+  Send(kFlushCompleted, id, 0, {});
+}
+void PipeTap::FlushFailed(uint64_t id) {
+  Send(kFlushFailed, id, 0, {});
+}
 
 void PipeTap::OpDone(const VmOpReport& op) {
   Send(kOpDone, 0, 0, std::as_bytes(std::span(&op, 1)));
@@ -110,13 +120,12 @@ Status PipeReader::Feed(std::span<const std::byte> bytes) {
   return Status::Ok();
 }
 
-Status PipeReader::Apply(uint8_t kind, uint64_t a, uint64_t b,
-                         std::span<const std::byte> tail) {
+Status PipeReader::Apply(uint8_t kind, uint64_t a, uint64_t b, std::span<const std::byte> tail) {
   const auto same = [](const char* what, uint64_t theirs, uint64_t ours) {
     return theirs == ours ? Status::Ok()
                           : Status::Internal(std::string("the VM's process numbered a ") + what +
-                                             " " + std::to_string(theirs) + " where its mirror has " +
-                                             std::to_string(ours));
+                                             " " + std::to_string(theirs) +
+                                             " where its mirror has " + std::to_string(ours));
   };
   switch (kind) {
     case kWriteSubmitted: {

@@ -43,7 +43,9 @@ std::vector<std::byte> Tokens(std::initializer_list<uint64_t> tokens) {
   return data;
 }
 
-uint64_t Zero(uint64_t) { return 0; }
+uint64_t Zero(uint64_t) {
+  return 0;
+}
 
 class VmPipe : public ::testing::Test {
  protected:
@@ -169,9 +171,9 @@ TEST_F(VmPipe, ViolationsAndTheTotalsReachTheSink) {
   t.prefetch_finished_ns = 99;
   tap.End(t);
   ASSERT_TRUE(Pump(reader).ok());
-  EXPECT_EQ(sink.violations, std::vector<std::string>{
-                                 "read-wrong@guest-read|vm a at 5 ns: a read returned a value "
-                                 "never written"});
+  EXPECT_EQ(sink.violations,
+            std::vector<std::string>{"read-wrong@guest-read|vm a at 5 ns: a read returned a value "
+                                     "never written"});
   ASSERT_TRUE(sink.end.has_value());
   EXPECT_EQ(sink.end->journal_writes, 12u);
   EXPECT_EQ(sink.end->prefetch_finished_ns, 99);
