@@ -623,7 +623,15 @@ class RealModeTest(unittest.TestCase):
                 self.assertGreaterEqual(v["phases"][0]["duration_s"], 1.5, v)
             self.assertGreater(sum(v["journal_replayed_sectors"] for v in vms.values()), 0)
             self.assertIn("crashes are process kills", " ".join(j["notes"]))
+            self.assertFalse(j["timed_out"])
             self.assertEqual(os.listdir(real), [])
+            # max_time stops the lives' workload, and the run says so.
+            r = run("run", workload, "--real", real, "--json", "--max-time", "1200ms")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            j = json.loads(r.stdout)
+            self.assertEqual(j["violations"], [])
+            self.assertTrue(j["timed_out"])
+            self.assertEqual(j["crashes"], 5)  # all of them: the last, at 0.9 s, is before 1.2 s
 
     def test_refusals_name_the_key_and_touch_nothing(self):
         with tempfile.TemporaryDirectory(dir="/var/tmp") as d:

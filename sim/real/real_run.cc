@@ -1,8 +1,8 @@
 #include "sim/real/real_run.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <linux/magic.h>
+#include <poll.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -16,10 +16,10 @@
 
 #include "core/image/image_file.h"
 #include "core/util/prng.h"
-#include "sim/config/yaml_loader.h"  // LocateKey
+#include "sim/config/yaml_loader.h"    // LocateKey
+#include "sim/disk/initial_content.h"  // FillInitialSector
 #include "sim/real/base_server.h"
 #include "sim/real/vm_process.h"
-#include "sim/disk/initial_content.h"  // FillInitialSector
 #include "sim/world/image_plan.h"
 #include "sim/world/vm.h"
 #include "tools/host/posix_files.h"
@@ -149,16 +149,10 @@ Status CheckDir(const RealOptions& o) {
   return Status::Ok();
 }
 
-uint64_t MonotonicNs() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 uint64_t Elapsed(const std::chrono::steady_clock::time_point& since) {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now() - since)
-                                   .count());
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - since)
+          .count());
 }
 
 // No crashes: every VM in this process, on one loop; with a time series if `record`.
@@ -186,8 +180,8 @@ Result<RealRun> RunInProcess(const WorkloadConfig& config, const std::vector<VmP
     RealVm r;
     FVD_ASSIGN_OR_RETURN(r.image, files.Open(p.image_path, OpenMode::kReadWrite));
     if (!p.base_at.empty()) {
-    FVD_ASSIGN_OR_RETURN(r.base, files.OpenBase(p.base_at));
-  }
+      FVD_ASSIGN_OR_RETURN(r.base, files.OpenBase(p.base_at));
+    }
     VmWorld world{
         files.loop(), files.loop(), files.random(),
         trace,        violations,   faults,
@@ -257,7 +251,9 @@ Result<RealRun> RunWithKills(const WorkloadConfig& config, uint64_t seed,
   }
   std::stable_sort(kills.begin(), kills.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
-  const auto wall_start = std::chrono::steady_clock::now();
+  // Crash times and max_time count from the run's start, on the clock the lives share.
+  const uint64_t run_start = plans.empty() ? 0 : plans.front().run_start_ns;
+  const auto since_start = [&] { return ClockNs(files.loop()) - run_start; };
   for (auto& vm : vms) FVD_RETURN_IF_ERROR(vm->Start());
   size_t next = 0;
   for (;;) {
@@ -271,7 +267,7 @@ Result<RealRun> RunWithKills(const WorkloadConfig& config, uint64_t seed,
     if (fds.empty()) break;
     int timeout_ms = -1;
     if (next < kills.size()) {
-      const uint64_t now = Elapsed(wall_start);
+      const uint64_t now = since_start();
       timeout_ms = kills[next].first > now
                        ? static_cast<int>((kills[next].first - now + 999'999) / 1'000'000)
                        : 0;
@@ -282,7 +278,7 @@ Result<RealRun> RunWithKills(const WorkloadConfig& config, uint64_t seed,
     for (size_t i = 0; i < fds.size(); ++i) {
       if (fds[i].revents != 0) FVD_RETURN_IF_ERROR(polled[i]->Read());
     }
-    for (; next < kills.size() && Elapsed(wall_start) >= kills[next].first; ++next) {
+    for (; next < kills.size() && since_start() >= kills[next].first; ++next) {
       for (auto& vm : vms) {
         if (!vm->running() || !CrashApplies(kills[next].second, vm->name())) continue;
         FVD_RETURN_IF_ERROR(vm->Kill());
@@ -292,10 +288,9 @@ Result<RealRun> RunWithKills(const WorkloadConfig& config, uint64_t seed,
       }
     }
   }
-  result.timed_out = std::any_of(vms.begin(), vms.end(), [](const auto& v) {
-    return !v->finished() && !v->stopped();
-  });
-  result.wall_time_ns = Elapsed(wall_start);
+  result.timed_out =
+      std::any_of(vms.begin(), vms.end(), [](const auto& v) { return v->timed_out(); });
+  result.wall_time_ns = since_start();
   result.sim_time_ns = result.wall_time_ns;
   result.violations = violations.messages;
   result.signatures = violations.signatures;
@@ -326,8 +321,8 @@ Result<RealRun> RunReal(const WorkloadConfig& config, uint64_t seed, const RealO
   Created created;
   created.keep = o.keep;
   std::map<std::string, std::pair<uint64_t, uint64_t>> content;  // base -> seed, nonzero
-  std::map<std::string, std::string> base_at;                     // base -> file or NBD URI
-  std::vector<std::unique_ptr<BaseServer>> servers;               // outlive the VMs' devices
+  std::map<std::string, std::string> base_at;                    // base -> file or NBD URI
+  std::vector<std::unique_ptr<BaseServer>> servers;              // outlive the VMs' devices
   std::vector<std::string> notes;
   uint64_t component = 16;
   for (const BaseImageConfig& b : config.bases) {
@@ -344,15 +339,15 @@ Result<RealRun> RunReal(const WorkloadConfig& config, uint64_t seed, const RealO
                       "): read as a local file (--local-bases)");
       continue;
     }
-    FVD_ASSIGN_OR_RETURN(std::unique_ptr<BaseServer> server, BaseServer::Start(path, b.name, *disk,
-                                                            DeriveSeed(seed, component++)));
+    FVD_ASSIGN_OR_RETURN(std::unique_ptr<BaseServer> server,
+                         BaseServer::Start(path, b.name, *disk, DeriveSeed(seed, component++)));
     base_at[b.name] = server->uri();
     notes.push_back(server->note());
     servers.push_back(std::move(server));
   }
   // Every VM's image, created; what a process needs to run it.
   std::vector<VmPlan> plans;
-  const uint64_t run_start = MonotonicNs();
+  const uint64_t run_start = ClockNs(files.loop());
   for (const VmConfig& vc : config.vms) {
     for (uint32_t i = 0; i < vc.count; ++i) {
       uint64_t base_len = 0;
@@ -373,9 +368,9 @@ Result<RealRun> RunReal(const WorkloadConfig& config, uint64_t seed, const RealO
       FVD_ASSIGN_OR_RETURN(auto image,
                            files.Open(plan.image_path, OpenMode::kReadWrite, /*create=*/true));
       created.files.push_back(plan.image_path);
-      FVD_RETURN_IF_ERROR(WriteNewImage(*image, nullptr, files.drive(), h)
-                              .WithContext("vm " + plan.config.name + ": creating " +
-                                           plan.image_path));
+      FVD_RETURN_IF_ERROR(
+          WriteNewImage(*image, nullptr, files.drive(), h)
+              .WithContext("vm " + plan.config.name + ": creating " + plan.image_path));
       plans.push_back(std::move(plan));
     }
   }

@@ -31,6 +31,7 @@ struct ProcessTotals {
   uint64_t allocating_writes = 0, journal_sector_writes = 0, journal_writes = 0;
   uint64_t journal_recycles = 0, journal_recycle_wait_ns = 0, image_flushes = 0;
   uint64_t data_flushes = 0;
+  bool timed_out = false;  // the run's max_time stopped the workload before its phases ended
 };
 
 // The child's side.

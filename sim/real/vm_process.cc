@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,12 +16,6 @@
 
 namespace fvd::sim::real {
 namespace {
-
-uint64_t MonotonicNs() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 std::string HowItEnded(int status) {
   if (WIFSIGNALED(status)) {
@@ -65,10 +58,11 @@ Status VmProcess::BuildMirror() {
   mirror_.reset();
   image_.reset();
   FVD_ASSIGN_OR_RETURN(image_, files_.Open(plan_.image_path, OpenMode::kReadWrite));
-  VmWorld world{files_.loop(), files_.loop(), files_.random(), trace_,   violations_,
-                faults_,       options_,      nullptr,         [](const std::string&) {
-                  return std::vector<ByteRange>{};
-                }};
+  VmWorld world{
+      files_.loop(), files_.loop(), files_.random(),
+      trace_,        violations_,   faults_,
+      options_,      nullptr,       [](const std::string&) {
+                  return std::vector<ByteRange>{}; }};
   mirror_ = std::make_unique<Vm>(
       world, plan_.config.name, plan_.id, plan_.config,
       VmDisks{nullptr, *image_, nullptr, nullptr, base_.get()}, plan_.config.image.size_bytes,
@@ -82,16 +76,16 @@ Status VmProcess::BuildMirror() {
 Status VmProcess::Start() {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
-    return Status::IoError("vm " + name() + ": no pipe for its process (" +
-                           std::strerror(errno) + ")");
+    return Status::IoError("vm " + name() + ": no pipe for its process (" + std::strerror(errno) +
+                           ")");
   }
   ::fcntl(fds[0], F_SETPIPE_SZ, 1 << 20);  // room for bursts while the parent recovers another
   const pid_t pid = ::fork();
   if (pid < 0) {
     ::close(fds[0]);
     ::close(fds[1]);
-    return Status::IoError("vm " + name() + ": cannot fork its process (" +
-                           std::strerror(errno) + ")");
+    return Status::IoError("vm " + name() + ": cannot fork its process (" + std::strerror(errno) +
+                           ")");
   }
   if (pid == 0) {
     ::close(fds[0]);
@@ -133,10 +127,11 @@ void VmProcess::RunLife(int fd) {
   Violations violations;
   FaultGate faults;
   SimOptions options;
-  VmWorld world{files->loop(), files->loop(), files->random(), trace,   violations,
-                faults,        options,       nullptr,         [](const std::string&) {
-                  return std::vector<ByteRange>{};
-                }};
+  VmWorld world{
+      files->loop(), files->loop(), files->random(),
+      trace,         violations,    faults,
+      options,       nullptr,       [](const std::string&) {
+                  return std::vector<ByteRange>{}; }};
   Vm vm(world, name(), plan_.id, plan_.config,
         VmDisks{nullptr, **image, nullptr, nullptr, base.get()}, plan_.config.image.size_bytes,
         DeriveSeed(plan_.seed, 1000 + lives_),
@@ -144,9 +139,14 @@ void VmProcess::RunLife(int fd) {
   vm.AdoptOracle(std::move(mirror_->oracle()));
   if (lives_ > 0) vm.ResumeAt(progress_);  // lives_ counts the earlier lives here
   vm.SetTap(&tap);
-  const uint64_t end = plan_.run_start_ns + plan_.max_time_ns, now = MonotonicNs();
+  const uint64_t end = plan_.run_start_ns + plan_.max_time_ns, now = ClockNs(files->loop());
+  bool timed_out = false;
   files->loop().ScheduleAfter(Duration(static_cast<int64_t>(end > now ? end - now : 0)),
-                              [&vm] { vm.Stop(); });
+                              [&vm, &timed_out] {
+                                if (vm.finished()) return;
+                                timed_out = true;
+                                vm.Stop();
+                              });
   vm.Start();
   files->loop().RunUntil([&vm] { return vm.finished(); });
   const VmStats& s = vm.stats();
@@ -163,6 +163,7 @@ void VmProcess::RunLife(int fd) {
   t.prefetch_finished_ns = s.prefetch_finished_ns;
   t.last_guest_base_read_ns = s.last_guest_base_read_ns;
   t.end_ns = s.end_ns;
+  t.timed_out = timed_out;
   if (const ImageStats* i = vm.image_stats(); i != nullptr) {
     t.allocating_writes = i->allocating_writes;
     t.journal_sector_writes = i->journal_sector_writes;
@@ -181,8 +182,8 @@ Status VmProcess::Read() {
   while (fd_ >= 0) {
     const ssize_t n = ::read(fd_, buf, sizeof buf);
     if (n > 0) {
-      FVD_RETURN_IF_ERROR(reader_->Feed(std::span(buf, static_cast<size_t>(n)))
-                              .WithContext("vm " + name()));
+      FVD_RETURN_IF_ERROR(
+          reader_->Feed(std::span(buf, static_cast<size_t>(n))).WithContext("vm " + name()));
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -200,9 +201,9 @@ void VmProcess::Reap() {
   pid_ = -1;
   reader_->DropPending();  // a record cut by a kill: its operation never reached the engine
   if (!finished_ && !(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && killing_)) {
-    Violation(Signature("process-died", FailureStage::kGuestRead),
-              "vm " + name() + ": its process " + HowItEnded(status) +
-                  " before its workload ended");
+    Violation(
+        Signature("process-died", FailureStage::kGuestRead),
+        "vm " + name() + ": its process " + HowItEnded(status) + " before its workload ended");
   }
 }
 
@@ -213,8 +214,9 @@ Status VmProcess::Kill() {
   ::fcntl(fd_, F_SETFL, 0);  // blocking: read to the end of what it wrote
   const Status s = Read();
   killing_ = false;
-  const uint64_t now = MonotonicNs();
-  if (phase_started_ns_ > 0 && now > phase_started_ns_) progress_.elapsed_ns += now - phase_started_ns_;
+  const uint64_t now = ClockNs(files_.loop());
+  if (phase_started_ns_ > 0 && now > phase_started_ns_)
+    progress_.elapsed_ns += now - phase_started_ns_;
   phase_started_ns_ = 0;
   stats_.end_ns = now;
   return s;
@@ -234,7 +236,9 @@ Status VmProcess::Recover() {
   return Status::Ok();
 }
 
-bool VmProcess::stopped() const { return violated_; }
+bool VmProcess::stopped() const {
+  return violated_;
+}
 
 void VmProcess::OpDone(const VmOpReport& op) {
   ++progress_.ops_done;

@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 
+#include "core/seam/clock.h"
 #include "core/util/status.h"
 #include "sim/config/config.h"
 #include "sim/real/vm_pipe.h"
@@ -34,6 +35,12 @@
 #include "tools/host/posix_files.h"
 
 namespace fvd::sim::real {
+
+// A loop's time in nanoseconds: for the POSIX loop CLOCK_MONOTONIC, which every process of a
+// run shares, so a parent's time and a child's compare.
+inline uint64_t ClockNs(const Clock& clock) {
+  return static_cast<uint64_t>(clock.Now().time_since_epoch().count());
+}
 
 // Everything a life needs to open the VM's image and run it.
 struct VmPlan {
@@ -74,8 +81,9 @@ class VmProcess final : private PipeSink {
   uint64_t base_bytes_read() const { return base_before_ + base_now_; }
 
   bool running() const { return pid_ > 0; }
-  bool finished() const { return finished_; }  // a life ended by itself
-  bool stopped() const;                        // a violation ended the VM
+  bool finished() const { return finished_; }           // a life ended by itself
+  bool timed_out() const { return totals_.timed_out; }  // its last life stopped at max_time
+  bool stopped() const;                                 // a violation ended the VM
   const std::string& name() const { return plan_.config.name; }
   VmReport Report() const;
 
