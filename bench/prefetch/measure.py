@@ -90,7 +90,14 @@ def run_control(fvdsim, workload, seed, control, extra_edit=None, report=None):
 
 
 def off_run(fvdsim, workload, seed, extra_edit=None):
-    return run(fvdsim, workload, seed, {"prefetch_start_delay": "never"}, None, extra_edit)
+    """The same world with prefetch off: `extra_edit` first, so it cannot turn prefetch back on
+    (with_prefetch sets a start delay)."""
+    def edit(doc):
+        if extra_edit:
+            extra_edit(doc)
+        for vm in doc["vms"]:
+            vm["image"] = dict(vm.get("image") or {}, prefetch_start_delay="never")
+    return run(fvdsim, workload, seed, None, None, edit)
 
 
 def workload_path(name):

@@ -145,7 +145,7 @@ struct ImageStats {
   // the region was ignored.
   uint64_t stored_profile_entries = 0;
   std::string prefetch_profile_error;
-  uint64_t prefetch_passes = 0, prefetch_copies = 0;
+  uint64_t prefetch_passes = 0, prefetch_copies = 0;  // copies: writes of prefetched data
   uint64_t prefetch_bytes_read = 0, prefetch_bytes_written = 0;
   uint64_t prefetch_skipped_locked = 0;  // ranges left for a later pass: someone held a lock
   uint64_t prefetch_pauses = 0;          // coin came up heads: paused

@@ -369,14 +369,29 @@ Task<void> Prefetcher::Pace(ThroughputMeter& meter, RateCap& cap, uint64_t bytes
 }
 
 Task<void> Prefetcher::CopySlot(const Slot& slot) {
-  const Extent span = LockSpan(c_, slot.offset, slot.bytes.size());
+  const uint64_t size = slot.bytes.size();
+  const uint64_t step = Windowed() ? WritePieceBytes() : size;
+  for (uint64_t at = 0; at < size && !ShouldStop(); at += step) {
+    const uint64_t length = std::min(step, size - at);
+    co_await CopyPiece(slot.offset + at,
+                       std::span<const std::byte>(slot.bytes).subspan(at, length));
+  }
+}
+
+uint64_t Prefetcher::WritePieceBytes() const {
+  const uint64_t bs = c_.header.block_size;
+  return RoundUp(std::max<uint64_t>(c_.options.prefetch_window.read_bytes, bs), bs);
+}
+
+Task<void> Prefetcher::CopyPiece(uint64_t offset, std::span<const std::byte> bytes) {
+  const Extent span = LockSpan(c_, offset, bytes.size());
   RangeLock lock;
   if (!c_.locks.TryAcquire(lock, LockKind::kCopy, span.offset, span.offset + span.length)) {
     ++c_.stats.prefetch_skipped_locked;  // a later pass copies what is still missing
     co_return;
   }
   const TimePoint t0 = c_.env.clock.Now();
-  auto copied = co_await CopyBaseIntoImage(c_, slot.offset, slot.bytes, /*recheck=*/true);
+  auto copied = co_await CopyBaseIntoImage(c_, offset, bytes, /*recheck=*/true);
   c_.locks.Release(lock);
   if (!copied.ok()) {
     Fail(copied.status(), "prefetch copy");

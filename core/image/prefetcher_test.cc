@@ -194,6 +194,27 @@ class PrefetcherTest : public ::testing::Test {
     EXPECT_TRUE(ReadAll(img, 0, img.size()) == want);
   }
 
+  // Prefetches the whole 3 MiB base with `o` (64 KiB slots, 4 KiB blocks); returns the lengths
+  // of the prefetcher's writes to the image's data area, with their counts.
+  std::map<uint64_t, int> PrefetchDataWrites(const ImageOptions& o) {
+    std::map<uint64_t, int> writes;
+    Image* image = nullptr;
+    world.image_dev.set_delay([&](Op op, uint64_t off, uint64_t len) {
+      if (op == Op::kWrite && image != nullptr && off >= image->header().data_offset())
+        ++writes[len];
+      return Duration::zero();
+    });
+    auto img = OpenOrDie(nullptr, o);
+    image = img.get();
+    RunUntilPrefetchEnds(*img);
+    EXPECT_TRUE(img->stats().prefetch_finished) << img->stats().prefetch_error;
+    EXPECT_EQ(img->stats().prefetch_bytes_written, 3 * kMiB);
+    ExpectContents(*img, {});
+    EXPECT_TRUE(world.Run(img->Close()).ok());
+    world.image_dev.set_delay(nullptr);
+    return writes;
+  }
+
   ImageWorld world;
   std::vector<std::byte> base;
 };
@@ -211,7 +232,8 @@ TEST_F(PrefetcherTest, StartsAfterTheDelayCopiesEverythingAndMarksTheImageSelfCo
   EXPECT_NEAR(st.prefetch_finished_at_ns, Duration(seconds(2)).count(), 1e6);
   EXPECT_EQ(st.prefetch_bytes_read, base.size());
   EXPECT_EQ(st.prefetch_bytes_written, base.size());
-  EXPECT_EQ(st.prefetch_copies, base.size() / (64 * kKiB));
+  // The default (window) writes in pieces of its 16 KiB reads.
+  EXPECT_EQ(st.prefetch_copies, base.size() / (16 * kKiB));
   EXPECT_TRUE(img->header().self_contained);
   const uint64_t base_reads = st.base_reads;
   ExpectContents(*img, {});
@@ -491,7 +513,7 @@ ImageOptions WindowOptions() {
 
 TEST_F(PrefetcherTest, WindowReadsSlotsInPiecesWithUpToTheWindowInFlight) {
   Create(PrefetchOptions(), nullptr);  // 64 KiB slots: 4 pieces of 16 KiB each
-  std::vector<TimePoint> ends;  // when each base read submitted so far completes
+  std::vector<TimePoint> ends;         // when each base read submitted so far completes
   size_t most_in_flight = 0;
   uint64_t bad_lengths = 0;
   world.base_dev.set_delay([&](Op op, uint64_t, uint64_t len) {
@@ -515,6 +537,19 @@ TEST_F(PrefetcherTest, WindowReadsSlotsInPiecesWithUpToTheWindowInFlight) {
   EXPECT_LT(st.prefetch_finished_at_ns - st.prefetch_started_at_ns,
             Duration(milliseconds(192 / 4 + 10)).count());
   EXPECT_TRUE(world.Run(img->Close()).ok());
+}
+
+// A guest request on the image's disk waits behind one small prefetch write at most: the
+// window writes each slot in pieces of its read size (16 KiB)...
+TEST_F(PrefetcherTest, WindowWritesSlotsInPiecesOfItsReadSize) {
+  Create(PrefetchOptions(), nullptr);
+  EXPECT_EQ(PrefetchDataWrites(WindowOptions()), (std::map<uint64_t, int>{{16 * kKiB, 192}}));
+}
+
+// ...and FVD's coin writes whole slots, as before.
+TEST_F(PrefetcherTest, FvdCoinWritesWholeSlots) {
+  Create(PrefetchOptions(), nullptr);
+  EXPECT_EQ(PrefetchDataWrites(Fvd()), (std::map<uint64_t, int>{{64 * kKiB, 48}}));
 }
 
 TEST_F(PrefetcherTest, WindowShrinksToGapsWhileBaseReadsQueueAndCopiesEverything) {
