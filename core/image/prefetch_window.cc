@@ -15,7 +15,7 @@ void PrefetchWindow::Completed(TimePoint now, uint64_t bytes, Duration took) {
   if (bytes == 0 || took <= Duration::zero()) return;
   auto [least, first] = least_.try_emplace(bytes, took);
   if (!first && took < least->second) least->second = took;
-  queueing_ = took - least->second;
+  queueing_ = Filtered(took - least->second);
   const double off = 1.0 - std::chrono::duration<double>(queueing_).count() /
                                std::chrono::duration<double>(limits_.target).count();
   if (off >= 0) {
@@ -34,6 +34,14 @@ void PrefetchWindow::Completed(TimePoint now, uint64_t bytes, Duration took) {
     slowdown_due_ = now + 20 * slowdown_;
     ++slowdowns_;
   }
+}
+
+Duration PrefetchWindow::Filtered(Duration sample) {
+  recent_.push_back(sample);
+  const auto keep = std::clamp<size_t>(static_cast<size_t>(std::floor(w_)), 1,
+                                       std::max<size_t>(1, limits_.filter_reads));
+  while (recent_.size() > keep) recent_.pop_front();
+  return *std::min_element(recent_.begin(), recent_.end());
 }
 
 int PrefetchWindow::reads() const {
