@@ -128,9 +128,10 @@ double Mean(const json& job, const char* dir) {
 struct Probe {
   const char* what;
   std::vector<std::string> args;  // beside the common ones
-  bool timed;
+  bool timed;  // runs for the probe time (else: until its args' amount of I/O is done)
   void (*take)(const json& job, Measured& m);
-  bool fresh = false;  // on a new sparse file (Target::fresh); skipped without one
+  bool fresh = false;   // on a new sparse file (Target::fresh); skipped without one
+  bool capped = false;  // stops at the probe time too, without looping (timed: false)
 };
 
 std::vector<Probe> Probes() {
@@ -167,6 +168,10 @@ std::vector<Probe> Probes() {
        [](const json& j, Measured& m) {
          m.flush_ns = j.contains("sync") ? j["sync"]["lat_ns"].value("mean", 0.0) : 0.0;
        }},
+      {"4 KiB random writes, QD32",
+       {"--rw=randwrite", "--bs=4k", "--iodepth=32"},
+       true,
+       [](const json& j, Measured& m) { m.write_4k_qd32_iops = j["write"].value("iops", 0.0); }},
       {"4 KiB random writes with O_DSYNC, QD1",
        {"--rw=randwrite", "--bs=4k", "--iodepth=1", "--sync=dsync"},
        true,
@@ -182,6 +187,16 @@ std::vector<Probe> Probes() {
        [](const json& j, Measured& m) {
          m.fresh_flush_ns = j.contains("sync") ? j["sync"]["lat_ns"].value("mean", 0.0) : 0.0;
        },
+       true},
+      // Every write into a hole: half the file's blocks at most (fio's random map repeats
+      // none), or the probe time if that comes first.
+      {"4 KiB random writes into a sparse file, QD32",
+       {"--rw=randwrite", "--bs=4k", "--iodepth=32", "--fallocate=none", "--io_size=50%"},
+       false,
+       [](const json& j, Measured& m) {
+         m.fresh_write_4k_qd32_iops = j["write"].value("iops", 0.0);
+       },
+       true,
        true},
   };
 }
@@ -208,10 +223,9 @@ Result<json> RunProbe(const std::string& fio, const Target& t, const CalibrateOp
                                    std::string("--direct=") + (o.direct ? "1" : "0"),
                                    "--output-format=json"};
   argv.insert(argv.end(), p.args.begin(), p.args.end());
-  if (p.timed) {
-    argv.push_back("--time_based");
+  if (p.timed) argv.push_back("--time_based");
+  if (p.timed || p.capped)
     argv.push_back("--runtime=" + std::to_string(static_cast<int>(o.runtime_s * 1000)) + "ms");
-  }
   explore::ChildPool pool(1);
   const auto timeout =
       std::chrono::milliseconds(static_cast<int64_t>(o.runtime_s * 1000) * 10 + 120'000);
@@ -273,14 +287,16 @@ std::string Comment(const CalibrateOptions& o, const Target& t, const Measured& 
       "Disk model measured by fvdsim calibrate %s (%s, %.0f ms per probe, a %s %s), %s.\n"
       "Measured with fio (io_uring): 4 KiB random reads at QD1 %.1f us (stddev %.1f us),\n"
       "64 KiB %.1f us, at QD32 %.0f IOPS; 1 MiB sequential reads %.0f MB/s; 4 KiB random\n"
-      "writes at QD1 %.1f us, with O_DSYNC %.1f us; an fsync after a 4 KiB write %.1f us;\n"
-      "into a sparse file (0: not measured) a 4 KiB write %.1f us, an fsync after one %.1f us.\n"
+      "writes at QD1 %.1f us, with O_DSYNC %.1f us, at QD32 %.0f IOPS; an fsync after a 4 KiB\n"
+      "write %.1f us; into a sparse file (0: not measured) a 4 KiB write %.1f us, an fsync\n"
+      "after one %.1f us, writes at QD32 %.0f IOPS.\n"
       "Use it in a workload file: disks: [{name: mine, model: FILE}]",
       o.path.c_str(), o.direct ? "O_DIRECT" : "page cache", o.runtime_s * 1000,
       FormatSize(t.size).c_str(), t.device ? "device" : "scratch file", when, m.read_4k_ns / 1e3,
       m.read_4k_stddev_ns / 1e3, m.read_64k_ns / 1e3, m.read_4k_qd32_iops,
-      m.seq_read_bytes_per_s / 1e6, m.write_4k_ns / 1e3, m.fua_write_4k_ns / 1e3, m.flush_ns / 1e3,
-      m.fresh_write_4k_ns / 1e3, m.fresh_flush_ns / 1e3);
+      m.seq_read_bytes_per_s / 1e6, m.write_4k_ns / 1e3, m.fua_write_4k_ns / 1e3,
+      m.write_4k_qd32_iops, m.flush_ns / 1e3, m.fresh_write_4k_ns / 1e3, m.fresh_flush_ns / 1e3,
+      m.fresh_write_4k_qd32_iops);
   return buf;
 }
 
@@ -344,16 +360,20 @@ int Calibrate(const CalibrateOptions& o) {
                       {"read_4k_qd32_iops", m->read_4k_qd32_iops},
                       {"seq_read_bytes_per_s", m->seq_read_bytes_per_s},
                       {"write_4k_ns", m->write_4k_ns},
+                      {"write_4k_qd32_iops", m->write_4k_qd32_iops},
                       {"flush_ns", m->flush_ns},
                       {"fua_write_4k_ns", m->fua_write_4k_ns},
                       {"fresh_write_4k_ns", m->fresh_write_4k_ns},
-                      {"fresh_flush_ns", m->fresh_flush_ns}}},
+                      {"fresh_flush_ns", m->fresh_flush_ns},
+                      {"fresh_write_4k_qd32_iops", m->fresh_write_4k_qd32_iops}}},
                     {"probes", ProbeLatencies(raw)},
                     {"model",
                      {{"read_latency_ns", model.read_latency_ns},
                       {"write_latency_ns", model.write_latency_ns},
                       {"flush_latency_ns", model.flush_latency_ns},
                       {"fua_write_latency_ns", model.fua_write_latency_ns},
+                      {"write_service_ns", model.write_service_ns},
+                      {"fresh_write_service_ns", model.fresh_write_service_ns},
                       {"fresh_write_latency_ns", model.fresh_write_latency_ns},
                       {"fresh_flush_latency_ns", model.fresh_flush_latency_ns},
                       {"bandwidth_bytes_per_s", model.bandwidth_bytes_per_s},

@@ -36,6 +36,12 @@ DiskConfig FitModel(const Measured& m) {
     d.fresh_write_latency_ns = Ns(m.fresh_write_4k_ns - transfer_4k - jitter / 2);
   }
   if (m.fresh_flush_ns > 0) d.fresh_flush_latency_ns = Ns(m.fresh_flush_ns);
+  // The time per write at depth 32. Where the queue's slots bind first this is below
+  // write_latency / queue_depth and changes nothing.
+  if (m.write_4k_qd32_iops > 0) d.write_service_ns = Ns(kNsPerS / m.write_4k_qd32_iops);
+  if (m.fresh_write_4k_qd32_iops > 0) {
+    d.fresh_write_service_ns = Ns(kNsPerS / m.fresh_write_4k_qd32_iops);
+  }
   // A full queue of small reads completes queue_depth of them per mean latency (the link is
   // far from full with 4 KiB each).
   const double slots = m.read_4k_qd32_iops * m.read_4k_ns / kNsPerS;
@@ -55,6 +61,8 @@ std::string ModelYaml(const DiskConfig& d, const std::string& comment) {
       << "fresh_write_latency: " << FormatDuration(d.fresh_write_latency_ns) << "\n"
       << "fresh_flush_latency: " << FormatDuration(d.fresh_flush_latency_ns) << "\n"
       << "fua_write_latency: " << FormatDuration(d.fua_write_latency_ns) << "\n"
+      << "write_service: " << FormatDuration(d.write_service_ns) << "\n"
+      << "fresh_write_service: " << FormatDuration(d.fresh_write_service_ns) << "\n"
       << "bandwidth: " << FormatBandwidth(d.bandwidth_bytes_per_s) << "\n"
       << "jitter: " << FormatDuration(d.jitter_ns) << "\n"
       << "queue_depth: " << d.queue_depth << "\n"

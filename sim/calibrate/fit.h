@@ -8,6 +8,10 @@
 // depth run at the bandwidth; a full queue of small reads completes queue_depth of them per
 // mean latency. Writes into never-written space of a sparse file, and the flush after them,
 // have fixed latencies of their own (fresh_*), measured on a second, sparse scratch file.
+// Writes at depth complete one per service time (write_service, fresh_write_service), the time
+// per write fio measured at depth 32: a device or file system that does part of each write one
+// at a time (ext4 allocating into holes here) completes fewer writes at depth than its queue
+// depth and latency allow.
 #pragma once
 
 #include <string>
@@ -24,11 +28,13 @@ struct Measured {
   double read_4k_qd32_iops = 0;     // 4 KiB random reads, queue depth 32
   double seq_read_bytes_per_s = 0;  // 1 MiB sequential reads, queue depth 8
   double write_4k_ns = 0;           // 4 KiB random writes, queue depth 1
+  double write_4k_qd32_iops = 0;    // 4 KiB random writes, queue depth 32 (0: not measured)
   double flush_ns = 0;              // an fsync after each 4 KiB write: the fsync's latency
   double fua_write_4k_ns = 0;       // 4 KiB random writes with O_DSYNC (FUA), queue depth 1
   // The same two into a sparse file nobody wrote (0: not measured, as on a block device).
   double fresh_write_4k_ns = 0;
   double fresh_flush_ns = 0;
+  double fresh_write_4k_qd32_iops = 0;  // at queue depth 32, every write into a hole
 };
 
 // The disk model for `m` (name, preset and size left empty). Seeks are not modelled: the

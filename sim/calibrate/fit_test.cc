@@ -12,7 +12,7 @@ namespace {
 
 // What the probes would measure on a disk that is exactly the model: 90 us reads, 20 us
 // writes (150 us with FUA), 1 ms flushes, 400 MB/s, 12 us of jitter, 8 slots; into fresh space
-// 70 us writes and 3 ms flushes.
+// 70 us writes and 3 ms flushes; at depth one write per 25 us, into fresh space per 50 us.
 Measured OfTheModel() {
   const double t4k = 4096 * 1e9 / 400e6, t64k = 65536 * 1e9 / 400e6;
   Measured m;
@@ -26,6 +26,8 @@ Measured OfTheModel() {
   m.fua_write_4k_ns = 150'000 + t4k + 6'000;
   m.fresh_write_4k_ns = 70'000 + t4k + 6'000;
   m.fresh_flush_ns = 3'000'000;
+  m.write_4k_qd32_iops = 40'000;
+  m.fresh_write_4k_qd32_iops = 20'000;
   return m;
 }
 
@@ -41,15 +43,26 @@ TEST(FitModel, RecoversTheFiguresOfADiskThatIsTheModel) {
   EXPECT_NEAR(static_cast<double>(d.fua_write_latency_ns), 150'000, 1);
   EXPECT_NEAR(static_cast<double>(d.fresh_write_latency_ns), 70'000, 1);
   EXPECT_EQ(d.fresh_flush_latency_ns, 3'000'000u);
+  EXPECT_EQ(d.write_service_ns, 25'000u);
+  EXPECT_EQ(d.fresh_write_service_ns, 50'000u);
 }
 
 TEST(FitModel, FreshSpaceNotMeasuredIsNoDifference) {
   Measured m = OfTheModel();
   m.fresh_write_4k_ns = 0;  // a block device: no sparse file to probe
   m.fresh_flush_ns = 0;
+  m.fresh_write_4k_qd32_iops = 0;
   const DiskConfig d = FitModel(m);
   EXPECT_EQ(d.fresh_write_latency_ns, 0u);
   EXPECT_EQ(d.fresh_flush_latency_ns, 0u);
+  EXPECT_EQ(d.fresh_write_service_ns, 0u);
+  EXPECT_EQ(d.write_service_ns, 25'000u);  // measured on the filled file all the same
+}
+
+TEST(FitModel, WritesAtDepthNotMeasuredHaveNoService) {
+  Measured m = OfTheModel();
+  m.write_4k_qd32_iops = 0;  // a failed probe
+  EXPECT_EQ(FitModel(m).write_service_ns, 0u);
 }
 
 TEST(FitModel, StaysWithinWhatTheModelCanBe) {

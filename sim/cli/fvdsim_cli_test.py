@@ -387,14 +387,22 @@ class CalibrateTest(unittest.TestCase):
             self.assertGreaterEqual(probe["p99_ns"], probe["p50_ns"])
             self.assertGreater(probe["p50_ns"], 0)
             self.assertEqual(j["probes"]["4 KiB random writes, QD1"]["direction"], "write")
-            self.assertIn("calibrate: [7/10] 4 KiB random writes, each with an fsync", r.stderr)
-            self.assertIn("calibrate: [10/10] 4 KiB random writes into a sparse file, each with an "
+            self.assertIn("calibrate: [7/12] 4 KiB random writes, each with an fsync", r.stderr)
+            self.assertIn("calibrate: [11/12] 4 KiB random writes into a sparse file, each with an "
                           "fsync", r.stderr)
+            self.assertIn("calibrate: [12/12] 4 KiB random writes into a sparse file, QD32",
+                          r.stderr)
             self.assertGreater(j["measured"]["fua_write_4k_ns"], 0)
             self.assertGreater(j["measured"]["fresh_write_4k_ns"], 0)
             self.assertGreater(j["measured"]["fresh_flush_ns"], 0)
             self.assertEqual(j["model"]["fresh_flush_latency_ns"],
                              round(j["measured"]["fresh_flush_ns"]))
+            # Writes at depth: one per service time, the time per write fio measured at QD32.
+            for probe, key in (("write_4k_qd32_iops", "write_service_ns"),
+                               ("fresh_write_4k_qd32_iops", "fresh_write_service_ns")):
+                iops = j["measured"][probe]
+                self.assertGreater(iops, 0, probe)
+                self.assertEqual(j["model"][key], round(1e9 / iops), key)
             # The scratch files are gone; the model is all that was left.
             self.assertEqual(sorted(os.listdir(d)), ["model.yaml"])
             with open(model) as f:

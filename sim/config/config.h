@@ -29,6 +29,13 @@ struct DiskConfig {
   // A write with FUA (durable when it completes; 0: write_latency). Into fresh space it pays
   // fresh_write_latency + fresh_flush_latency.
   uint64_t fua_write_latency_ns = 0;
+  // The least time between two writes completing while many are queued: the work of a write
+  // that the device (or the file system over it) does one write at a time, overlapping the
+  // fixed latency. At queue depth 1 it changes nothing while it is below the write's latency;
+  // at depth it caps writes at one per this time (`fvdsim calibrate` measures it at depth 32).
+  // The fresh_ one is for writes into fresh space. 0: writes overlap freely up to queue_depth.
+  uint64_t write_service_ns = 0;
+  uint64_t fresh_write_service_ns = 0;
   uint64_t bandwidth_bytes_per_s = 500'000'000;
   uint64_t jitter_ns = 10'000;
   uint32_t queue_depth = 32;

@@ -669,7 +669,8 @@ TEST(LoadWorkloadFile, ADiskModelFileSetsTheFiguresKeysBesideOverride) {
   EXPECT_EQ(bad.status().message(), (dir / "bad.yaml").string() +
                                         ":2:1: name: unknown key (known: read_latency, "
                                         "write_latency, flush_latency, fresh_write_latency, "
-                                        "fresh_flush_latency, fua_write_latency, bandwidth, "
+                                        "fresh_flush_latency, fua_write_latency, write_service, "
+                                        "fresh_write_service, bandwidth, "
                                         "jitter, queue_depth, volatile_cache, seek_per_gib, "
                                         "max_seek, shared_bandwidth)");
   ASSERT_FALSE(missing.ok());

@@ -78,6 +78,8 @@ void WriteDisk(YAML::Emitter& out, const DiskConfig& d) {
       .Duration("fresh_write_latency", &D::fresh_write_latency_ns)
       .Duration("fresh_flush_latency", &D::fresh_flush_latency_ns)
       .Duration("fua_write_latency", &D::fua_write_latency_ns)
+      .Duration("write_service", &D::write_service_ns)
+      .Duration("fresh_write_service", &D::fresh_write_service_ns)
       .Bandwidth("bandwidth", &D::bandwidth_bytes_per_s)
       .Duration("jitter", &D::jitter_ns)
       .Plain("queue_depth", &D::queue_depth)

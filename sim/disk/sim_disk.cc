@@ -117,7 +117,8 @@ struct SimDisk::Impl {
 
   // --- Timing ---
 
-  uint64_t FixedLatencyNs(const Op& op) {
+  // `fresh`: a write that covers a page nobody has written yet (FreshWrite).
+  uint64_t FixedLatencyNs(const Op& op, bool fresh) {
     const DiskConfig& m = disk.model_;
     switch (op.kind) {
       case OpKind::kRead:
@@ -131,7 +132,7 @@ struct SimDisk::Impl {
         return m.flush_latency_ns;
       default: {  // writes, and a resize (a metadata update)
         const bool fua = op.kind == OpKind::kFuaWrite;
-        if (m.fresh_write_latency_ns > 0 && IsWrite(op.kind) && TouchesFresh(op)) {
+        if (m.fresh_write_latency_ns > 0 && fresh) {
           // A FUA write commits its own allocation; a cached one leaves it to the next flush.
           if (fua) return m.fresh_write_latency_ns + m.fresh_flush_latency_ns;
           fresh_unflushed = true;
@@ -141,6 +142,21 @@ struct SimDisk::Impl {
         return m.write_latency_ns;
       }
     }
+  }
+
+  // Whether `op` is a write into fresh space, asked only when the model charges fresh space
+  // apart (a lookup per page).
+  bool FreshWrite(const Op& op) const {
+    const DiskConfig& m = disk.model_;
+    return IsWrite(op.kind) && (m.fresh_write_latency_ns > 0 || m.fresh_write_service_ns > 0) &&
+           TouchesFresh(op);
+  }
+
+  // A write's serialized work (DiskConfig::write_service_ns); 0 for other operations.
+  uint64_t ServiceNs(const Op& op, bool fresh) const {
+    if (!IsWrite(op.kind)) return 0;
+    const DiskConfig& m = disk.model_;
+    return fresh && m.fresh_write_service_ns > 0 ? m.fresh_write_service_ns : m.write_service_ns;
   }
 
   // Whether a write covers a page nobody has written yet (only asked when the model charges
@@ -179,12 +195,19 @@ struct SimDisk::Impl {
   // Starts service now: fixed latency and seek, then the bytes wait for the shared link.
   void Admit(Op op) {
     const uint64_t now = NowNs();
-    uint64_t end = now + FixedLatencyNs(op) + SeekNs(op);
+    const bool fresh = FreshWrite(op);
+    uint64_t end = now + FixedLatencyNs(op, fresh) + SeekNs(op);
     const uint64_t transfer = TransferNs(op.length());
     if (transfer > 0) {
       end = std::max(end, link_free_at) + transfer;
       link_free_at = end;
       disk.stats_.busy_ns += transfer;
+    }
+    if (const uint64_t service = ServiceNs(op, fresh); service > 0) {
+      // One write's service at a time, beside its latency and transfer (after the link, so a
+      // write waiting for its service holds no link time from the operations behind it).
+      service_free_at = std::max(now, service_free_at) + service;
+      end = std::max(end, service_free_at);
     }
     const uint64_t done_at = end + JitterNs();
     const uint64_t seq = op.seq;
@@ -490,6 +513,7 @@ struct SimDisk::Impl {
   TimerId drain_timer = 0;
   uint64_t next_seq = 1;
   uint64_t link_free_at = 0;     // when the link finishes the transfers already admitted
+  uint64_t service_free_at = 0;  // when the writes admitted so far finish their service
   bool fresh_unflushed = false;  // a write into fresh space was admitted since the last flush
   uint64_t head = 0;             // the previous data operation's end, for seeks
 };
@@ -587,6 +611,7 @@ void SimDisk::Crash(CrashChooser& chooser) {
 void SimDisk::Revive() {
   alive_ = true;
   impl_->link_free_at = impl_->NowNs();
+  impl_->service_free_at = impl_->NowNs();
 }
 
 void SimDisk::ReadNow(uint64_t offset, std::span<std::byte> buf) const {

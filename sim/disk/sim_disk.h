@@ -10,7 +10,10 @@
 // from the disk's own seeded PRNG. A FUA write pays fua_write_latency_ns if set. A write that
 // covers a page nobody has written yet pays fresh_write_latency_ns instead, and the next flush
 // fresh_flush_latency_ns instead of flush_latency_ns (a sparse file on a file system; 0: no
-// difference); such a FUA write pays both at once. Completions never run inline.
+// difference); such a FUA write pays both at once. A write also takes write_service_ns
+// (fresh_write_service_ns into fresh space) of a service the disk gives one write at a time,
+// beside its fixed latency and transfer: it completes no sooner than its service ends, so writes at
+// depth complete at most one per service time (0: no such service). Completions never run inline.
 //
 // Data. Storage is sparse (4 KiB pages allocated on first write; token sectors kept as tokens). A
 // read sees every write completed before the read completes. With a volatile cache, a completed

@@ -98,6 +98,48 @@ TEST_F(SimDiskTest, SingleOpLatencyIsFixedPlusTransfer) {
   EXPECT_EQ(d->stats().busy_ns, 2 * 4096u);
 }
 
+// Writes at depth complete one per service time, each no sooner than its fixed latency; reads
+// do not wait for the service, and a write alone whose service is shorter than its latency
+// takes its latency.
+TEST_F(SimDiskTest, WritesAtDepthCompleteOnePerServiceTime) {
+  DiskConfig m = Exact();
+  m.write_service_ns = 80'000;
+  m.fresh_write_service_ns = 120'000;
+  auto d = Make(m);
+  const auto data = Fill(4096, 1);
+  for (uint64_t page = 0; page < 4; ++page) ASSERT_TRUE(Write(*d, page * 4096, data).ok());
+  loop.RunFor(std::chrono::milliseconds(1));  // every service over
+  // Four writes over written pages and a read, submitted together at t.
+  const uint64_t t = NowNs(loop);
+  Done w[4], r;
+  for (uint64_t i = 0; i < 4; ++i)
+    ASSERT_TRUE(d->SubmitWrite(i * 4096, data, WriteMode::kCached, w[i].Callback(loop)).ok());
+  std::vector<std::byte> buf(4096);
+  ASSERT_TRUE(d->SubmitRead(0, buf, r.Callback(loop)).ok());
+  loop.RunUntilIdle();
+  // Their bytes cross the link by 66.4 us (after 50 us of latency); service ends at 80, 160,
+  // 240 and 320 us.
+  for (uint64_t i = 0; i < 4; ++i) EXPECT_EQ(*w[i].at_ns - t, 80'000 * (i + 1)) << i;
+  EXPECT_EQ(*r.at_ns - t, 100'000u + 4096u);  // its fixed latency, then the free link
+  // Two writes into fresh pages at once: the fresh service.
+  const uint64_t t2 = NowNs(loop);
+  Done f[2];
+  for (uint64_t i = 0; i < 2; ++i) {
+    ASSERT_TRUE(
+        d->SubmitWrite((100 + i) * 4096, data, WriteMode::kCached, f[i].Callback(loop)).ok());
+  }
+  loop.RunUntilIdle();
+  EXPECT_EQ(*f[0].at_ns - t2, 120'000u);
+  EXPECT_EQ(*f[1].at_ns - t2, 240'000u);
+  // Alone, a write whose service (30 us) is shorter than its latency (50 us) takes its latency.
+  m.write_service_ns = 30'000;
+  m.fresh_write_service_ns = 0;  // into fresh space too (the new disk is all fresh)
+  auto alone = Make(m);
+  const uint64_t t3 = NowNs(loop);
+  ASSERT_TRUE(Write(*alone, 0, data).ok());
+  EXPECT_EQ(NowNs(loop) - t3, 50'000u + 4096u);
+}
+
 TEST_F(SimDiskTest, FreshSpaceAndFuaCostTheirOwnLatencies) {
   DiskConfig m = Exact();
   m.fresh_write_latency_ns = 300'000;
