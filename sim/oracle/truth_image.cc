@@ -89,8 +89,14 @@ void TruthImage::Touch(Group& g, uint64_t sector, unsigned k) {
 // The hot paths below look each group up once, not each sector.
 
 uint64_t TruthImage::WriteSubmitted(uint64_t offset, std::span<const std::byte> data) {
+  std::vector<uint64_t> values;
+  SectorHashes(data, values);
+  return WriteSubmittedValues(offset, values);
+}
+
+uint64_t TruthImage::WriteSubmittedValues(uint64_t offset, std::span<const uint64_t> values) {
   const uint64_t id = next_write_id_++;
-  const uint64_t first = offset / kSector, count = data.size() / kSector;
+  const uint64_t first = offset / kSector, count = values.size();
   Write& w = writes_[id];
   w.first_sector = first;
   w.count = count;
@@ -99,7 +105,7 @@ uint64_t TruthImage::WriteSubmitted(uint64_t offset, std::span<const std::byte> 
                      Group& g = groups_[group];
                      for (unsigned k = k0; k < k1; ++k, ++at) {
                        Touch(g, group * kGroup + k, k);
-                       const uint64_t value = SectorHash(data.subspan(at * kSector, kSector));
+                       const uint64_t value = values[at];
                        if (crashes_possible_) {
                          g.PendingFor(k).push_back({value, id});
                        } else {

@@ -58,6 +58,9 @@ class TruthImage {
 
   // A guest write of `data` at byte `offset` was submitted; returns its id.
   uint64_t WriteSubmitted(uint64_t offset, std::span<const std::byte> data);
+  // The same, given each sector's value (its SectorHash), as a writer that built the data from
+  // token sectors knows them without reading the bytes back.
+  uint64_t WriteSubmittedValues(uint64_t offset, std::span<const uint64_t> values);
   void WriteCompleted(uint64_t id);
   // A guest write failed (an injected I/O error): each of its sectors may hold its value or the
   // one before, now and after any crash, until a later write to it completes.

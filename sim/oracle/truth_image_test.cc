@@ -121,6 +121,25 @@ TEST(TruthImage, ReadsAndTheFinalCheckWantTheLatestCompletedValue) {
   }
 }
 
+// A writer that built its data from token sectors gives the tokens; reads are then checked
+// against them as if the oracle had hashed the bytes.
+TEST(TruthImage, AWriteGivenAsValuesIsCheckedLikeItsBytes) {
+  for (bool no_crashes : {false, true}) {
+    TruthImage o = Oracle();
+    if (no_crashes) o.SetNoCrashes();
+    const std::vector<uint64_t> tokens{11, 12, 13};
+    o.WriteCompleted(o.WriteSubmittedValues(kSector, tokens));
+    std::vector<std::string> violations;
+    std::vector<uint64_t> read;
+    for (uint64_t t : tokens) read.push_back(SectorHash(TokenSector(t)));
+    o.CheckRead(1, read, violations);
+    EXPECT_TRUE(violations.empty()) << no_crashes;
+    read[1] = SectorHash(TokenSector(99));  // the middle sector read back wrong
+    o.CheckRead(1, read, violations);
+    EXPECT_EQ(violations.size(), 1u) << no_crashes;
+  }
+}
+
 TEST(TruthImage, WithoutCrashesOnlyTheLatestValueIsKept) {
   for (bool no_crashes : {false, true}) {
     TruthImage o = Oracle();

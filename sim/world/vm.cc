@@ -26,11 +26,13 @@ uint64_t NowNs(const Clock& clock) {
   return static_cast<uint64_t>(clock.Now().time_since_epoch().count());
 }
 
-// Guest data: a fresh token sector (sector_token.h) per 512 bytes; guest requests are whole
-// sectors.
-void FillTokenData(Prng& p, std::span<std::byte> data) {
+// Guest data: a fresh token sector (sector_token.h) per 512 bytes, each token into `tokens`
+// (a token sector's SectorHash is its token); guest requests are whole sectors.
+void FillTokenData(Prng& p, std::span<std::byte> data, std::vector<uint64_t>& tokens) {
+  tokens.clear();
   for (uint64_t i = 0; i + kSector <= data.size(); i += kSector) {
-    FillTokenSector(NonzeroToken(p.NextU64()), data.subspan(i, kSector));
+    tokens.push_back(NonzeroToken(p.NextU64()));
+    FillTokenSector(tokens.back(), data.subspan(i, kSector));
   }
 }
 
@@ -322,8 +324,8 @@ Task<void> Vm::DoOp(GuestOp op) {
   bool verify = false;
   Status s;
   if (op.kind == GuestOp::kWrite) {
-    FillTokenData(data_prng_, data);
-    write_id = oracle_.WriteSubmitted(op.offset, data);
+    FillTokenData(data_prng_, data, write_tokens_);
+    write_id = oracle_.WriteSubmittedValues(op.offset, write_tokens_);
     if (tap_ != nullptr) tap_->WriteSubmitted(write_id, op.offset, data);
     // A synchronous host tries to have the write done right here (no draw at 0%: the phases of
     // earlier files keep their request streams).

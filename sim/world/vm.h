@@ -247,6 +247,7 @@ class Vm {
   uint32_t sync_write_percent_ = 0;  // the running phase's
   std::vector<GuestOp> in_flight_ops_;
   std::vector<UninitializedIoBuffer> spare_buffers_;
+  std::vector<uint64_t> write_tokens_;     // scratch: the tokens of the write being submitted
   std::vector<uint64_t> read_hashes_;      // scratch: the sector hashes of the read completing now
   std::vector<std::string> oracle_found_;  // scratch: the oracle's violations of one check
   uint64_t in_place_reads_ = 0;            // verified reads so far (CheckInPlace samples them)
