@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "sim/config/yaml_loader.h"
+#include "sim/world/vm.h"
 
 namespace fvd::sim {
 namespace {
@@ -69,6 +70,21 @@ SimResult RunText(const char* text, uint64_t seed) {
   auto sim = Simulation::Build(*config, seed);
   EXPECT_TRUE(sim.ok()) << sim.status().ToString();
   return (*sim)->Run(nullptr);
+}
+
+// Nearest rank: the p-th percentile of n values is the ceil(p / 100 * n)-th smallest.
+TEST(LatencyLogTest, PercentilesAreNearestRanks) {
+  LatencyLog log;
+  EXPECT_EQ(log.Percentile(50), 0u);
+  for (uint64_t v : {70, 10, 100, 40, 20, 90, 30, 60, 50, 80}) log.Add(v);  // 10..100, shuffled
+  EXPECT_EQ(log.Percentile(50), 50u);                                       // the 5th
+  EXPECT_EQ(log.Percentile(51), 60u);                                       // ceil(5.1) = the 6th
+  EXPECT_EQ(log.Percentile(99), 100u);                                      // ceil(9.9) = the 10th
+  EXPECT_EQ(log.Percentile(0), 10u);                                        // at least the 1st
+  EXPECT_EQ(log.Percentile(100), 100u);
+  // Since entry 6 (90, 30, 60, 50, 80): the 3rd of 30, 50, 60, 80, 90.
+  EXPECT_EQ(log.Percentile(50, 5), 60u);
+  EXPECT_EQ(log.Max(), 100u);
 }
 
 TEST(SimulationTest, SameSeedSameDigestOtherSeedOtherDigest) {
