@@ -136,11 +136,12 @@ def speed(fvdsim, seeds, control, extra_edit=None, unfinished_ok=False):
     return ratios
 
 
-def server_jitter(jitter):
+def server_key(key, value):
+    """An edit that sets `key` of the disk named server (the base's) to `value`."""
     def edit(doc):
         for d in doc["disks"]:
             if d["name"] == "server":
-                d["jitter"] = jitter
+                d[key] = value
     return edit
 
 
@@ -180,14 +181,6 @@ def storm(fvdsim, seeds, out_dir):
     return offs, results
 
 
-def link_speed(bandwidth):
-    def edit(doc):
-        for d in doc["disks"]:
-            if d["name"] == "server":
-                d["bandwidth"] = bandwidth
-    return edit
-
-
 def with_prefetch(doc):
     for vm in doc["vms"]:
         vm["image"] = dict(vm.get("image") or {}, prefetch_start_delay="1s")
@@ -195,8 +188,9 @@ def with_prefetch(doc):
 
 def other_worlds(fvdsim, seeds):
     """Guest read p99 of default and fvd-v1 (and off) in the other worlds the issue names."""
-    cases = [("prefetch-storm, 100 Mbit/s", "prefetch-storm.yaml", link_speed("100Mbit/s")),
-             ("prefetch-storm, 10 Gbit/s", "prefetch-storm.yaml", link_speed("10Gbit/s")),
+    storm = "prefetch-storm.yaml"
+    cases = [("prefetch-storm, 100 Mbit/s", storm, server_key("bandwidth", "100Mbit/s")),
+             ("prefetch-storm, 10 Gbit/s", storm, server_key("bandwidth", "10Gbit/s")),
              ("boot-storm, prefetch after 1 s", "boot-storm.yaml", with_prefetch),
              ("cor-reboot, prefetch after 1 s", "cor-reboot.yaml", with_prefetch)]
     rows = []
@@ -270,7 +264,7 @@ def noise_section(fvdsim, seeds):
     for jitter in ("100us", "200us", "300us", "500us"):
         cells = []
         for control in ("default", "fvd-v1"):
-            ratios = speed(fvdsim, seeds, control, server_jitter(jitter), unfinished_ok=True)
+            ratios = speed(fvdsim, seeds, control, server_key("jitter", jitter), unfinished_ok=True)
             done = [r for r in ratios if r is not None]
             cells.append(fmt(done) if len(done) == len(ratios) else
                          f"{len(ratios) - len(done)} of {len(ratios)} never finished")
