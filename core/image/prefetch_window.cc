@@ -17,7 +17,7 @@ void PrefetchWindow::Completed(TimePoint now, uint64_t bytes, Duration took) {
   if (!first && took < least->second) least->second = took;
   queueing_ = Filtered(took - least->second);
   const double off = 1.0 - std::chrono::duration<double>(queueing_).count() /
-                               std::chrono::duration<double>(limits_.target).count();
+                               std::chrono::duration<double>(Target(least->second)).count();
   if (off >= 0) {
     w_ += limits_.gain * off / std::max(w_, 1.0);
   } else {
@@ -42,6 +42,11 @@ Duration PrefetchWindow::Filtered(Duration sample) {
                                        std::max<size_t>(1, limits_.filter_reads));
   while (recent_.size() > keep) recent_.pop_front();
   return *std::min_element(recent_.begin(), recent_.end());
+}
+
+Duration PrefetchWindow::Target(Duration base) const {
+  const auto of_base = std::chrono::duration_cast<Duration>(limits_.target_of_base * base);
+  return std::max(limits_.target, of_base);
 }
 
 int PrefetchWindow::reads() const {

@@ -10,7 +10,13 @@
 //   gap = took * (1 / w - 1), at most `max_gap`.
 // - A read's queueing delay is its time less the least time a read of the same size has
 //   taken (the base delay: the server's own latency and transfer, with nobody in front).
-//   off = (target - queueing) / target, at most 1.
+//   off = (T - queueing) / T, at most 1, where the target T is the larger of `target` and
+//   target_of_base times the read's base delay: a path's noise grows with its latency (the
+//   network preset's jitter is a tenth of its round trip), and a fixed 200 us sits inside the
+//   noise of any path longer than a few ms. In the simulator, with a tenth of the latency as
+//   jitter, a lone prefetch over 5 ms at 1 Gbit/s and over 20 ms at 100 Mbit/s never finished
+//   in 300 s with T = 200 us; with half the base delay it takes 1.20x and 1.08x the bandwidth
+//   bound (with max_reads 64, which a 5 ms path needs: 16 reads of 16 KiB fill 0.41 of it).
 // - Noise: a real path adds its own noise to every read (an NBD server, its socket and client
 //   measured 200-240 us at p99 over their least, reports/fidelity/), which looks like queueing.
 //   So the queueing that counts is the least of the last min(floor(w), filter_reads) reads'
@@ -19,8 +25,9 @@
 //   server sit there, and a filter over their few, far-apart reads made their shares unequal
 //   (Jain 0.83-0.88 of sixteen on one link, with a filter of 2-4 reads at every window).
 //   In the simulator, a lone prefetch over a 1 Gbit/s link whose reads take up to 200 us or
-//   300 us more at random now takes 1.03x and 1.11x the bandwidth bound, where it took 1.56x
-//   and 5.96x; with 500 us of noise it still falls below one read and crawls.
+//   300 us more at random took 1.03x and 1.11x the bandwidth bound with the filter, where it
+//   took 1.56x and 5.96x; with 500 us of noise it fell below two reads and crawled, until the
+//   target grew with the base delay (above): 1.18x.
 // - Per completed read, a round being max(w, 1) reads (a round trip's worth), with
 //   d = beta * min(1, -off):
 //     off >= 0:  w += gain * off / max(w, 1)    (about +gain * off reads per round)
@@ -57,8 +64,10 @@ enum class PrefetchControl { kFvd, kWindow };
 struct PrefetchWindowLimits {
   uint64_t read_bytes = 16 * 1024;  // bytes per read (a slot is read in pieces of this)
   Duration target{std::chrono::microseconds(200)};  // queueing delay to steer to; > 0
-  double max_reads = 16;                            // at most this many reads in flight; >= 1
-  double min_window = 1.0 / 256;                    // the least duty cycle; in (0, 1]
+  // The target is at least this fraction of the read's base delay (0: `target` alone).
+  double target_of_base = 0.5;
+  double max_reads = 64;          // at most this many reads in flight; >= 1
+  double min_window = 1.0 / 256;  // the least duty cycle; in (0, 1]
   Duration max_gap{std::chrono::seconds(2)};
   double gain = 0.1;   // reads added per round at zero queueing
   double beta = 0.25;  // fraction taken per round at twice the target or more
@@ -96,6 +105,8 @@ class PrefetchWindow {
   uint64_t slowdowns_ = 0;
   // Adds a read's queueing to the noise filter; returns the least the filter holds.
   Duration Filtered(Duration sample);
+  // The queueing delay to steer to for a read whose base delay is `base`.
+  Duration Target(Duration base) const;
 
   std::map<uint64_t, Duration> least_;  // by read size: the least time such a read took
   std::deque<Duration> recent_;         // the noise filter's queueing samples, oldest first

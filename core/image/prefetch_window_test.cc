@@ -267,6 +267,7 @@ TEST(PrefetchWindowTest, ALoneReaderFillsALinkWithNoiseAboveTheTarget) {
   for (const size_t filter : {size_t{4}, size_t{1}}) {
     PrefetchWindowLimits l = LinkLimits();
     l.filter_reads = filter;
+    l.target_of_base = 0;  // the 200 us target alone (the next test adds the base's share)
     std::vector<Reader> readers{{.window = PrefetchWindow(l)}};
     SharedLink link{.bytes_per_second = kLinkBytesPerSecond, .latency = 0.0005, .jitter = 0.0003};
     RunOnLink(readers, link, kReadBytes, /*measure_from=*/0.5, /*end=*/2.5);
@@ -275,6 +276,27 @@ TEST(PrefetchWindowTest, ALoneReaderFillsALinkWithNoiseAboveTheTarget) {
       EXPECT_GT(share, 0.85);  // 0.87 (a deterministic link: the jitter is seeded)
     } else {
       EXPECT_LT(share, 0.5);  // 0.16
+    }
+  }
+}
+
+// Noise grows with a path's latency, so the target is at least half the base delay (here
+// 631 us: 0.5 ms of round trip and 131 us of transfer, so 315 us). With up to 500 us more per
+// read at random, a lone reader then still fills most of the link (after its first seconds);
+// with the 200 us target alone it falls below two reads in flight, where each read counts
+// alone, and crawls.
+TEST(PrefetchWindowTest, ATargetOfHalfTheBaseDelayRidesOutNoiseOfThePathsSize) {
+  for (const double of_base : {0.5, 0.0}) {
+    PrefetchWindowLimits l = LinkLimits();
+    l.target_of_base = of_base;
+    std::vector<Reader> readers{{.window = PrefetchWindow(l)}};
+    SharedLink link{.bytes_per_second = kLinkBytesPerSecond, .latency = 0.0005, .jitter = 0.0005};
+    RunOnLink(readers, link, kReadBytes, /*measure_from=*/2, /*end=*/10);
+    const double share = static_cast<double>(readers[0].bytes_after) / 8.0 / kLinkBytesPerSecond;
+    if (of_base > 0) {
+      EXPECT_GT(share, 0.75);  // 0.84 (a deterministic link: the jitter is seeded)
+    } else {
+      EXPECT_LT(share, 0.2);  // 0.02
     }
   }
 }

@@ -88,7 +88,7 @@ struct ImageConfig {
   // ImageOptions::prefetch_control).
   std::string prefetch_control = "window";
   uint64_t prefetch_read_bytes = 16 * 1024;
-  uint32_t prefetch_window_max = 16;
+  uint32_t prefetch_window_max = 64;
   // Profile-directed prefetch: record the order this VM's guest reads pull base blocks, or
   // follow the profile another VM (defined earlier in the file) recorded, starting this many
   // seconds after open (-1: never).
