@@ -98,6 +98,8 @@ class FvdsimTest(unittest.TestCase):
                     self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", png)
             with open(os.path.join(out, "result.json")) as f:
                 self.assertEqual(json.load(f)["digest"], plain["digest"])
+            with open(os.path.join(out, "plots.gp")) as f:
+                self.assertTrue(f.read().startswith("time_label = 'virtual time (s)'\n"))
 
     def test_max_time_stops_the_run_and_bad_values_are_errors(self):
         path = os.path.join(WORKLOADS, "prefetch-idle.yaml")
@@ -563,6 +565,8 @@ class RealModeTest(unittest.TestCase):
             self.assertEqual(len(times), 16)  # the boot phase's reads
             self.assertTrue(all(0 <= t < json.loads(r.stdout)["sim_time_s"] for t in times))
             self.assertTrue(os.path.exists(os.path.join(report, "net-2", "prefetch.dat")))
+            with open(os.path.join(report, "net-2", "plots.gp")) as f:
+                self.assertTrue(f.read().startswith("time_label = 'time (s)'\n"))
 
     def test_no_nbdkit_is_a_clear_error_and_leaves_nothing(self):
         fvdsim = shutil.which(FVDSIM) or FVDSIM

@@ -169,10 +169,7 @@ Result<RealRun> RunInProcess(const WorkloadConfig& config, const std::vector<VmP
     // while the VMs run.
     run.recorder = std::make_unique<Recorder>([&vms] {
       uint64_t bytes = 0;
-      for (const RealVm& r : vms) {
-        bytes += r.vm->stats().base_bytes_read;
-        if (const ImageStats* s = r.vm->image_stats(); s != nullptr) bytes += s->base_bytes_read;
-      }
+      for (const RealVm& r : vms) bytes += r.vm->BaseBytesSoFar();
       return bytes;
     });
   }
@@ -253,7 +250,7 @@ Result<RealRun> RunWithKills(const WorkloadConfig& config, uint64_t seed,
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   // Crash times and max_time count from the run's start, on the clock the lives share.
   const uint64_t run_start = plans.empty() ? 0 : plans.front().run_start_ns;
-  const auto since_start = [&] { return ClockNs(files.loop()) - run_start; };
+  const auto since_start = [&] { return NowNs(files.loop()) - run_start; };
   for (auto& vm : vms) FVD_RETURN_IF_ERROR(vm->Start());
   size_t next = 0;
   for (;;) {
@@ -347,7 +344,7 @@ Result<RealRun> RunReal(const WorkloadConfig& config, uint64_t seed, const RealO
   }
   // Every VM's image, created; what a process needs to run it.
   std::vector<VmPlan> plans;
-  const uint64_t run_start = ClockNs(files.loop());
+  const uint64_t run_start = NowNs(files.loop());
   for (const VmConfig& vc : config.vms) {
     for (uint32_t i = 0; i < vc.count; ++i) {
       uint64_t base_len = 0;

@@ -6,13 +6,10 @@
 #include <cstring>
 #include <type_traits>
 
-#include "sim/disk/sector_token.h"
 #include "sim/oracle/truth_image.h"
 
 namespace fvd::sim::real {
 namespace {
-
-constexpr uint64_t kSector = 512;
 
 enum RecordKind : uint8_t {
   kWriteSubmitted = 1,  // a = id, b = offset; tail: each sector's value
@@ -38,6 +35,17 @@ static_assert(std::is_trivially_copyable_v<RecordHeader>);
 static_assert(std::is_trivially_copyable_v<ProcessTotals>);
 static_assert(std::is_trivially_copyable_v<VmOpReport>);
 
+// A record's tail as the one struct it carries.
+template <typename T>
+Status TailAs(std::span<const std::byte> tail, T& out, const char* record) {
+  static_assert(std::is_trivially_copyable_v<T>);
+  if (tail.size() != sizeof out) {
+    return Status::Internal(std::string("a VM's ") + record + " record has the wrong size");
+  }
+  std::memcpy(&out, tail.data(), sizeof out);
+  return Status::Ok();
+}
+
 }  // namespace
 
 void PipeTap::Send(uint8_t kind, uint64_t a, uint64_t b, std::span<const std::byte> tail) {
@@ -60,9 +68,8 @@ void PipeTap::Send(uint8_t kind, uint64_t a, uint64_t b, std::span<const std::by
   }
 }
 
-void PipeTap::WriteSubmitted(uint64_t id, uint64_t offset, std::span<const std::byte> data) {
-  SectorHashes(data, hashes_);
-  Send(kWriteSubmitted, id, offset, std::as_bytes(std::span<const uint64_t>(hashes_)));
+void PipeTap::WriteSubmitted(uint64_t id, uint64_t offset, std::span<const uint64_t> values) {
+  Send(kWriteSubmitted, id, offset, std::as_bytes(values));
 }
 void PipeTap::WriteCompleted(uint64_t id) {
   Send(kWriteCompleted, id, 0, {});
@@ -129,16 +136,9 @@ Status PipeReader::Apply(uint8_t kind, uint64_t a, uint64_t b, std::span<const s
   };
   switch (kind) {
     case kWriteSubmitted: {
-      // The oracle takes a write's bytes; every guest write is token sectors, whose value is
-      // their token, so the sectors are made again from the values.
-      const size_t count = tail.size() / sizeof(uint64_t);
-      sector_.resize(count * kSector);
-      for (size_t i = 0; i < count; ++i) {
-        uint64_t value = 0;
-        std::memcpy(&value, tail.data() + i * sizeof value, sizeof value);
-        FillTokenSector(value, std::span(sector_).subspan(i * kSector, kSector));
-      }
-      return same("write", a, oracle_.WriteSubmitted(b, sector_));
+      values_.resize(tail.size() / sizeof(uint64_t));
+      std::memcpy(values_.data(), tail.data(), values_.size() * sizeof(uint64_t));
+      return same("write", a, oracle_.WriteSubmittedValues(b, values_));
     }
     case kWriteCompleted:
       oracle_.WriteCompleted(a);
@@ -156,8 +156,7 @@ Status PipeReader::Apply(uint8_t kind, uint64_t a, uint64_t b, std::span<const s
       return Status::Ok();
     case kOpDone: {
       VmOpReport op;
-      if (tail.size() != sizeof op) return Status::Internal("a VM's op record has the wrong size");
-      std::memcpy(&op, tail.data(), sizeof op);
+      FVD_RETURN_IF_ERROR(TailAs(tail, op, "op"));
       sink_.OpDone(op);
       return Status::Ok();
     }
@@ -174,8 +173,7 @@ Status PipeReader::Apply(uint8_t kind, uint64_t a, uint64_t b, std::span<const s
     }
     case kEnd: {
       ProcessTotals t;
-      if (tail.size() != sizeof t) return Status::Internal("a VM's end record has the wrong size");
-      std::memcpy(&t, tail.data(), sizeof t);
+      FVD_RETURN_IF_ERROR(TailAs(tail, t, "end"));
       sink_.End(t);
       return Status::Ok();
     }

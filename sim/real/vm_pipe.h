@@ -38,7 +38,7 @@ struct ProcessTotals {
 class PipeTap final : public VmTap {
  public:
   explicit PipeTap(int fd) : fd_(fd) {}
-  void WriteSubmitted(uint64_t id, uint64_t offset, std::span<const std::byte> data) override;
+  void WriteSubmitted(uint64_t id, uint64_t offset, std::span<const uint64_t> values) override;
   void WriteCompleted(uint64_t id) override;
   void WriteFailed(uint64_t id) override;
   void FlushSubmitted(uint64_t id) override;
@@ -55,7 +55,6 @@ class PipeTap final : public VmTap {
   void Send(uint8_t kind, uint64_t a, uint64_t b, std::span<const std::byte> tail);
 
   int fd_;
-  std::vector<uint64_t> hashes_;
   std::vector<std::byte> out_;
 };
 
@@ -85,8 +84,8 @@ class PipeReader {
 
   TruthImage& oracle_;
   PipeSink& sink_;
+  std::vector<uint64_t> values_;  // scratch: a write's sector values
   std::vector<std::byte> buf_;
-  std::vector<std::byte> sector_;  // scratch: a token sector made from a value
 };
 
 }  // namespace fvd::sim::real

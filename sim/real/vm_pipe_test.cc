@@ -8,7 +8,6 @@
 
 #include <vector>
 
-#include "sim/disk/sector_token.h"
 #include "sim/oracle/truth_image.h"
 
 namespace fvd::sim::real {
@@ -35,12 +34,9 @@ struct Sink final : PipeSink {
   void End(const ProcessTotals& t) override { end = t; }
 };
 
-// Token sectors, as guest writes are.
-std::vector<std::byte> Tokens(std::initializer_list<uint64_t> tokens) {
-  std::vector<std::byte> data(tokens.size() * kSector);
-  size_t i = 0;
-  for (uint64_t t : tokens) FillTokenSector(t, std::span(data).subspan(i++ * kSector, kSector));
-  return data;
+// A guest write's sector values: its tokens, as Vm::DoOp gives them.
+std::vector<uint64_t> Tokens(std::initializer_list<uint64_t> tokens) {
+  return tokens;
 }
 
 uint64_t Zero(uint64_t) {
@@ -76,7 +72,7 @@ TEST_F(VmPipe, TheMirrorKnowsWhatTheVmsOracleKnowsAndCatchesAFlushedWriteLost) {
   PipeTap tap(fds_[1]);
   // The VM's side: its oracle first, then the tap, as Vm::DoOp does.
   const auto a = Tokens({0x1111, 0x2222});
-  const uint64_t w1 = vm.WriteSubmitted(0, a);
+  const uint64_t w1 = vm.WriteSubmittedValues(0, a);
   tap.WriteSubmitted(w1, 0, a);
   vm.WriteCompleted(w1);
   tap.WriteCompleted(w1);
@@ -85,7 +81,7 @@ TEST_F(VmPipe, TheMirrorKnowsWhatTheVmsOracleKnowsAndCatchesAFlushedWriteLost) {
   vm.FlushCompleted(f);
   tap.FlushCompleted(f);
   const auto b = Tokens({0x3333});
-  const uint64_t w2 = vm.WriteSubmitted(0, b);  // not flushed: may be lost by a kill
+  const uint64_t w2 = vm.WriteSubmittedValues(0, b);  // not flushed: may be lost by a kill
   tap.WriteSubmitted(w2, 0, b);
   tap.OpDone({.bytes = 1024, .latency_ns = 77, .kind = GuestOp::kWrite, .ok = true});
   tap.OpDone({.bytes = 512, .latency_ns = 99, .kind = GuestOp::kRead, .ok = false});

@@ -139,7 +139,7 @@ void VmProcess::RunLife(int fd) {
   vm.AdoptOracle(std::move(mirror_->oracle()));
   if (lives_ > 0) vm.ResumeAt(progress_);  // lives_ counts the earlier lives here
   vm.SetTap(&tap);
-  const uint64_t end = plan_.run_start_ns + plan_.max_time_ns, now = ClockNs(files->loop());
+  const uint64_t end = plan_.run_start_ns + plan_.max_time_ns, now = NowNs(files->loop());
   bool timed_out = false;
   files->loop().ScheduleAfter(Duration(static_cast<int64_t>(end > now ? end - now : 0)),
                               [&vm, &timed_out] {
@@ -214,7 +214,7 @@ Status VmProcess::Kill() {
   ::fcntl(fd_, F_SETFL, 0);  // blocking: read to the end of what it wrote
   const Status s = Read();
   killing_ = false;
-  const uint64_t now = ClockNs(files_.loop());
+  const uint64_t now = NowNs(files_.loop());
   if (phase_started_ns_ > 0 && now > phase_started_ns_)
     progress_.elapsed_ns += now - phase_started_ns_;
   phase_started_ns_ = 0;

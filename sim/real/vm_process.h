@@ -25,7 +25,6 @@
 #include <memory>
 #include <string>
 
-#include "core/seam/clock.h"
 #include "core/util/status.h"
 #include "sim/config/config.h"
 #include "sim/real/vm_pipe.h"
@@ -35,12 +34,6 @@
 #include "tools/host/posix_files.h"
 
 namespace fvd::sim::real {
-
-// A loop's time in nanoseconds: for the POSIX loop CLOCK_MONOTONIC, which every process of a
-// run shares, so a parent's time and a child's compare.
-inline uint64_t ClockNs(const Clock& clock) {
-  return static_cast<uint64_t>(clock.Now().time_since_epoch().count());
-}
 
 // Everything a life needs to open the VM's image and run it.
 struct VmPlan {

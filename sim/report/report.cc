@@ -124,7 +124,7 @@ set grid
 set key outside right
 set output 'latency.png'
 set title 'Guest I/O latency over time'
-set xlabel 'virtual time (s)'
+set xlabel time_label
 set ylabel 'latency (us)'
 set logscale y
 plot 'latency.dat' using 1:($3==0?$2:1/0) with points pt 7 ps 0.3 title 'read', \
@@ -151,7 +151,7 @@ set grid
 set key outside right
 set output 'prefetch.png'
 set title 'Whole-image prefetch progress'
-set xlabel 'virtual time (s)'
+set xlabel time_label
 set ylabel 'MiB copied'
 set xtics norotate
 )";
@@ -198,16 +198,13 @@ Status WriteReport(const std::string& dir, const std::string& workload, const Si
   FVD_RETURN_IF_ERROR(WriteFile(d / "base_load.dat", BaseLoadData(recorder, result.sim_time_ns)));
   FVD_RETURN_IF_ERROR(WriteFile(d / "phases.dat", PhaseData(result, recorder)));
   const bool prefetched = !recorder.prefetch().empty();
-  std::string plots = kPlots;
+  // Time is virtual in the simulator, real seconds in a real run.
+  std::string plots =
+      std::string("time_label = '") + (real_clock ? "time" : "virtual time") + " (s)'\n" + kPlots;
   if (prefetched) {
     const PrefetchPlot p = PrefetchData(result, recorder);
     FVD_RETURN_IF_ERROR(WriteFile(d / "prefetch.dat", p.data));
     plots += kPrefetchPlot + p.plot;
-  }
-  if (real_clock) {
-    for (size_t at; (at = plots.find("'virtual time (s)'")) != std::string::npos;) {
-      plots.replace(at, 18, "'time (s)'");
-    }
   }
   FVD_RETURN_IF_ERROR(WriteFile(d / "plots.gp", plots));
   FVD_RETURN_IF_ERROR(WriteFile(d / "result.json", ResultToJson(result, workload).dump(2) + "\n"));

@@ -26,10 +26,6 @@ enum SeedIndex : uint64_t {
   kFirstComponent = 16,
 };
 
-uint64_t Now(const VirtualLoop& loop) {
-  return static_cast<uint64_t>(loop.Now().time_since_epoch().count());
-}
-
 }  // namespace
 
 struct Simulation::World {
@@ -235,17 +231,17 @@ const Recorder& Simulation::EnableRecording() {
 SimResult Simulation::Run(const std::function<void(double)>& progress) {
   World& w = *w_;
   const auto wall_start = std::chrono::steady_clock::now();
-  const uint64_t start = Now(w.loop);
+  const uint64_t start = NowNs(w.loop);
   w.ScheduleCrashes();
   for (auto& vm : w.vms) vm->Start();
   auto all_done = [&] {
     return std::all_of(w.vms.begin(), w.vms.end(), [](const auto& v) { return v->finished(); });
   };
   uint64_t steps = 0;
-  while (!all_done() && Now(w.loop) - start < w.config.max_time_ns) {
+  while (!all_done() && NowNs(w.loop) - start < w.config.max_time_ns) {
     if (!w.loop.RunOne()) break;
     if (++steps % 65536 == 0 && progress) {
-      progress(static_cast<double>(Now(w.loop) - start) /
+      progress(static_cast<double>(NowNs(w.loop) - start) /
                static_cast<double>(w.config.max_time_ns));
     }
   }
@@ -260,7 +256,7 @@ SimResult Simulation::Run(const std::function<void(double)>& progress) {
   r.seed = w.seed;
   r.bases = w.config.bases;
   r.timed_out = timed_out;
-  r.sim_time_ns = Now(w.loop) - start;
+  r.sim_time_ns = NowNs(w.loop) - start;
   r.wall_time_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                              std::chrono::steady_clock::now() - wall_start)
                                              .count());

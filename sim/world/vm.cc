@@ -22,10 +22,6 @@ struct SleepFor {
   void await_resume() const noexcept {}
 };
 
-uint64_t NowNs(const Clock& clock) {
-  return static_cast<uint64_t>(clock.Now().time_since_epoch().count());
-}
-
 // Guest data: a fresh token sector (sector_token.h) per 512 bytes, each token into `tokens`
 // (a token sector's SectorHash is its token); guest requests are whole sectors.
 void FillTokenData(Prng& p, std::span<std::byte> data, std::vector<uint64_t>& tokens) {
@@ -329,7 +325,7 @@ Task<void> Vm::DoOp(GuestOp op) {
   if (op.kind == GuestOp::kWrite) {
     FillTokenData(data_prng_, data, write_tokens_);
     write_id = oracle_.WriteSubmittedValues(op.offset, write_tokens_);
-    if (tap_ != nullptr) tap_->WriteSubmitted(write_id, op.offset, data);
+    if (tap_ != nullptr) tap_->WriteSubmitted(write_id, op.offset, write_tokens_);
     // A synchronous host tries to have the write done right here (no draw at 0%: the phases of
     // earlier files keep their request streams).
     const bool now = sync_write_percent_ > 0 && prng_.Below(100) < sync_write_percent_ &&

@@ -26,6 +26,13 @@
 
 namespace fvd::sim {
 
+// A clock's time in nanoseconds: virtual time in the simulator; for the POSIX loop
+// CLOCK_MONOTONIC, which every process of a real run shares, so a parent's time and a child's
+// compare.
+inline uint64_t NowNs(const Clock& clock) {
+  return static_cast<uint64_t>(clock.Now().time_since_epoch().count());
+}
+
 // Latencies of one kind of operation, in virtual nanoseconds.
 class LatencyLog {
  public:
@@ -128,7 +135,8 @@ struct VmOpReport {
 class VmTap {
  public:
   virtual ~VmTap() = default;
-  virtual void WriteSubmitted(uint64_t id, uint64_t offset, std::span<const std::byte> data) = 0;
+  // A guest write of each sector's `values` (its SectorHash) at byte `offset`.
+  virtual void WriteSubmitted(uint64_t id, uint64_t offset, std::span<const uint64_t> values) = 0;
   virtual void WriteCompleted(uint64_t id) = 0;
   virtual void WriteFailed(uint64_t id) = 0;
   virtual void FlushSubmitted(uint64_t id) = 0;
@@ -191,6 +199,8 @@ class Vm {
   const std::string& name() const { return name_; }
   const VmStats& stats() const { return stats_; }
   const ImageStats* image_stats() const { return image_ ? &image_->stats() : nullptr; }
+  // Base bytes read so far, over every open of the image.
+  uint64_t BaseBytesSoFar() const;
   // What this VM's image recorded (record_prefetch_profile), kept across reopens.
   std::vector<ByteRange> recorded_profile() const;
 
@@ -216,8 +226,6 @@ class Vm {
   bool Overlaps(const GuestOp& op) const;
   // Adds the open image's counters to stats_ (before it closes or is dropped).
   void AddImageStats();
-  // Base bytes read so far, over every open of the image.
-  uint64_t BaseBytesSoFar() const;
   void Violation(std::string_view what, FailureStage stage, const std::string& message);
   // What the NBD export's direct path relies on: a range Image::InPlaceRun says is in place
   // holds, on the data device at the run it names, the latest values (checked by the oracle
