@@ -202,6 +202,31 @@ class Image {
   // Then counts a guest write and returns true. Otherwise returns false, the guest range
   // holding old or new bytes (as with a failed write) and the metadata unchanged: call Write.
   bool TryWriteNow(uint64_t offset, std::span<const std::byte> buf);
+
+  // Allocating writes a host does itself, from any thread (the NBD export's workers, with no
+  // trip to the image's thread and back), then records here. Allowed when HostMayAllocate():
+  // a read-write plain (not compact) image with a bitmap and a buffered journal, no copy-on-read
+  // and no prefetcher, so nothing but guest writes ever puts data in its blocks. The host then
+  // writes whole blocks (each end of the range on a block boundary or at or past the end of
+  // the base: no byte to copy from the base) at header().data_offset() + offset of the data
+  // device, and after that write completes calls RecordHostWrite (or TryRecordHostWriteNow) on
+  // the image's scheduler, before it tells anyone the write is done. The record does what
+  // Write's allocating path does after its data write: fresh bits at once (reads see the data),
+  // then the journal record under a write lock, then stale bits; a buffered write-out flushes
+  // the data file before writing the record, so the record is never durable before the data.
+  // A guest write still in flight over the same blocks races the host's: their order is the
+  // client's to choose, as NBD leaves it (with blocks larger than its requests, a merge of such
+  // a write may copy the base over the host's bytes of the shared block).
+  bool HostMayAllocate() const;
+  // Records as RecordHostWrite would, right here, if nothing would wait (TryWriteNow's
+  // conditions); counts a guest write and returns true. Otherwise changes nothing and returns
+  // false: call RecordHostWrite.
+  bool TryRecordHostWriteNow(uint64_t offset, uint64_t length);
+  // Fails with kInvalidArgument, changing nothing, if the image does not allow host writes or
+  // the range is not whole blocks; with the image's write error (metadata error) after marking
+  // the blocks fresh, so they read back until the image closes.
+  Task<Status> RecordHostWrite(uint64_t offset, uint64_t length);
+
   Task<Status> Flush();
   Task<Status> Close();
   // Waits until no request, background copy or journal write is in flight and cancels the

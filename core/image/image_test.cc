@@ -748,5 +748,70 @@ TEST_F(ImageTest, InPlaceRunIsWhereAWriteNeedsNoMetadata) {
   ASSERT_TRUE(world.Run(img->Close()).ok());
 }
 
+// A host that writes whole blocks itself (the NBD export's workers) and has the image record
+// them: the blocks read back at once, and after a flush they survive a crash as the image's
+// own writes do; what the rule leaves out is refused.
+TEST_F(ImageTest, HostAllocatingWritesAreRecordedAsTheImagesOwn) {
+  ASSERT_TRUE(world.Create(BaseOptions()).ok());  // 4 KiB blocks, plain, no copy-on-read
+  world.image_dev.set_delay([](Op op, uint64_t, uint64_t) {
+    return op == Op::kFlush ? Duration(std::chrono::milliseconds(1)) : Duration(0);
+  });
+  auto img = OpenOrDie({.journal_mode = JournalMode::kBuffered, .journal_buffer_bytes = 512});
+  ASSERT_TRUE(img->HostMayAllocate());
+  const uint64_t data_offset = world.header.data_offset();
+  auto truth = Expected(0, 4 * kMiB);
+  const auto host_write = [&](uint64_t off, const std::vector<std::byte>& data) {
+    ASSERT_TRUE(world.image_dev.TryWriteNow(data_offset + off, data, WriteMode::kCached));
+    std::copy(data.begin(), data.end(), truth.begin() + static_cast<ptrdiff_t>(off));
+  };
+  const auto block = [](int i) { return uint64_t(i) * 2 * 4096; };  // no two records merge
+  const auto before = img->stats();
+  int i = 0;
+  for (;; ++i) {  // recorded right here until the journal's queue is full
+    ASSERT_LT(i, 512);
+    host_write(block(i), Pattern(4096, 500 + i));
+    if (!img->TryRecordHostWriteNow(block(i), 4096)) break;
+  }
+  EXPECT_EQ(img->stats().allocating_writes, before.allocating_writes + uint64_t(i));
+  // Block i waits for room in the journal; reads see it meanwhile.
+  bool recorded = false;
+  Detach(img->RecordHostWrite(block(i), 4096), [&](Status s) { recorded = s.ok(); });
+  EXPECT_FALSE(recorded);
+  EXPECT_EQ(ReadAll(*img, 0, 4 * kMiB), truth);
+  world.loop.RunUntil([&] { return recorded; });
+  EXPECT_EQ(img->stats().allocating_writes, before.allocating_writes + uint64_t(i) + 1);
+  EXPECT_EQ(img->stats().guest_writes, before.guest_writes + uint64_t(i) + 1);
+  EXPECT_EQ(img->InPlaceRun(block(i), 4096), data_offset + block(i));
+
+  // Not whole blocks of the base, or past the disk: refused, nothing changed.
+  EXPECT_FALSE(img->TryRecordHostWriteNow(block(1) + 4096 + 512, 1024));
+  EXPECT_EQ(world.Run(img->RecordHostWrite(block(1) + 4096 + 512, 1024)).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(world.Run(img->RecordHostWrite(4 * kMiB, 4096)).code(), StatusCode::kInvalidArgument);
+  // The base ends at 3 MiB + 512: a range from its last block's start to past it is whole.
+  host_write(3 * kMiB, Pattern(8192, 9));
+  ASSERT_TRUE(world.Run(img->RecordHostWrite(3 * kMiB, 8192)).ok());
+  EXPECT_EQ(ReadAll(*img, 0, 4 * kMiB), truth);
+  FlushCrashAndExpect(img, truth);
+}
+
+TEST_F(ImageTest, HostAllocatingWritesOnlyWhereNothingButGuestsWrite) {
+  ASSERT_TRUE(world.Create(BaseOptions()).ok());
+  auto unbuffered = OpenOrDie({.journal_mode = JournalMode::kUnbuffered});
+  EXPECT_FALSE(unbuffered->HostMayAllocate());  // each record must be durable before the reply
+  EXPECT_EQ(world.Run(unbuffered->RecordHostWrite(0, 4096)).code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(unbuffered->TryRecordHostWriteNow(0, 4096));
+  ASSERT_TRUE(world.Run(unbuffered->Close()).ok());
+  unbuffered.reset();
+  EXPECT_FALSE(OpenOrDie({.access = AccessMode::kReadOnly})->HostMayAllocate());
+
+  auto cor_options = BaseOptions();
+  cor_options.copy_on_read = true;  // copies of the base could land on a host's write
+  ASSERT_TRUE(world.Create(cor_options).ok());
+  EXPECT_FALSE(OpenOrDie({.journal_mode = JournalMode::kBuffered})->HostMayAllocate());
+  ASSERT_TRUE(world.Create(BaseOptions(/*compact=*/true)).ok());  // chunks are placed by the image
+  EXPECT_FALSE(OpenOrDie({.journal_mode = JournalMode::kBuffered})->HostMayAllocate());
+}
+
 }  // namespace
 }  // namespace fvd

@@ -70,30 +70,50 @@ Task<Status> WriteWithMetadata(Image::Core& c, uint64_t offset, std::span<const 
   co_return Status::Ok();
 }
 
-// Image::TryWriteNow's allocating write: WriteWithMetadata done right here, in the same order
-// (data, fresh bits, journal record, stale bits), when nothing in it would wait: the buffered
-// journal takes the record now, no other request holds the blocks, no byte comes from the base
-// and every chunk is allocated. Returns false, having changed nothing, otherwise.
-bool TryAllocatingWriteNow(Image::Core& c, uint64_t offset, std::span<const std::byte> buf) {
+// An allocating write done right here, in WriteWithMetadata's order (data, fresh bits, journal
+// record, stale bits), when nothing in it would wait: the buffered journal takes the record now,
+// no other request holds the blocks, no byte comes from the base and every chunk is allocated.
+// `write_data(physical)` writes the data (false: it could not now). Returns false, having
+// changed nothing, otherwise.
+template <typename WriteData>
+bool TryAllocatingNow(Image::Core& c, uint64_t offset, uint64_t length, WriteData write_data) {
   if (c.journal == nullptr) return false;
-  const Extent whole = CopyOnWriteExtent(c, offset, buf.size());
-  if (whole.offset != offset || whole.length != buf.size()) return false;  // a base merge
-  if (!ChunksJournaled(c, offset, buf.size())) return false;
-  const uint64_t end = offset + buf.size();
-  const Extent span = LockSpan(c, offset, buf.size());
+  const Extent whole = CopyOnWriteExtent(c, offset, length);
+  if (whole.offset != offset || whole.length != length) return false;  // a base merge
+  if (!ChunksJournaled(c, offset, length)) return false;
+  const uint64_t end = offset + length;
+  const Extent span = LockSpan(c, offset, length);
   if (c.locks.FindOverlap(span.offset, span.offset + span.length) != nullptr) return false;
   JournalUpdate update = MakeUpdate(c, offset, end, /*bitmap=*/true);
   if (!c.journal->CanAppendNow(update)) return false;
-  const uint64_t physical = SinglePhysicalRun(c.header, c.table, offset, buf.size());
-  if (physical == kUnallocated || !c.data_dev.TryWriteNow(physical, buf, c.data_write_mode()))
-    return false;
-  MarkFresh(c, offset, buf.size());
+  const uint64_t physical = SinglePhysicalRun(c.header, c.table, offset, length);
+  if (physical == kUnallocated || !write_data(physical)) return false;
+  MarkFresh(c, offset, length);
   // Cannot fail: CanAppendNow said so, and nothing ran since.
   if (!c.journal->TryAppendNow(std::move(update))) std::abort();
   CommitUpdate(c, offset, end, /*bitmap=*/true);
   ++c.stats.guest_writes;
   ++c.stats.allocating_writes;
   return true;
+}
+
+bool HostMayAllocate(const Image::Core& c) {
+  return c.use_bitmap && !c.compact() && c.journal != nullptr && c.buffered() && !c.read_only() &&
+         !c.header.copy_on_read && c.prefetcher == nullptr;
+}
+
+// What RecordHostWrite refuses: a range HostMayAllocate does not let a host write itself.
+Status CheckHostWrite(const Image::Core& c, uint64_t offset, uint64_t length) {
+  FVD_RETURN_IF_ERROR(c.CheckRange(offset, length));
+  if (!HostMayAllocate(c)) {
+    return Status::InvalidArgument("a host allocating write on an image that does not allow it");
+  }
+  const Extent whole = CopyOnWriteExtent(c, offset, length);
+  if (whole.offset != offset || whole.length != length) {
+    return Status::InvalidArgument("a host allocating write of part of a block in the base, at " +
+                                   std::to_string(offset) + " length " + std::to_string(length));
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -145,13 +165,62 @@ bool Image::TryWriteNow(uint64_t offset, std::span<const std::byte> buf) {
   Core& c = *core_;
   if (buf.empty() || !c.CheckRange(offset, buf.size()).ok() || !c.CheckWritable().ok())
     return false;
-  if (NeedsMetadata(c, offset, buf.size())) return TryAllocatingWriteNow(c, offset, buf);
+  if (NeedsMetadata(c, offset, buf.size())) {
+    return TryAllocatingNow(c, offset, buf.size(), [&](uint64_t physical) {
+      return c.data_dev.TryWriteNow(physical, buf, c.data_write_mode());
+    });
+  }
   const uint64_t physical = SinglePhysicalRun(c.header, c.table, offset, buf.size());
   if (physical == kUnallocated || !c.data_dev.TryWriteNow(physical, buf, c.data_write_mode()))
     return false;
   ++c.stats.guest_writes;
   ++c.stats.in_place_writes;
   return true;
+}
+
+bool Image::HostMayAllocate() const {
+  return fvd::HostMayAllocate(*core_);
+}
+
+bool Image::TryRecordHostWriteNow(uint64_t offset, uint64_t length) {
+  Core& c = *core_;
+  if (length == 0 || !CheckHostWrite(c, offset, length).ok() || !c.CheckWritable().ok())
+    return false;
+  if (NeedsMetadata(c, offset, length))
+    return TryAllocatingNow(c, offset, length, [](uint64_t) { return true; });
+  ++c.stats.guest_writes;
+  ++c.stats.in_place_writes;
+  return true;
+}
+
+Task<Status> Image::RecordHostWrite(uint64_t offset, uint64_t length) {
+  Core& c = *core_;
+  FVD_CO_RETURN_IF_ERROR(CheckHostWrite(c, offset, length));
+  InFlightGuard guard(c);
+  ++c.stats.guest_writes;
+  if (length == 0) co_return Status::Ok();
+  // The data is in the image already: reads see it from now on, and a write that waits for the
+  // blocks below does not widen itself over them (its merge would copy the base over it).
+  MarkFresh(c, offset, length);
+  FVD_CO_RETURN_IF_ERROR(c.CheckWritable());
+  for (;;) {
+    if (!NeedsMetadata(c, offset, length)) {
+      ++c.stats.in_place_writes;
+      co_return Status::Ok();
+    }
+    const Extent span = LockSpan(c, offset, length);
+    if (RangeLock* other = c.locks.FindOverlap(span.offset, span.offset + span.length)) {
+      ++c.stats.lock_waits;
+      co_await c.locks.WaitFor(*other);
+      continue;
+    }
+    RangeLock lock;
+    c.locks.TryAcquire(lock, LockKind::kWrite, span.offset, span.offset + span.length);
+    Status s = co_await RecordUpdate(c, offset, offset + length, /*bitmap=*/true);
+    c.locks.Release(lock);
+    if (s.ok()) ++c.stats.allocating_writes;
+    co_return s;
+  }
 }
 
 }  // namespace fvd

@@ -3,8 +3,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <string>
 
@@ -39,6 +39,9 @@ DirectPath::DirectPath(const Image& image, int fd, bool write_through, bool writ
       unit_(UnitOf(image.header())),
       fd_(fd),
       write_through_(write_through),
+      host_allocates_(writable && image.HostMayAllocate()),
+      block_size_(image.header().block_size),
+      base_size_(image.header().base_img_size),
       writable_(writable),
       known_(Words((disk_size_ + unit_ - 1) / unit_)),
       chunk_at_(compact_ ? (disk_size_ + chunk_size_ - 1) / chunk_size_ : 0) {}
@@ -97,8 +100,8 @@ std::optional<Status> DirectPath::Read(uint64_t offset, std::span<std::byte> buf
   if (!physical) return std::nullopt;
   size_t done = 0;
   while (done < buf.size()) {
-    const ssize_t n = ::pread(fd_, buf.data() + done, buf.size() - done,
-                              static_cast<off_t>(*physical + done));
+    const ssize_t n =
+        ::pread(fd_, buf.data() + done, buf.size() - done, static_cast<off_t>(*physical + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Status::IoError(Errno("data read", *physical, buf.size(), errno));
     if (n == 0) {  // the file ends inside data the image holds: what the core reads as zeros
@@ -110,24 +113,41 @@ std::optional<Status> DirectPath::Read(uint64_t offset, std::span<std::byte> buf
   return Status::Ok();
 }
 
-std::optional<Status> DirectPath::Write(uint64_t offset, std::span<const std::byte> buf) {
-  if (!writable_.load(std::memory_order_acquire)) return std::nullopt;
-  const auto physical = Lookup(offset, buf.size());
-  if (!physical) return std::nullopt;
+Status DirectPath::WriteAt(uint64_t physical, std::span<const std::byte> buf) {
   size_t done = 0;
   while (done < buf.size()) {
     iovec iov{const_cast<std::byte*>(buf.data() + done), buf.size() - done};
-    const ssize_t n = ::pwritev2(fd_, &iov, 1, static_cast<off_t>(*physical + done),
+    const ssize_t n = ::pwritev2(fd_, &iov, 1, static_cast<off_t>(physical + done),
                                  write_through_ ? RWF_DSYNC : 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      return Status::IoError(Errno("data write", *physical, buf.size(), n < 0 ? errno : EIO));
+      return Status::IoError(Errno("data write", physical, buf.size(), n < 0 ? errno : EIO));
     }
     done += static_cast<size_t>(n);
   }
   // Once complete, so a flush that sees no written_ was issued before this write completed.
   written_.store(true, std::memory_order_release);
   return Status::Ok();
+}
+
+std::optional<Status> DirectPath::Write(uint64_t offset, std::span<const std::byte> buf) {
+  if (!writable_.load(std::memory_order_acquire)) return std::nullopt;
+  const auto physical = Lookup(offset, buf.size());
+  if (!physical) return std::nullopt;
+  return WriteAt(*physical, buf);
+}
+
+bool DirectPath::WholeBlocks(uint64_t offset, uint64_t length) const {
+  const uint64_t end = offset + length;
+  return (offset % block_size_ == 0 || offset >= base_size_) &&
+         (end % block_size_ == 0 || end >= base_size_);
+}
+
+std::optional<Status> DirectPath::WriteAllocating(uint64_t offset, std::span<const std::byte> buf) {
+  if (!host_allocates_ || !writable_.load(std::memory_order_acquire)) return std::nullopt;
+  if (buf.empty() || offset >= disk_size_ || buf.size() > disk_size_ - offset) return std::nullopt;
+  if (!WholeBlocks(offset, buf.size())) return std::nullopt;
+  return WriteAt(data_offset_ + offset, buf);
 }
 
 Status DirectPath::SyncIfWritten() {

@@ -7,8 +7,11 @@
 // the image and every chunk journaled. That only ever grows while the image is open and never
 // moves, so the loop thread publishes it here (Learn), in atomics, and workers read it
 // (Lookup) with no lock. Everything else (base data, allocation, copy-on-read, whatever the
-// core must order) goes through the loop as before. A direct write is what Write's in-place
-// path would do: the same bytes at the same place, FUA (RWF_DSYNC) when the journal is
+// core must order) goes through the loop as before, but for one kind of allocating write: on an
+// image that lets a host allocate (Image::HostMayAllocate: a plain overlay that only guests
+// write), a write of whole blocks goes to its place here too (WriteAllocating), and the caller
+// has the loop record it afterwards (Image::RecordHostWrite). A direct write is what Write's
+// in-place path would do: the same bytes at the same place, FUA (RWF_DSYNC) when the journal is
 // unbuffered; it stops when the image refuses writes (RefuseWrites, from on_metadata_error).
 //
 // CONTRACT
@@ -51,6 +54,11 @@ class DirectPath {
   std::optional<uint64_t> Lookup(uint64_t offset, uint64_t length) const;
   std::optional<Status> Read(uint64_t offset, std::span<std::byte> buf) const;
   std::optional<Status> Write(uint64_t offset, std::span<const std::byte> buf);
+  // A write of whole blocks the image does not hold yet, written to their place, when the image
+  // allowed it at construction (Image::HostMayAllocate) and takes writes. nullopt: not such a
+  // write (use the loop). After an ok result the caller must post Image::RecordHostWrite for
+  // the range to the loop thread before it reports the write done.
+  std::optional<Status> WriteAllocating(uint64_t offset, std::span<const std::byte> buf);
   // fdatasync of the data file when a direct write happened since the last call: a flush must
   // cover writes the core never saw. Call before the image's own Flush.
   Status SyncIfWritten();
@@ -59,6 +67,9 @@ class DirectPath {
 
  private:
   bool Known(uint64_t unit_index) const;
+  // Whole blocks: neither end inside a block the base covers (Image::RecordHostWrite's rule).
+  bool WholeBlocks(uint64_t offset, uint64_t length) const;
+  Status WriteAt(uint64_t physical, std::span<const std::byte> buf);
   void Publish(uint64_t unit_index, uint64_t physical_of_unit);
 
   const uint64_t disk_size_, data_offset_, chunk_size_;
@@ -66,6 +77,8 @@ class DirectPath {
   const uint64_t unit_;  // the bitmap's block, else the chunk, else 1 MiB
   const int fd_;
   const bool write_through_;
+  const bool host_allocates_;  // Image::HostMayAllocate at construction
+  const uint64_t block_size_, base_size_;
   std::atomic<bool> writable_;
   std::atomic<bool> written_{false};
   std::vector<std::atomic<uint64_t>> known_;     // a bit per unit

@@ -135,5 +135,37 @@ TEST_F(DirectPathTest, RangesPastTheDiskAreDeclined) {
   EXPECT_FALSE(direct->Lookup(0, 0));
 }
 
+// A plain overlay only guests write (Image::HostMayAllocate): whole blocks go to their place
+// before the image knows of them, parts of blocks the base holds do not; once recorded and
+// learned, the blocks are in place.
+TEST_F(DirectPathTest, WholeBlocksOfAnOverlayOnlyGuestsWriteAreWrittenBeforeTheyAreRecorded) {
+  auto img = Open(/*compact=*/false);
+  ASSERT_TRUE(img->HostMayAllocate());
+  const uint64_t data_offset = img->header().data_offset();
+  auto direct = Direct(*img);
+  direct->LearnAll(*img);
+  const auto mine = Pattern(8 * kKiB, 11);
+  auto st = direct->WriteAllocating(64 * kKiB, mine);
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(st->ok()) << st->ToString();
+  EXPECT_EQ(FileBytes(data_offset + 64 * kKiB, 8 * kKiB), mine);
+  EXPECT_FALSE(direct->Lookup(64 * kKiB, 8 * kKiB));  // not recorded yet
+  EXPECT_FALSE(direct->WriteAllocating(64 * kKiB + 512, std::span(mine).first(1024)));
+  EXPECT_FALSE(direct->WriteAllocating(60 * kKiB, std::span(mine).first(4 * kKiB + 512)));
+  EXPECT_FALSE(direct->WriteAllocating(img->size() - 4 * kKiB, mine));  // past the disk
+  ASSERT_TRUE(img->TryRecordHostWriteNow(64 * kKiB, 8 * kKiB));
+  direct->Learn(*img, 64 * kKiB, 8 * kKiB);
+  EXPECT_EQ(direct->Lookup(64 * kKiB, 8 * kKiB), data_offset + 64 * kKiB);
+  direct->RefuseWrites();
+  EXPECT_FALSE(direct->WriteAllocating(128 * kKiB, mine));
+  EXPECT_FALSE(Direct(*img, /*writable=*/false)->WriteAllocating(128 * kKiB, mine));
+}
+
+TEST_F(DirectPathTest, ACompactOverlayAllocatesOnlyThroughTheLoop) {
+  auto img = Open(/*compact=*/true);  // the image chooses each chunk's place
+  auto direct = Direct(*img);
+  EXPECT_FALSE(direct->WriteAllocating(64 * kKiB, Pattern(4 * kKiB, 12)));
+}
+
 }  // namespace
 }  // namespace fvd::nbd

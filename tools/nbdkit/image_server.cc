@@ -10,11 +10,13 @@
 #include <type_traits>
 
 #include "core/image/image_file.h"
+#include "core/image/wait_list.h"
 #include "core/util/io_buffer.h"
 #include "tools/host/create_image.h"
 #include "tools/host/open_image.h"
 #include "tools/host/posix_files.h"
 #include "tools/nbdkit/direct_path.h"
+#include "tools/nbdkit/record_queue.h"
 
 namespace fvd::nbd {
 
@@ -30,6 +32,15 @@ struct ImageServer::State {
   uint64_t size = 0;
   bool stopped = false;  // caller side: Stop ran
   std::atomic<uint64_t> direct_reads{0}, direct_writes{0}, loop_reads{0}, loop_writes{0};
+  std::atomic<uint64_t> direct_allocating_writes{0};
+  // Direct allocating writes not yet recorded (record_queue.h). Of those taken, the records
+  // that had to wait (Image::RecordHostWrite), and the first failure of one: loop thread only.
+  // A flush waits for them and fails after a failure.
+  static constexpr size_t kRecordsBeforeWake = 256;
+  RecordQueue to_record{kRecordsBeforeWake};
+  uint64_t records_waiting = 0;
+  WaitList records_done;
+  Status record_error;
 
   // Runs on the loop thread: create if asked, open; then serve until Stop.
   void Main(std::promise<Status>& opened_promise) {
@@ -87,6 +98,12 @@ struct ImageServer::State {
     if (direct) direct->Learn(*opened->image, offset, length);
   }
 
+  // Loop thread: records the writes workers did themselves (DirectPath::WriteAllocating).
+  void RecordQueued() {
+    for (const ByteRange& r : to_record.TakeAll()) Record(r.offset, r.length);
+  }
+  void Record(uint64_t offset, uint64_t length);
+
   // Posts `make()` (a Task<Status> factory run on the loop thread) and waits for its result.
   // `now()`, when given, runs first on the loop thread: true means the request was done there
   // (Image::TryReadNow, TryWriteNow) and no task is needed.
@@ -95,6 +112,7 @@ struct ImageServer::State {
     std::promise<Status> done;
     auto result = done.get_future();
     loop->PostFromAnyThread([&] {
+      RecordQueued();  // first what workers wrote themselves: this request may follow it
       if constexpr (!std::is_same_v<Now, bool (*)()>) {
         if (now()) return done.set_value(Status::Ok());
       }
@@ -175,10 +193,6 @@ bool NeedsBounce(const ServerOptions& o, const void* buf) {
   return o.direct && reinterpret_cast<uintptr_t>(buf) % kIoBufferAlignment != 0;
 }
 
-}  // namespace
-
-namespace {
-
 Task<Status> ReadAndLearn(ImageServer::State& s, uint64_t offset, std::span<std::byte> buf) {
   Status st = co_await s.opened->image->Read(offset, buf);
   if (st.ok()) s.Learn(offset, buf.size());
@@ -191,7 +205,33 @@ Task<Status> WriteAndLearn(ImageServer::State& s, uint64_t offset, std::span<con
   co_return st;
 }
 
+Task<Status> RecordAndLearn(ImageServer::State& s, uint64_t offset, uint64_t length) {
+  Status st = co_await s.opened->image->RecordHostWrite(offset, length);
+  if (st.ok()) s.Learn(offset, length);
+  co_return st;
+}
+
+// A flush covers every write reported done before it, so first the records still waiting.
+Task<Status> FlushAfterRecords(ImageServer::State& s) {
+  while (s.records_waiting > 0) co_await s.records_done.Wait();
+  Status st = co_await s.opened->image->Flush();
+  if (st.ok()) st = s.record_error;
+  co_return st;
+}
+
 }  // namespace
+
+void ImageServer::State::Record(uint64_t offset, uint64_t length) {
+  if (opened->image->TryRecordHostWriteNow(offset, length)) return Learn(offset, length);
+  ++records_waiting;
+  Detach(RecordAndLearn(*this, offset, length), [this](Status st) {
+    // The write was reported done: its loss can only be told by the flushes from now on.
+    if (!st.ok() && record_error.ok()) {
+      record_error = st.WithContext("recording a write an nbdkit thread made");
+    }
+    if (--records_waiting == 0) records_done.NotifyAll(*loop);
+  });
+}
 
 // Data the image holds in place goes direct (one pread on this thread); the rest goes to the
 // loop thread, where a read the page cache holds is one pread (TryReadNow), else a task.
@@ -231,6 +271,15 @@ Status ImageServer::Write(uint64_t offset, std::span<const std::byte> buf) {
       s.direct_writes.fetch_add(1, std::memory_order_relaxed);
       return *done;
     }
+    // Whole blocks of an overlay: written here, recorded by the loop later. Queued before the
+    // reply, so whatever the client sends next reaches the loop after it (record_queue.h).
+    if (auto done = s.direct->WriteAllocating(offset, buf)) {
+      if (!done->ok()) return *done;
+      s.direct_allocating_writes.fetch_add(1, std::memory_order_relaxed);
+      if (s.to_record.Push(offset, buf.size()))
+        s.loop->PostFromAnyThread([&s] { s.RecordQueued(); });
+      return Status::Ok();
+    }
   }
   s.loop_writes.fetch_add(1, std::memory_order_relaxed);
   return s.Call([&s, offset, buf] { return WriteAndLearn(s, offset, buf); },
@@ -244,7 +293,7 @@ Status ImageServer::Write(uint64_t offset, std::span<const std::byte> buf) {
 // Direct writes never reached the core: their data is synced here first.
 Status ImageServer::Flush() {
   if (state_->direct) FVD_RETURN_IF_ERROR(state_->direct->SyncIfWritten());
-  return state_->Call([&] { return state_->opened->image->Flush(); });
+  return state_->Call([&] { return FlushAfterRecords(*state_); });
 }
 
 Status ImageServer::Stop() {
@@ -261,7 +310,8 @@ Status ImageServer::Stop() {
 
 ServerStats ImageServer::stats() const {
   const State& s = *state_;
-  return {s.direct_reads.load(), s.direct_writes.load(), s.loop_reads.load(), s.loop_writes.load()};
+  return {s.direct_reads.load(), s.direct_writes.load(), s.loop_reads.load(), s.loop_writes.load(),
+          s.direct_allocating_writes.load()};
 }
 
 uint64_t ImageServer::size() const {

@@ -2,7 +2,9 @@
 // one event-loop thread of its own, and every request from another thread (nbdkit's worker
 // threads) that needs it travels to it as posted work and waits for its completion. No lock
 // reaches the core. Requests on data the image holds in place need no core: they are done on
-// the caller's thread (DirectPath, direct_path.h).
+// the caller's thread (DirectPath, direct_path.h), and so are allocating writes of whole blocks
+// of a plain overlay, whose metadata the loop then records without the caller waiting
+// (Image::RecordHostWrite): a flush waits for those records, and fails if one failed.
 //
 // CONTRACT
 // - Start opens (or, when the file is missing and creation options are given, creates) the
@@ -52,9 +54,11 @@ struct ServerOptions {
 // bad file fails the server at startup with one message.
 Status PrepareImage(const ServerOptions& options);
 
-// Requests served, by path: direct (on the caller's thread) or through the loop thread.
+// Requests served, by path: direct (on the caller's thread) or through the loop thread;
+// direct_allocating_writes: written on the caller's thread, recorded by the loop after.
 struct ServerStats {
   uint64_t direct_reads = 0, direct_writes = 0, loop_reads = 0, loop_writes = 0;
+  uint64_t direct_allocating_writes = 0;
 };
 
 class ImageServer {

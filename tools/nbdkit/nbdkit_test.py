@@ -141,8 +141,17 @@ class DataTests:
         self.assertTrue(got == bytes(want), "overlay content differs from base + write")
 
     def test_kill_9_leaves_an_image_that_recovers(self):
-        disk = self.create("d.fvd", 32 * MIB, "-o", "compact_image=on")
+        self.random_file("base.raw", 8 * MIB, 10)
+        # compact: allocations go through the loop; a plain overlay: its whole-block
+        # allocating writes go direct, and the loop records them after the reply
+        for name, extra in (("c.fvd", ["-o", "compact_image=on"]), ("o.fvd", ["-b", "base.raw"])):
+            with self.subTest(image=name):
+                self.kill_9_and_recover(self.create(name, 32 * MIB, *extra))
+
+    def kill_9_and_recover(self, disk):
         sock = self.path("s.sock")
+        if os.path.exists(sock):
+            os.unlink(sock)
         server = subprocess.Popen(["nbdkit", "-f", "-U", sock, PLUGIN, f"file={disk}", *self.CACHE],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env())
         try:
@@ -152,7 +161,7 @@ class DataTests:
                 self.assertLess(time.monotonic(), deadline)
                 time.sleep(0.01)
             uri = f"nbd+unix:///?socket={sock}"
-            # 0x77 allocates (the loop), 0x66 overwrites it in place (the direct path)
+            # 0x77 allocates, 0x66 overwrites it in place (the direct path)
             r = subprocess.run(["qemu-io", "-f", "raw", "-c", "write -P 0x77 0 1M",
                                 "-c", "write -P 0x66 0 512k", "-c", "flush",
                                 "-c", "write -P 0x88 4M 1M", uri], capture_output=True,
@@ -166,11 +175,14 @@ class DataTests:
         r = self.fvd_img("io", disk, "-c", "read -P 0x66 0 512k",  # flushed before the kill
                          "-c", "read -P 0x77 512k 512k")
         self.assert_ok(r)
+        self.assertNotIn("Pattern verification failed", r.stdout)
         self.assertTrue(self.fvd_img("info", disk).stdout.count("clean shutdown: true"))
 
     def test_fio_nbd_engine_verifies_through_the_export(self):
-        for depth in (1, 32):
-            disk = self.create(f"v{depth}.fvd", 32 * MIB, "-o", "compact_image=on")
+        self.random_file("base.raw", 32 * MIB, 11)
+        for depth, extra in ((1, ["-o", "compact_image=on"]), (32, ["-o", "compact_image=on"]),
+                             (1, ["-b", "base.raw"]), (32, ["-b", "base.raw"])):
+            disk = self.create(f"v{depth}{extra[0]}.fvd", 32 * MIB, *extra)
             job = (f"fio --name=v --ioengine=nbd --uri=\"$uri\" --rw=randwrite --bs=4k "
                    f"--iodepth={depth} --size=16m --verify=crc32c --verify_fatal=1 --verify_state_save=0 "
                    f"--do_verify=1 --randrepeat=0 --output-format=terse")
