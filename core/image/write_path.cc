@@ -199,8 +199,9 @@ Task<Status> Image::RecordHostWrite(uint64_t offset, uint64_t length) {
   InFlightGuard guard(c);
   ++c.stats.guest_writes;
   if (length == 0) co_return Status::Ok();
-  // The data is in the image already: reads see it from now on, and a write that waits for the
-  // blocks below does not widen itself over them (its merge would copy the base over it).
+  // The data is in the image already: reads see it from now on. A write of these blocks that
+  // arrives later waits for the lock below (or behind the same holder, and waiters resume in
+  // order), so it finds them recorded and merges no base bytes over them.
   MarkFresh(c, offset, length);
   FVD_CO_RETURN_IF_ERROR(c.CheckWritable());
   for (;;) {
