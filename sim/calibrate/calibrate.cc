@@ -18,6 +18,7 @@
 
 #include "core/util/status.h"
 #include "sim/calibrate/fit.h"
+#include "sim/calibrate/host_probe.h"
 #include "sim/config/units.h"
 #include "sim/explore/child.h"
 
@@ -260,12 +261,13 @@ struct ScratchGuard {
 };
 
 Result<Measured> Measure(const std::string& fio, const Target& t, const CalibrateOptions& o,
-                         json& raw) {
+                         json& raw, json& raw_host) {
   const std::vector<Probe> probes = Probes();
+  const size_t total = probes.size() + (t.scratch ? 1 : 0);  // and the host's, on a file system
   Measured m;
   for (size_t i = 0; i < probes.size(); ++i) {
     if (probes[i].fresh && !t.scratch) continue;  // a device has no holes
-    std::fprintf(stderr, "calibrate: [%zu/%zu] %s\n", i + 1, probes.size(), probes[i].what);
+    std::fprintf(stderr, "calibrate: [%zu/%zu] %s\n", i + 1, total, probes[i].what);
     if (probes[i].fresh) FVD_RETURN_IF_ERROR(MakeSparse(t));
     FVD_ASSIGN_OR_RETURN(json job, RunProbe(fio, t, o, probes[i]));
     if (probes[i].take != nullptr) probes[i].take(job, m);
@@ -273,6 +275,18 @@ Result<Measured> Measure(const std::string& fio, const Target& t, const Calibrat
   }
   if (m.read_4k_ns <= 0 || m.seq_read_bytes_per_s <= 0 || m.write_4k_ns <= 0) {
     return Status::IoError("fio on " + t.path + " measured no reads or writes");
+  }
+  if (t.scratch) {  // real mode needs a folder to make its image in
+    std::fprintf(stderr, "calibrate: [%zu/%zu] the host's CPU per request (real mode, twice)\n",
+                 total, total);
+    const std::string dir = fs::path(t.path).parent_path().string();
+    const auto ops = static_cast<uint64_t>(std::max(2000.0, 5000 * o.runtime_s));
+    FVD_ASSIGN_OR_RETURN(HostProbe host, ProbeHost(dir.empty() ? "." : dir, o.direct, t.size, ops));
+    m.host_cpu_per_request_ns = host.cpu_ns_per_request;
+    raw_host = {{"cpu_ns_per_request", host.cpu_ns_per_request},
+                {"requests", host.requests},
+                {"cpu_s", host.cpu_s},
+                {"wall_s", host.wall_s}};
   }
   return m;
 }
@@ -289,14 +303,15 @@ std::string Comment(const CalibrateOptions& o, const Target& t, const Measured& 
       "64 KiB %.1f us, at QD32 %.0f IOPS; 1 MiB sequential reads %.0f MB/s; 4 KiB random\n"
       "writes at QD1 %.1f us, with O_DSYNC %.1f us, at QD32 %.0f IOPS; an fsync after a 4 KiB\n"
       "write %.1f us; into a sparse file (0: not measured) a 4 KiB write %.1f us, an fsync\n"
-      "after one %.1f us, writes at QD32 %.0f IOPS.\n"
+      "after one %.1f us, writes at QD32 %.0f IOPS. Real mode spent %.1f us of CPU per request\n"
+      "(0: not measured).\n"
       "Use it in a workload file: disks: [{name: mine, model: FILE}]",
       o.path.c_str(), o.direct ? "O_DIRECT" : "page cache", o.runtime_s * 1000,
       FormatSize(t.size).c_str(), t.device ? "device" : "scratch file", when, m.read_4k_ns / 1e3,
       m.read_4k_stddev_ns / 1e3, m.read_64k_ns / 1e3, m.read_4k_qd32_iops,
       m.seq_read_bytes_per_s / 1e6, m.write_4k_ns / 1e3, m.fua_write_4k_ns / 1e3,
       m.write_4k_qd32_iops, m.flush_ns / 1e3, m.fresh_write_4k_ns / 1e3, m.fresh_flush_ns / 1e3,
-      m.fresh_write_4k_qd32_iops);
+      m.fresh_write_4k_qd32_iops, m.host_cpu_per_request_ns / 1e3);
   return buf;
 }
 
@@ -337,10 +352,10 @@ int Calibrate(const CalibrateOptions& o) {
     std::cerr << "fvdsim calibrate: writing over the first " << FormatSize(target->size)
               << " of the block device " << target->path << "\n";
   }
-  json raw;
+  json raw, raw_host = json::object();
   Result<Measured> m = [&] {
     ScratchGuard guard{*target};
-    return Measure(*fio, *target, o, raw);
+    return Measure(*fio, *target, o, raw, raw_host);
   }();
   if (!m.ok()) return fail(m.status());
   const DiskConfig model = FitModel(*m);
@@ -365,8 +380,10 @@ int Calibrate(const CalibrateOptions& o) {
                       {"fua_write_4k_ns", m->fua_write_4k_ns},
                       {"fresh_write_4k_ns", m->fresh_write_4k_ns},
                       {"fresh_flush_ns", m->fresh_flush_ns},
-                      {"fresh_write_4k_qd32_iops", m->fresh_write_4k_qd32_iops}}},
+                      {"fresh_write_4k_qd32_iops", m->fresh_write_4k_qd32_iops},
+                      {"host_cpu_per_request_ns", m->host_cpu_per_request_ns}}},
                     {"probes", ProbeLatencies(raw)},
+                    {"host_probe", raw_host},
                     {"model",
                      {{"read_latency_ns", model.read_latency_ns},
                       {"write_latency_ns", model.write_latency_ns},
@@ -374,6 +391,7 @@ int Calibrate(const CalibrateOptions& o) {
                       {"fua_write_latency_ns", model.fua_write_latency_ns},
                       {"write_service_ns", model.write_service_ns},
                       {"fresh_write_service_ns", model.fresh_write_service_ns},
+                      {"host_cost_ns", model.host_cost_ns},
                       {"fresh_write_latency_ns", model.fresh_write_latency_ns},
                       {"fresh_flush_latency_ns", model.fresh_flush_latency_ns},
                       {"bandwidth_bytes_per_s", model.bandwidth_bytes_per_s},

@@ -1,12 +1,13 @@
-// `fvdsim calibrate PATH`: measures a real file system or block device with fio and writes the
-// simulator's disk model for it (fit.h), to use in a workload file as `model: FILE`.
+// `fvdsim calibrate PATH`: measures a real file system or block device with fio (and, on a file
+// system, the host's CPU per request with real mode: host_probe.h) and writes the simulator's
+// disk model for it (fit.h), to use in a workload file as `model: FILE`.
 //
 // PATH is a directory (a scratch file is made in it), a file name that does not exist yet (made
 // as the scratch file), or, with `device`, a block device. Calibration writes nothing but the
-// scratch file, which it removes, and the model; on a device it says first that it writes
-// there. Refused before anything is written, each with a message naming PATH: an existing
-// file, a folder that is not there or not writable, too little free space, a block device
-// without `device`, O_DIRECT asked on tmpfs, fio missing.
+// scratch file and real mode's image beside it, which it removes, and the model; on a device it
+// says first that it writes there. Refused before anything is written, each with a message naming
+// PATH: an existing file, a folder that is not there or not writable, too little free space, a
+// block device without `device`, O_DIRECT asked on tmpfs, fio missing.
 #pragma once
 
 #include <cstdint>

@@ -42,6 +42,7 @@ DiskConfig FitModel(const Measured& m) {
   if (m.fresh_write_4k_qd32_iops > 0) {
     d.fresh_write_service_ns = Ns(kNsPerS / m.fresh_write_4k_qd32_iops);
   }
+  d.host_cost_ns = Ns(m.host_cpu_per_request_ns);
   // A full queue of small reads completes queue_depth of them per mean latency (the link is
   // far from full with 4 KiB each).
   const double slots = m.read_4k_qd32_iops * m.read_4k_ns / kNsPerS;
@@ -63,6 +64,7 @@ std::string ModelYaml(const DiskConfig& d, const std::string& comment) {
       << "fua_write_latency: " << FormatDuration(d.fua_write_latency_ns) << "\n"
       << "write_service: " << FormatDuration(d.write_service_ns) << "\n"
       << "fresh_write_service: " << FormatDuration(d.fresh_write_service_ns) << "\n"
+      << "host_cost: " << FormatDuration(d.host_cost_ns) << "\n"
       << "bandwidth: " << FormatBandwidth(d.bandwidth_bytes_per_s) << "\n"
       << "jitter: " << FormatDuration(d.jitter_ns) << "\n"
       << "queue_depth: " << d.queue_depth << "\n"

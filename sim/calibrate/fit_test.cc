@@ -28,6 +28,7 @@ Measured OfTheModel() {
   m.fresh_flush_ns = 3'000'000;
   m.write_4k_qd32_iops = 40'000;
   m.fresh_write_4k_qd32_iops = 20'000;
+  m.host_cpu_per_request_ns = 31'000.4;
   return m;
 }
 
@@ -45,6 +46,7 @@ TEST(FitModel, RecoversTheFiguresOfADiskThatIsTheModel) {
   EXPECT_EQ(d.fresh_flush_latency_ns, 3'000'000u);
   EXPECT_EQ(d.write_service_ns, 25'000u);
   EXPECT_EQ(d.fresh_write_service_ns, 50'000u);
+  EXPECT_EQ(d.host_cost_ns, 31'000u);
 }
 
 TEST(FitModel, FreshSpaceNotMeasuredIsNoDifference) {
@@ -57,6 +59,8 @@ TEST(FitModel, FreshSpaceNotMeasuredIsNoDifference) {
   EXPECT_EQ(d.fresh_flush_latency_ns, 0u);
   EXPECT_EQ(d.fresh_write_service_ns, 0u);
   EXPECT_EQ(d.write_service_ns, 25'000u);  // measured on the filled file all the same
+  m.host_cpu_per_request_ns = 0;           // nor real mode's probe (it needs a file system)
+  EXPECT_EQ(FitModel(m).host_cost_ns, 0u);
 }
 
 TEST(FitModel, WritesAtDepthNotMeasuredHaveNoService) {

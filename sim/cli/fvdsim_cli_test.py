@@ -389,11 +389,20 @@ class CalibrateTest(unittest.TestCase):
             self.assertGreaterEqual(probe["p99_ns"], probe["p50_ns"])
             self.assertGreater(probe["p50_ns"], 0)
             self.assertEqual(j["probes"]["4 KiB random writes, QD1"]["direction"], "write")
-            self.assertIn("calibrate: [7/12] 4 KiB random writes, each with an fsync", r.stderr)
-            self.assertIn("calibrate: [11/12] 4 KiB random writes into a sparse file, each with an "
+            self.assertIn("calibrate: [7/13] 4 KiB random writes, each with an fsync", r.stderr)
+            self.assertIn("calibrate: [11/13] 4 KiB random writes into a sparse file, each with an "
                           "fsync", r.stderr)
-            self.assertIn("calibrate: [12/12] 4 KiB random writes into a sparse file, QD32",
+            self.assertIn("calibrate: [12/13] 4 KiB random writes into a sparse file, QD32",
                           r.stderr)
+            self.assertIn("calibrate: [13/13] the host's CPU per request (real mode, twice)",
+                          r.stderr)
+            # The host's share: real mode's CPU per request, from the difference of two runs.
+            host = j["host_probe"]
+            self.assertGreater(host["requests"], 4000)  # 4000 operations and their journal
+            self.assertGreater(host["cpu_ns_per_request"], 0)
+            self.assertLess(host["cpu_ns_per_request"], 1e9 * host["cpu_s"] / 2000)
+            self.assertEqual(j["measured"]["host_cpu_per_request_ns"], host["cpu_ns_per_request"])
+            self.assertEqual(j["model"]["host_cost_ns"], round(host["cpu_ns_per_request"]))
             self.assertGreater(j["measured"]["fua_write_4k_ns"], 0)
             self.assertGreater(j["measured"]["fresh_write_4k_ns"], 0)
             self.assertGreater(j["measured"]["fresh_flush_ns"], 0)
@@ -412,6 +421,7 @@ class CalibrateTest(unittest.TestCase):
             self.assertIn("# Disk model measured by fvdsim calibrate", text)
             self.assertIn("read_latency: ", text)
             self.assertIn("fresh_write_latency: ", text)
+            self.assertIn("host_cost: ", text)
             workload = os.path.join(d, "w.yaml")
             with open(workload, "w") as f:
                 f.write(textwrap.dedent("""\

@@ -192,11 +192,22 @@ struct SimDisk::Impl {
     return disk.model_.jitter_ns > 0 ? jitter.Below(disk.model_.jitter_ns) : 0;
   }
 
-  // Starts service now: fixed latency and seek, then the bytes wait for the shared link.
+  // When an operation admitted now is through with the host (DiskConfig::host_cost_ns): the
+  // host serves one at a time.
+  uint64_t HostDoneNs(uint64_t now) {
+    const uint64_t host = disk.model_.host_cost_ns;
+    if (host == 0) return now;
+    host_free_at = std::max(now, host_free_at) + host;
+    return host_free_at;
+  }
+
+  // Starts service now: the host's share, fixed latency and seek, then the bytes wait for the
+  // shared link.
   void Admit(Op op) {
     const uint64_t now = NowNs();
     const bool fresh = FreshWrite(op);
-    uint64_t end = now + FixedLatencyNs(op, fresh) + SeekNs(op);
+    const uint64_t start = HostDoneNs(now);
+    uint64_t end = start + FixedLatencyNs(op, fresh) + SeekNs(op);
     const uint64_t transfer = TransferNs(op.length());
     if (transfer > 0) {
       end = std::max(end, link_free_at) + transfer;
@@ -206,7 +217,7 @@ struct SimDisk::Impl {
     if (const uint64_t service = ServiceNs(op, fresh); service > 0) {
       // One write's service at a time, beside its latency and transfer (after the link, so a
       // write waiting for its service holds no link time from the operations behind it).
-      service_free_at = std::max(now, service_free_at) + service;
+      service_free_at = std::max(start, service_free_at) + service;
       end = std::max(end, service_free_at);
     }
     const uint64_t done_at = end + JitterNs();
@@ -514,6 +525,7 @@ struct SimDisk::Impl {
   uint64_t next_seq = 1;
   uint64_t link_free_at = 0;     // when the link finishes the transfers already admitted
   uint64_t service_free_at = 0;  // when the writes admitted so far finish their service
+  uint64_t host_free_at = 0;     // when the host finishes the requests admitted so far
   bool fresh_unflushed = false;  // a write into fresh space was admitted since the last flush
   uint64_t head = 0;             // the previous data operation's end, for seeks
 };
@@ -612,6 +624,7 @@ void SimDisk::Revive() {
   alive_ = true;
   impl_->link_free_at = impl_->NowNs();
   impl_->service_free_at = impl_->NowNs();
+  impl_->host_free_at = impl_->NowNs();
 }
 
 void SimDisk::ReadNow(uint64_t offset, std::span<std::byte> buf) const {

@@ -65,6 +65,13 @@ class SimDiskTest : public ::testing::Test {
     loop.RunUntil([&] { return done.status.has_value(); });
     return *done.status;
   }
+  Status Read(SimDisk& d, uint64_t offset, std::span<std::byte> buf) {
+    Done done;
+    Status s = d.SubmitRead(offset, buf, done.Callback(loop));
+    if (!s.ok()) return s;
+    loop.RunUntil([&] { return done.status.has_value(); });
+    return *done.status;
+  }
   Status Flush(SimDisk& d) {
     Done done;
     Status s = d.SubmitFlush(done.Callback(loop));
@@ -138,6 +145,28 @@ TEST_F(SimDiskTest, WritesAtDepthCompleteOnePerServiceTime) {
   const uint64_t t3 = NowNs(loop);
   ASSERT_TRUE(Write(*alone, 0, data).ok());
   EXPECT_EQ(NowNs(loop) - t3, 50'000u + 4096u);
+}
+
+// The host's share comes first, one request at a time, for every kind of request; the device's
+// time starts when it ends.
+TEST_F(SimDiskTest, EachRequestFirstTakesItsShareOfTheHostOneAtATime) {
+  DiskConfig m = Exact();
+  m.host_cost_ns = 30'000;
+  auto d = Make(m);
+  std::vector<std::byte> buf(4096);
+  uint64_t t = NowNs(loop);
+  ASSERT_TRUE(Read(*d, 0, buf).ok());
+  EXPECT_EQ(NowNs(loop) - t, 30'000u + 100'000u + 4096u);  // alone: host, latency, transfer
+  t = NowNs(loop);
+  Done r[3];
+  for (auto& one : r) ASSERT_TRUE(d->SubmitRead(0, buf, one.Callback(loop)).ok());
+  loop.RunUntilIdle();
+  // The host is through with them at 30, 60 and 90 us; then 100 us of latency each, and the
+  // link (4096 ns a read) is free again by then.
+  for (uint64_t i = 0; i < 3; ++i) EXPECT_EQ(*r[i].at_ns - t, 30'000 * (i + 1) + 104'096) << i;
+  t = NowNs(loop);
+  ASSERT_TRUE(Flush(*d).ok());
+  EXPECT_EQ(NowNs(loop) - t, 30'000u + 200'000u);
 }
 
 TEST_F(SimDiskTest, FreshSpaceAndFuaCostTheirOwnLatencies) {
