@@ -38,7 +38,8 @@ struct DiskConfig {
   uint64_t fresh_write_service_ns = 0;
   // The host's CPU time per request to this disk (system calls, the engine and what drives it),
   // which one thread spends one request at a time: an admitted request first waits for the
-  // host, then takes host_cost of it, then its device time starts. At depth it caps requests
+  // host, then takes host_cost of it, then its device time starts. The world has one host for
+  // all its disks, as real mode runs every VM on one thread. At depth it caps requests
   // at one per host_cost; at depth 1 it adds host_cost to each. `fvdsim calibrate` measures it
   // as real mode's CPU per request on the calibrated storage. 0: the host costs nothing.
   uint64_t host_cost_ns = 0;

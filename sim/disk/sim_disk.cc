@@ -195,10 +195,11 @@ struct SimDisk::Impl {
   // When an operation admitted now is through with the host (DiskConfig::host_cost_ns): the
   // host serves one at a time.
   uint64_t HostDoneNs(uint64_t now) {
-    const uint64_t host = disk.model_.host_cost_ns;
-    if (host == 0) return now;
-    host_free_at = std::max(now, host_free_at) + host;
-    return host_free_at;
+    const uint64_t cost = disk.model_.host_cost_ns;
+    if (cost == 0) return now;
+    SimHost& host = *disk.host_;
+    host.free_at_ns = std::max(now, host.free_at_ns) + cost;
+    return host.free_at_ns;
   }
 
   // Starts service now: the host's share, fixed latency and seek, then the bytes wait for the
@@ -525,7 +526,6 @@ struct SimDisk::Impl {
   uint64_t next_seq = 1;
   uint64_t link_free_at = 0;     // when the link finishes the transfers already admitted
   uint64_t service_free_at = 0;  // when the writes admitted so far finish their service
-  uint64_t host_free_at = 0;     // when the host finishes the requests admitted so far
   bool fresh_unflushed = false;  // a write into fresh space was admitted since the last flush
   uint64_t head = 0;             // the previous data operation's end, for seeks
 };
@@ -624,7 +624,6 @@ void SimDisk::Revive() {
   alive_ = true;
   impl_->link_free_at = impl_->NowNs();
   impl_->service_free_at = impl_->NowNs();
-  impl_->host_free_at = impl_->NowNs();
 }
 
 void SimDisk::ReadNow(uint64_t offset, std::span<std::byte> buf) const {

@@ -95,6 +95,13 @@ class FateMixChooser final : public CrashChooser {
   CrashFates fates_;
 };
 
+// The host's CPU, whose time requests take before their device time (DiskConfig::host_cost_ns):
+// one thread, serving one request at a time. Disks share one (SimDisk::ShareHost) when one
+// thread drives them all, as real mode runs every VM on one loop.
+struct SimHost {
+  uint64_t free_at_ns = 0;  // when it finishes the requests admitted so far
+};
+
 class SimDisk final : public BlockDevice {
  public:
   // `id` names the disk in the trace. `seed` seeds the jitter; `trace` may be null.
@@ -123,6 +130,9 @@ class SimDisk final : public BlockDevice {
   void Crash(CrashChooser& chooser);
   // Serves again after a crash.
   void Revive();
+  // Requests take their host_cost on `host` (which must outlive the disk) from now on, instead
+  // of on a host of this disk's own.
+  void ShareHost(SimHost& host) { host_ = &host; }
   bool alive() const { return alive_; }
 
   // Synchronous access to the current contents for set-up and checks (no timing, no trace).
@@ -146,6 +156,8 @@ class SimDisk final : public BlockDevice {
   uint64_t size_;
   bool alive_ = true;
   DiskStats stats_;
+  SimHost own_host_;
+  SimHost* host_ = &own_host_;
 };
 
 }  // namespace fvd::sim

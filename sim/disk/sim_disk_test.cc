@@ -167,6 +167,18 @@ TEST_F(SimDiskTest, EachRequestFirstTakesItsShareOfTheHostOneAtATime) {
   t = NowNs(loop);
   ASSERT_TRUE(Flush(*d).ok());
   EXPECT_EQ(NowNs(loop) - t, 30'000u + 200'000u);
+  // Two disks on one host: a read on each at once, the second waits for the first's share.
+  SimHost host;
+  auto other = Make(m);
+  d->ShareHost(host);
+  other->ShareHost(host);
+  t = NowNs(loop);
+  Done a, b;
+  ASSERT_TRUE(d->SubmitRead(0, buf, a.Callback(loop)).ok());
+  ASSERT_TRUE(other->SubmitRead(0, buf, b.Callback(loop)).ok());
+  loop.RunUntilIdle();
+  EXPECT_EQ(*a.at_ns - t, 30'000u + 104'096u);
+  EXPECT_EQ(*b.at_ns - t, 60'000u + 104'096u);  // its own link: no wait for a's bytes
 }
 
 TEST_F(SimDiskTest, FreshSpaceAndFuaCostTheirOwnLatencies) {

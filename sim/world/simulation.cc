@@ -41,7 +41,8 @@ struct Simulation::World {
   FaultGate faults;  // held while images are created, and while a VM first opens, recovers,
                      // checks or closes (error_device.h)
   std::vector<std::vector<uint64_t>> crash_schedule;  // per crash entry: the times scheduled
-  std::vector<std::unique_ptr<SimDisk>> disks;        // every disk instance
+  SimHost host;  // one thread drives every disk, as in real mode (DiskConfig::host_cost_ns)
+  std::vector<std::unique_ptr<SimDisk>> disks;  // every disk instance
   std::vector<std::string> disk_names;
   std::vector<std::unique_ptr<BlockDevice>> decorators;  // latency spikes, errors
   std::map<std::string, BlockDevice*> base_devices;      // base name -> top of its stack
@@ -76,6 +77,7 @@ struct Simulation::World {
   Result<BlockDevice*> NewDisk(const std::string& name, uint64_t size, SimDisk** raw) {
     FVD_ASSIGN_OR_RETURN(DiskConfig model, Model(name));
     disks.push_back(std::make_unique<SimDisk>(loop, model, size, disks.size(), NextSeed(), &trace));
+    disks.back()->ShareHost(host);
     disk_names.push_back(name + "#" + std::to_string(disks.size() - 1));
     *raw = disks.back().get();
     BlockDevice* top = disks.back().get();
