@@ -224,7 +224,9 @@ def write_report(results, args):
              f"{m['bandwidth_bytes_per_s'] / 1e6:.0f} MB/s, jitter {m['jitter_ns'] / 1e3:.1f} us, "
              f"queue depth {m['queue_depth']}, volatile cache {m['volatile_cache']}, "
              f"write service {m.get('write_service_ns', 0) / 1e3:.1f} us "
-             f"(fresh {m.get('fresh_write_service_ns', 0) / 1e3:.1f} us), "
+             f"(fresh {m.get('fresh_write_service_ns', 0) / 1e3:.1f} us), FUA write service "
+             f"{m.get('fua_write_service_ns', 0) / 1e3:.1f} us "
+             f"(fresh {m.get('fresh_fua_write_service_ns', 0) / 1e3:.1f} us), "
              f"host {m.get('host_cost_ns', 0) / 1e3:.1f} us per request.", "",
              f"Base server path (prefetch), a 16 KiB read at depth 1: the model says "
              f"{results['link_probe']['ideal_us']:.0f} us; measured least "

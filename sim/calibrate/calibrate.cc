@@ -177,6 +177,10 @@ std::vector<Probe> Probes() {
        {"--rw=randwrite", "--bs=4k", "--iodepth=1", "--sync=dsync"},
        true,
        [](const json& j, Measured& m) { m.fua_write_4k_ns = Mean(j, "write"); }},
+      {"4 KiB random writes with O_DSYNC, QD4",
+       {"--rw=randwrite", "--bs=4k", "--iodepth=4", "--sync=dsync"},
+       true,
+       [](const json& j, Measured& m) { m.fua_write_4k_qd4_iops = j["write"].value("iops", 0.0); }},
       {"4 KiB random writes into a sparse file, QD1",
        {"--rw=randwrite", "--bs=4k", "--iodepth=1", "--fallocate=none"},
        true,
@@ -196,6 +200,15 @@ std::vector<Probe> Probes() {
        false,
        [](const json& j, Measured& m) {
          m.fresh_write_4k_qd32_iops = j["write"].value("iops", 0.0);
+       },
+       true,
+       true},
+      {"4 KiB random writes with O_DSYNC into a sparse file, QD4",
+       {"--rw=randwrite", "--bs=4k", "--iodepth=4", "--sync=dsync", "--fallocate=none",
+        "--io_size=50%"},
+       false,
+       [](const json& j, Measured& m) {
+         m.fresh_fua_write_4k_qd4_iops = j["write"].value("iops", 0.0);
        },
        true,
        true},
@@ -295,7 +308,7 @@ std::string Comment(const CalibrateOptions& o, const Target& t, const Measured& 
   char when[64];
   const std::time_t now = std::time(nullptr);
   std::strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
-  char buf[1024];
+  char buf[2048];
   std::snprintf(
       buf, sizeof buf,
       "Disk model measured by fvdsim calibrate %s (%s, %.0f ms per probe, a %s %s), %s.\n"
@@ -303,15 +316,16 @@ std::string Comment(const CalibrateOptions& o, const Target& t, const Measured& 
       "64 KiB %.1f us, at QD32 %.0f IOPS; 1 MiB sequential reads %.0f MB/s; 4 KiB random\n"
       "writes at QD1 %.1f us, with O_DSYNC %.1f us, at QD32 %.0f IOPS; an fsync after a 4 KiB\n"
       "write %.1f us; into a sparse file (0: not measured) a 4 KiB write %.1f us, an fsync\n"
-      "after one %.1f us, writes at QD32 %.0f IOPS. Real mode spent %.1f us of CPU per request\n"
-      "(0: not measured).\n"
+      "after one %.1f us, writes at QD32 %.0f IOPS. O_DSYNC writes at QD4 %.0f IOPS, into a\n"
+      "sparse file %.0f IOPS. Real mode spent %.1f us of CPU per request (0: not measured).\n"
       "Use it in a workload file: disks: [{name: mine, model: FILE}]",
       o.path.c_str(), o.direct ? "O_DIRECT" : "page cache", o.runtime_s * 1000,
       FormatSize(t.size).c_str(), t.device ? "device" : "scratch file", when, m.read_4k_ns / 1e3,
       m.read_4k_stddev_ns / 1e3, m.read_64k_ns / 1e3, m.read_4k_qd32_iops,
       m.seq_read_bytes_per_s / 1e6, m.write_4k_ns / 1e3, m.fua_write_4k_ns / 1e3,
       m.write_4k_qd32_iops, m.flush_ns / 1e3, m.fresh_write_4k_ns / 1e3, m.fresh_flush_ns / 1e3,
-      m.fresh_write_4k_qd32_iops, m.host_cpu_per_request_ns / 1e3);
+      m.fresh_write_4k_qd32_iops, m.fua_write_4k_qd4_iops, m.fresh_fua_write_4k_qd4_iops,
+      m.host_cpu_per_request_ns / 1e3);
   return buf;
 }
 
@@ -381,6 +395,8 @@ int Calibrate(const CalibrateOptions& o) {
                       {"fresh_write_4k_ns", m->fresh_write_4k_ns},
                       {"fresh_flush_ns", m->fresh_flush_ns},
                       {"fresh_write_4k_qd32_iops", m->fresh_write_4k_qd32_iops},
+                      {"fua_write_4k_qd4_iops", m->fua_write_4k_qd4_iops},
+                      {"fresh_fua_write_4k_qd4_iops", m->fresh_fua_write_4k_qd4_iops},
                       {"host_cpu_per_request_ns", m->host_cpu_per_request_ns}}},
                     {"probes", ProbeLatencies(raw)},
                     {"host_probe", raw_host},
@@ -391,6 +407,8 @@ int Calibrate(const CalibrateOptions& o) {
                       {"fua_write_latency_ns", model.fua_write_latency_ns},
                       {"write_service_ns", model.write_service_ns},
                       {"fresh_write_service_ns", model.fresh_write_service_ns},
+                      {"fua_write_service_ns", model.fua_write_service_ns},
+                      {"fresh_fua_write_service_ns", model.fresh_fua_write_service_ns},
                       {"host_cost_ns", model.host_cost_ns},
                       {"fresh_write_latency_ns", model.fresh_write_latency_ns},
                       {"fresh_flush_latency_ns", model.fresh_flush_latency_ns},

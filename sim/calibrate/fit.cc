@@ -42,6 +42,10 @@ DiskConfig FitModel(const Measured& m) {
   if (m.fresh_write_4k_qd32_iops > 0) {
     d.fresh_write_service_ns = Ns(kNsPerS / m.fresh_write_4k_qd32_iops);
   }
+  if (m.fua_write_4k_qd4_iops > 0) d.fua_write_service_ns = Ns(kNsPerS / m.fua_write_4k_qd4_iops);
+  if (m.fresh_fua_write_4k_qd4_iops > 0) {
+    d.fresh_fua_write_service_ns = Ns(kNsPerS / m.fresh_fua_write_4k_qd4_iops);
+  }
   d.host_cost_ns = Ns(m.host_cpu_per_request_ns);
   // A full queue of small reads completes queue_depth of them per mean latency (the link is
   // far from full with 4 KiB each).
@@ -64,6 +68,8 @@ std::string ModelYaml(const DiskConfig& d, const std::string& comment) {
       << "fua_write_latency: " << FormatDuration(d.fua_write_latency_ns) << "\n"
       << "write_service: " << FormatDuration(d.write_service_ns) << "\n"
       << "fresh_write_service: " << FormatDuration(d.fresh_write_service_ns) << "\n"
+      << "fua_write_service: " << FormatDuration(d.fua_write_service_ns) << "\n"
+      << "fresh_fua_write_service: " << FormatDuration(d.fresh_fua_write_service_ns) << "\n"
       << "host_cost: " << FormatDuration(d.host_cost_ns) << "\n"
       << "bandwidth: " << FormatBandwidth(d.bandwidth_bytes_per_s) << "\n"
       << "jitter: " << FormatDuration(d.jitter_ns) << "\n"

@@ -11,7 +11,8 @@
 // Writes at depth complete one per service time (write_service, fresh_write_service), the time
 // per write fio measured at depth 32: a device or file system that does part of each write one
 // at a time (ext4 allocating into holes here) completes fewer writes at depth than its queue
-// depth and latency allow. Every request first takes host_cost of the host, one at a time: the
+// depth and latency allow; FUA writes likewise (fua_write_service, fresh_fua_write_service), the
+// time per O_DSYNC write fio measured at depth 4. Every request first takes host_cost of the host, one at a time: the
 // CPU real mode spent per request in its probe (host_probe.h).
 #pragma once
 
@@ -36,6 +37,10 @@ struct Measured {
   double fresh_write_4k_ns = 0;
   double fresh_flush_ns = 0;
   double fresh_write_4k_qd32_iops = 0;  // at queue depth 32, every write into a hole
+  // 4 KiB random writes with O_DSYNC at queue depth 4, on the filled file and into a sparse one
+  // (0: not measured).
+  double fua_write_4k_qd4_iops = 0;
+  double fresh_fua_write_4k_qd4_iops = 0;
   // Real mode's CPU per request on this storage (host_probe.h; 0: not measured, as on a device).
   double host_cpu_per_request_ns = 0;
 };

@@ -28,6 +28,8 @@ Measured OfTheModel() {
   m.fresh_flush_ns = 3'000'000;
   m.write_4k_qd32_iops = 40'000;
   m.fresh_write_4k_qd32_iops = 20'000;
+  m.fua_write_4k_qd4_iops = 10'000;
+  m.fresh_fua_write_4k_qd4_iops = 5'000;
   m.host_cpu_per_request_ns = 31'000.4;
   return m;
 }
@@ -46,6 +48,8 @@ TEST(FitModel, RecoversTheFiguresOfADiskThatIsTheModel) {
   EXPECT_EQ(d.fresh_flush_latency_ns, 3'000'000u);
   EXPECT_EQ(d.write_service_ns, 25'000u);
   EXPECT_EQ(d.fresh_write_service_ns, 50'000u);
+  EXPECT_EQ(d.fua_write_service_ns, 100'000u);
+  EXPECT_EQ(d.fresh_fua_write_service_ns, 200'000u);
   EXPECT_EQ(d.host_cost_ns, 31'000u);
 }
 
@@ -54,12 +58,15 @@ TEST(FitModel, FreshSpaceNotMeasuredIsNoDifference) {
   m.fresh_write_4k_ns = 0;  // a block device: no sparse file to probe
   m.fresh_flush_ns = 0;
   m.fresh_write_4k_qd32_iops = 0;
+  m.fresh_fua_write_4k_qd4_iops = 0;
   const DiskConfig d = FitModel(m);
   EXPECT_EQ(d.fresh_write_latency_ns, 0u);
   EXPECT_EQ(d.fresh_flush_latency_ns, 0u);
   EXPECT_EQ(d.fresh_write_service_ns, 0u);
+  EXPECT_EQ(d.fresh_fua_write_service_ns, 0u);
   EXPECT_EQ(d.write_service_ns, 25'000u);  // measured on the filled file all the same
-  m.host_cpu_per_request_ns = 0;           // nor real mode's probe (it needs a file system)
+  EXPECT_EQ(d.fua_write_service_ns, 100'000u);
+  m.host_cpu_per_request_ns = 0;  // nor real mode's probe (it needs a file system)
   EXPECT_EQ(FitModel(m).host_cost_ns, 0u);
 }
 

@@ -389,12 +389,15 @@ class CalibrateTest(unittest.TestCase):
             self.assertGreaterEqual(probe["p99_ns"], probe["p50_ns"])
             self.assertGreater(probe["p50_ns"], 0)
             self.assertEqual(j["probes"]["4 KiB random writes, QD1"]["direction"], "write")
-            self.assertIn("calibrate: [7/13] 4 KiB random writes, each with an fsync", r.stderr)
-            self.assertIn("calibrate: [11/13] 4 KiB random writes into a sparse file, each with an "
+            self.assertIn("calibrate: [7/15] 4 KiB random writes, each with an fsync", r.stderr)
+            self.assertIn("calibrate: [10/15] 4 KiB random writes with O_DSYNC, QD4", r.stderr)
+            self.assertIn("calibrate: [12/15] 4 KiB random writes into a sparse file, each with an "
                           "fsync", r.stderr)
-            self.assertIn("calibrate: [12/13] 4 KiB random writes into a sparse file, QD32",
+            self.assertIn("calibrate: [13/15] 4 KiB random writes into a sparse file, QD32",
                           r.stderr)
-            self.assertIn("calibrate: [13/13] the host's CPU per request (real mode, twice)",
+            self.assertIn("calibrate: [14/15] 4 KiB random writes with O_DSYNC into a sparse file, "
+                          "QD4", r.stderr)
+            self.assertIn("calibrate: [15/15] the host's CPU per request (real mode, twice)",
                           r.stderr)
             # The host's share: real mode's CPU per request, from the difference of two runs.
             host = j["host_probe"]
@@ -410,7 +413,9 @@ class CalibrateTest(unittest.TestCase):
                              round(j["measured"]["fresh_flush_ns"]))
             # Writes at depth: one per service time, the time per write fio measured at QD32.
             for probe, key in (("write_4k_qd32_iops", "write_service_ns"),
-                               ("fresh_write_4k_qd32_iops", "fresh_write_service_ns")):
+                               ("fresh_write_4k_qd32_iops", "fresh_write_service_ns"),
+                               ("fua_write_4k_qd4_iops", "fua_write_service_ns"),
+                               ("fresh_fua_write_4k_qd4_iops", "fresh_fua_write_service_ns")):
                 iops = j["measured"][probe]
                 self.assertGreater(iops, 0, probe)
                 self.assertEqual(j["model"][key], round(1e9 / iops), key)

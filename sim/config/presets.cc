@@ -20,6 +20,8 @@ void ApplySsd(DiskConfig& m) {
   m.fua_write_latency_ns = 0;
   m.write_service_ns = 0;
   m.fresh_write_service_ns = 0;
+  m.fua_write_service_ns = 0;
+  m.fresh_fua_write_service_ns = 0;
   m.host_cost_ns = 0;
   m.bandwidth_bytes_per_s = 500'000'000;
   m.jitter_ns = 8'000;  // typical: 10% of the read latency
@@ -42,6 +44,8 @@ void ApplyHdd(DiskConfig& m) {
   m.fua_write_latency_ns = 0;
   m.write_service_ns = 0;
   m.fresh_write_service_ns = 0;
+  m.fua_write_service_ns = 0;
+  m.fresh_fua_write_service_ns = 0;
   m.host_cost_ns = 0;
   m.bandwidth_bytes_per_s = 150'000'000;
   m.jitter_ns = 200'000;  // typical: 5% of the fixed latency
@@ -64,6 +68,8 @@ void ApplyNetwork(DiskConfig& m) {
   m.fua_write_latency_ns = 0;
   m.write_service_ns = 0;
   m.fresh_write_service_ns = 0;
+  m.fua_write_service_ns = 0;
+  m.fresh_fua_write_service_ns = 0;
   m.host_cost_ns = 0;
   m.bandwidth_bytes_per_s = 125'000'000;
   m.jitter_ns = 50'000;  // typical: 10% of the round trip

@@ -464,6 +464,8 @@ const Fields<DiskConfig>& DiskFields() {
       Number("fua_write_latency", &D::fua_write_latency_ns, kDuration),
       Number("write_service", &D::write_service_ns, kDuration),
       Number("fresh_write_service", &D::fresh_write_service_ns, kDuration),
+      Number("fua_write_service", &D::fua_write_service_ns, kDuration),
+      Number("fresh_fua_write_service", &D::fresh_fua_write_service_ns, kDuration),
       Number("host_cost", &D::host_cost_ns, kDuration),
       Number("bandwidth", &D::bandwidth_bytes_per_s, kBandwidth, kPositive),
       Number("jitter", &D::jitter_ns, kDuration),

@@ -80,6 +80,8 @@ void WriteDisk(YAML::Emitter& out, const DiskConfig& d) {
       .Duration("fua_write_latency", &D::fua_write_latency_ns)
       .Duration("write_service", &D::write_service_ns)
       .Duration("fresh_write_service", &D::fresh_write_service_ns)
+      .Duration("fua_write_service", &D::fua_write_service_ns)
+      .Duration("fresh_fua_write_service", &D::fresh_fua_write_service_ns)
       .Duration("host_cost", &D::host_cost_ns)
       .Bandwidth("bandwidth", &D::bandwidth_bytes_per_s)
       .Duration("jitter", &D::jitter_ns)

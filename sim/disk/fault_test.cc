@@ -230,8 +230,8 @@ TEST_F(ErrorDeviceTest, FlushRuleIgnoresTheRangeAndUnlimitedCountKeepsFailing) {
 
 TEST_F(ErrorDeviceTest, AHeldGateStopsInjectingAndCountingUntilReleased) {
   FaultGate gate;
-  auto r = ErrorDevice::Create(counting, loop, {.disk = "d", .op = "write", .after_ops = 1,
-                                                .count = 0}, 1, &gate);
+  auto r = ErrorDevice::Create(counting, loop,
+                               {.disk = "d", .op = "write", .after_ops = 1, .count = 0}, 1, &gate);
   ASSERT_TRUE(r.ok());
   auto& dev = **r;
   EXPECT_TRUE(WriteAt(dev, 0).ok());  // the one op after_ops lets through

@@ -148,14 +148,21 @@ struct SimDisk::Impl {
   // apart (a lookup per page).
   bool FreshWrite(const Op& op) const {
     const DiskConfig& m = disk.model_;
-    return IsWrite(op.kind) && (m.fresh_write_latency_ns > 0 || m.fresh_write_service_ns > 0) &&
+    return IsWrite(op.kind) &&
+           (m.fresh_write_latency_ns > 0 || m.fresh_write_service_ns > 0 ||
+            m.fresh_fua_write_service_ns > 0) &&
            TouchesFresh(op);
   }
 
-  // A write's serialized work (DiskConfig::write_service_ns); 0 for other operations.
+  // A write's serialized work (DiskConfig::write_service_ns and the FUA ones); 0 for other
+  // operations.
   uint64_t ServiceNs(const Op& op, bool fresh) const {
     if (!IsWrite(op.kind)) return 0;
     const DiskConfig& m = disk.model_;
+    if (op.kind == OpKind::kFuaWrite) {
+      if (fresh && m.fresh_fua_write_service_ns > 0) return m.fresh_fua_write_service_ns;
+      if (m.fua_write_service_ns > 0) return m.fua_write_service_ns;
+    }
     return fresh && m.fresh_write_service_ns > 0 ? m.fresh_write_service_ns : m.write_service_ns;
   }
 

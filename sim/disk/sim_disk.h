@@ -13,7 +13,8 @@
 // difference); such a FUA write pays both at once. A write also takes write_service_ns
 // (fresh_write_service_ns into fresh space) of a service the disk gives one write at a time,
 // beside its fixed latency and transfer: it completes no sooner than its service ends, so writes at
-// depth complete at most one per service time (0: no such service). Before all of that, an
+// depth complete at most one per service time (0: no such service); a FUA write takes
+// fua_write_service_ns (fresh_fua_write_service_ns into fresh space) instead when set. Before all of that, an
 // admitted operation takes host_cost_ns of the host, which serves one operation at a time in
 // admission order (0: none). Completions never run inline.
 //

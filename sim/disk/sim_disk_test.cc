@@ -147,6 +147,36 @@ TEST_F(SimDiskTest, WritesAtDepthCompleteOnePerServiceTime) {
   EXPECT_EQ(NowNs(loop) - t3, 50'000u + 4096u);
 }
 
+// FUA writes at depth complete one per FUA service time (fresh space: its own); plain writes
+// keep theirs.
+TEST_F(SimDiskTest, FuaWritesAtDepthCompleteOnePerTheirServiceTime) {
+  DiskConfig m = Exact();
+  m.write_service_ns = 10'000;
+  m.fua_write_service_ns = 80'000;
+  m.fresh_fua_write_service_ns = 150'000;
+  m.fresh_write_latency_ns = 50'000;  // as a written page: only the services differ
+  auto d = Make(m);
+  const auto data = Fill(4096, 1);
+  for (uint64_t page = 0; page < 3; ++page) ASSERT_TRUE(Write(*d, page * 4096, data).ok());
+  ASSERT_TRUE(Flush(*d).ok());
+  loop.RunFor(std::chrono::milliseconds(1));
+  uint64_t t = NowNs(loop);
+  Done w[3];
+  for (uint64_t i = 0; i < 3; ++i)
+    ASSERT_TRUE(d->SubmitWrite(i * 4096, data, WriteMode::kFua, w[i].Callback(loop)).ok());
+  loop.RunUntilIdle();
+  for (uint64_t i = 0; i < 3; ++i) EXPECT_EQ(*w[i].at_ns - t, 80'000 * (i + 1)) << i;
+  t = NowNs(loop);
+  Done f[2];
+  for (uint64_t i = 0; i < 2; ++i) {
+    ASSERT_TRUE(d->SubmitWrite((100 + i) * 4096, data, WriteMode::kFua, f[i].Callback(loop)).ok());
+  }
+  loop.RunUntilIdle();
+  // Into fresh space: 54 us of latency and transfer, then one per fresh FUA service.
+  EXPECT_EQ(*f[0].at_ns - t, 150'000u);
+  EXPECT_EQ(*f[1].at_ns - t, 300'000u);
+}
+
 // The host's share comes first, one request at a time, for every kind of request; the device's
 // time starts when it ends.
 TEST_F(SimDiskTest, EachRequestFirstTakesItsShareOfTheHostOneAtATime) {
