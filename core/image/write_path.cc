@@ -97,6 +97,19 @@ bool TryAllocatingNow(Image::Core& c, uint64_t offset, uint64_t length, WriteDat
   return true;
 }
 
+// One try at the write lock a metadata change of [offset, offset + length) takes (over its
+// LockSpan): nullptr with `lock` held, or the request holding part of it, to wait for and then
+// look again (it may have put these blocks in the image).
+RangeLock* TryLockForMetadata(Image::Core& c, uint64_t offset, uint64_t length, RangeLock& lock) {
+  const Extent span = LockSpan(c, offset, length);
+  if (RangeLock* other = c.locks.FindOverlap(span.offset, span.offset + span.length)) {
+    ++c.stats.lock_waits;
+    return other;
+  }
+  c.locks.TryAcquire(lock, LockKind::kWrite, span.offset, span.offset + span.length);
+  return nullptr;
+}
+
 bool HostMayAllocate(const Image::Core& c) {
   return c.use_bitmap && !c.compact() && c.journal != nullptr && c.buffered() && !c.read_only() &&
          !c.header.copy_on_read && c.prefetcher == nullptr;
@@ -137,15 +150,11 @@ Task<Status> Image::Write(uint64_t offset, std::span<const std::byte> buf) {
       });
       co_return s.WithContext("data write");
     }
-    const Extent span = LockSpan(c, offset, buf.size());
-    if (RangeLock* other = c.locks.FindOverlap(span.offset, span.offset + span.length)) {
-      // Wait, then look again: the other request may have put these blocks in the image.
-      ++c.stats.lock_waits;
+    RangeLock lock;
+    if (RangeLock* other = TryLockForMetadata(c, offset, buf.size(), lock)) {
       co_await c.locks.WaitFor(*other);
       continue;
     }
-    RangeLock lock;
-    c.locks.TryAcquire(lock, LockKind::kWrite, span.offset, span.offset + span.length);
     Status s = co_await WriteWithMetadata(c, offset, buf);
     c.locks.Release(lock);
     co_return s;
@@ -209,14 +218,11 @@ Task<Status> Image::RecordHostWrite(uint64_t offset, uint64_t length) {
       ++c.stats.in_place_writes;
       co_return Status::Ok();
     }
-    const Extent span = LockSpan(c, offset, length);
-    if (RangeLock* other = c.locks.FindOverlap(span.offset, span.offset + span.length)) {
-      ++c.stats.lock_waits;
+    RangeLock lock;
+    if (RangeLock* other = TryLockForMetadata(c, offset, length, lock)) {
       co_await c.locks.WaitFor(*other);
       continue;
     }
-    RangeLock lock;
-    c.locks.TryAcquire(lock, LockKind::kWrite, span.offset, span.offset + span.length);
     Status s = co_await RecordUpdate(c, offset, offset + length, /*bitmap=*/true);
     c.locks.Release(lock);
     if (s.ok()) ++c.stats.allocating_writes;

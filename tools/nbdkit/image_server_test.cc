@@ -35,6 +35,17 @@ class ImageServerTest : public ::testing::Test {
     options_.create_options.virtual_size = 8 << 20;
   }
   void TearDown() override { fs::remove_all(dir_); }
+  // The image to create becomes an overlay with 4 KiB blocks of base.raw, `size` seeded bytes
+  // (returned).
+  std::vector<std::byte> OverlayOfBase(size_t size, uint64_t seed) {
+    auto base = Bytes(size, seed);
+    std::ofstream(dir_ / "base.raw", std::ios::binary)
+        .write(reinterpret_cast<const char*>(base.data()),
+               static_cast<std::streamsize>(base.size()));
+    options_.create_options.base_img = "base.raw";
+    options_.create_options.block_size = 4096;
+    return base;
+  }
 
   fs::path dir_;
   ServerOptions options_;
@@ -96,11 +107,7 @@ TEST_F(ImageServerTest, MissingOrForeignFilesAreClearErrors) {
 // base), a block once written goes direct (learned when the loop's write completed), and the
 // disk past the base, which no bitmap covers, goes direct from the start.
 TEST_F(ImageServerTest, DataInPlaceGoesDirectAndEverythingElseThroughTheLoop) {
-  const auto base = Bytes(4 << 20, 77);
-  std::ofstream(dir_ / "base.raw", std::ios::binary)
-      .write(reinterpret_cast<const char*>(base.data()), static_cast<std::streamsize>(base.size()));
-  options_.create_options.base_img = "base.raw";
-  options_.create_options.block_size = 4096;
+  const auto base = OverlayOfBase(4 << 20, 77);
   for (const bool direct_path : {true, false}) {
     SCOPED_TRACE(direct_path ? "direct path" : "loop only");
     fs::remove(options_.file);
@@ -159,11 +166,7 @@ TEST_F(ImageServerTest, DataInPlaceGoesDirectAndEverythingElseThroughTheLoop) {
 // or not the loop has recorded it yet; flushes wait for the records, and the image reopens with
 // all of them.
 TEST_F(ImageServerTest, AllocatingWritesOnManyThreadsAreReadBackAndSurviveAReopen) {
-  const auto base = Bytes(8 << 20, 78);
-  std::ofstream(dir_ / "base.raw", std::ios::binary)
-      .write(reinterpret_cast<const char*>(base.data()), static_cast<std::streamsize>(base.size()));
-  options_.create_options.base_img = "base.raw";
-  options_.create_options.block_size = 4096;
+  const auto base = OverlayOfBase(8 << 20, 78);
   options_.journal_buffer_bytes = 4096;  // write-outs, and records that wait for them
   auto server = ImageServer::Start(options_);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
