@@ -68,8 +68,17 @@ void DirectPath::Publish(uint64_t u, uint64_t physical) {
 
 void DirectPath::Learn(const Image& image, uint64_t offset, uint64_t length) {
   if (length == 0) return;
+  const uint64_t first = offset / unit_;
   const uint64_t last = std::min((offset + length - 1) / unit_, (disk_size_ - 1) / unit_);
-  for (uint64_t u = offset / unit_; u <= last; ++u) {
+  // The common case, a range just written whole: one question for all its units.
+  const uint64_t begin = first * unit_;
+  if (const auto run = image.InPlaceRun(begin, std::min((last + 1) * unit_, disk_size_) - begin)) {
+    for (uint64_t u = first; u <= last; ++u) {
+      if (!Known(u)) Publish(u, *run + (u * unit_ - begin));
+    }
+    return;
+  }
+  for (uint64_t u = first; u <= last; ++u) {
     if (Known(u)) continue;
     const uint64_t start = u * unit_;
     const auto physical = image.InPlaceRun(start, std::min(unit_, disk_size_ - start));

@@ -42,8 +42,8 @@ class DirectPath {
   DirectPath(const DirectPath&) = delete;
   DirectPath& operator=(const DirectPath&) = delete;
 
-  // Loop thread: asks the image about every unit of [offset, offset + length) (rounded out to
-  // units) and publishes those that are in place.
+  // Loop thread: asks the image about [offset, offset + length) rounded out to units, as one
+  // run and, when it is not one run in place, unit by unit; publishes the units in place.
   void Learn(const Image& image, uint64_t offset, uint64_t length);
   // Loop thread, at start: the whole disk.
   void LearnAll(const Image& image);

@@ -106,6 +106,12 @@ TEST_F(DirectPathTest, ACompactOverlayGoesDirectInsideOneJournaledChunk) {
   const auto mine = Pattern(4 * kKiB, 4);
   ASSERT_TRUE(direct->Write(5 * 64 * kKiB + 8 * kKiB, mine));
   EXPECT_EQ(FileBytes(data_offset + 8 * kKiB, 4 * kKiB), mine);
+  // Learning a range of several units inside one chunk: each at its own place in the run.
+  auto fresh = Direct(*img);
+  fresh->Learn(*img, 5 * 64 * kKiB + 4 * kKiB, 12 * kKiB);
+  EXPECT_EQ(fresh->Lookup(5 * 64 * kKiB + 4 * kKiB, 12 * kKiB), data_offset + 4 * kKiB);
+  EXPECT_EQ(fresh->Lookup(5 * 64 * kKiB + 12 * kKiB, 4 * kKiB), data_offset + 12 * kKiB);
+  EXPECT_FALSE(fresh->Lookup(5 * 64 * kKiB, 4 * kKiB));  // not asked about
 }
 
 TEST_F(DirectPathTest, OnceWritesAreRefusedOnlyReadsGoDirect) {
