@@ -155,7 +155,8 @@ def main():
     p.add_argument("--modes", default="cache,direct",
                    help="comma-separated cache modes: cache (page cache), direct (O_DIRECT)")
     p.add_argument("--json", help="also write the results here")
-    p.add_argument("--report", help="write README.md and results.json into this folder")
+    p.add_argument("--report", help="write README.md and results.json into this folder "
+                   "(its notes.md, if there, is appended to README.md)")
     a = p.parse_args()
     modes = [m for m in a.modes.split(",") if m]
     for m in modes:
@@ -181,8 +182,12 @@ def main():
         os.makedirs(a.report, exist_ok=True)
         with open(os.path.join(a.report, "results.json"), "w") as out:
             json.dump(doc, out, indent=2)
+        notes = os.path.join(a.report, "notes.md")  # what the figures say, kept across reruns
         with open(os.path.join(a.report, "README.md"), "w") as out:
             out.write(markdown(a, results))
+            if os.path.exists(notes):
+                with open(notes) as f:
+                    out.write("\n" + f.read())
         print(f"report: {os.path.join(a.report, 'README.md')}")
 
 
