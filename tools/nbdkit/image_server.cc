@@ -38,6 +38,7 @@ struct ImageServer::State {
   // A flush waits for them and fails after a failure.
   static constexpr size_t kRecordsBeforeWake = 256;
   RecordQueue to_record{kRecordsBeforeWake};
+  std::vector<ByteRange> taken;  // loop thread: the last ranges taken, its buffer reused
   uint64_t records_waiting = 0;
   WaitList records_done;
   Status record_error;
@@ -100,7 +101,8 @@ struct ImageServer::State {
 
   // Loop thread: records the writes workers did themselves (DirectPath::WriteAllocating).
   void RecordQueued() {
-    for (const ByteRange& r : to_record.TakeAll()) Record(r.offset, r.length);
+    to_record.TakeAll(taken);
+    for (const ByteRange& r : taken) Record(r.offset, r.length);
   }
   void Record(uint64_t offset, uint64_t length);
 

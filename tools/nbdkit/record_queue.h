@@ -6,7 +6,8 @@
 // the loop is woken for records alone only once wake_at of them wait (which bounds the queue).
 //
 // CONTRACT
-// - Push from any thread; TakeAll on the loop thread. Ranges come out in the order pushed.
+// - Push from any thread; TakeAll from one thread at a time (the loop). Ranges come out in the
+//   order pushed.
 // - Push returns true for the push that makes the queue reach wake_at: that caller must post
 //   a TakeAll to the loop. Until that TakeAll, no other push returns true.
 #pragma once
@@ -32,12 +33,14 @@ class RecordQueue {
     return true;
   }
 
-  std::vector<ByteRange> TakeAll() {
-    std::vector<ByteRange> out;
+  // Every range pushed so far into `out` (emptied first), in push order. `out`'s old buffer
+  // becomes the queue's, so a caller that passes the same vector each time makes pushes
+  // allocate nothing once it has grown.
+  void TakeAll(std::vector<ByteRange>& out) {
+    out.clear();
     std::lock_guard lock(mu_);
     out.swap(ranges_);
     wake_posted_ = false;
-    return out;
   }
 
  private:

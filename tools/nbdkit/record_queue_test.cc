@@ -12,11 +12,13 @@ TEST(RecordQueueTest, AsksForOneWakeWhenFullAndGivesRangesBackInOrder) {
   RecordQueue q(3);
   EXPECT_FALSE(q.Push(0, 512));
   EXPECT_FALSE(q.Push(4096, 4096));
-  EXPECT_TRUE(q.Push(512, 512));     // the third: wake the loop
-  EXPECT_FALSE(q.Push(8192, 1024));  // a wake is already on its way
-  EXPECT_EQ(q.TakeAll(),
-            (std::vector<ByteRange>{{0, 512}, {4096, 4096}, {512, 512}, {8192, 1024}}));
-  EXPECT_TRUE(q.TakeAll().empty());
+  EXPECT_TRUE(q.Push(512, 512));            // the third: wake the loop
+  EXPECT_FALSE(q.Push(8192, 1024));         // a wake is already on its way
+  std::vector<ByteRange> taken = {{1, 1}};  // emptied first
+  q.TakeAll(taken);
+  EXPECT_EQ(taken, (std::vector<ByteRange>{{0, 512}, {4096, 4096}, {512, 512}, {8192, 1024}}));
+  q.TakeAll(taken);
+  EXPECT_TRUE(taken.empty());
   EXPECT_FALSE(q.Push(1, 1));
   EXPECT_FALSE(q.Push(2, 1));
   EXPECT_TRUE(q.Push(3, 1));  // taken: the next full queue asks again
@@ -33,7 +35,7 @@ TEST(RecordQueueTest, PushesFromManyThreadsAreAllTakenInEachThreadsOrder) {
   }
   std::vector<ByteRange> all;
   for (auto& th : threads) th.join();
-  all = q.TakeAll();
+  q.TakeAll(all);
   ASSERT_EQ(all.size(), size_t{kThreads} * kEach);
   std::vector<uint64_t> next(kThreads, 0);
   for (const ByteRange& r : all) {
