@@ -227,7 +227,9 @@ def write_report(results, args):
              f"(fresh {m.get('fresh_write_service_ns', 0) / 1e3:.1f} us), FUA write service "
              f"{m.get('fua_write_service_ns', 0) / 1e3:.1f} us "
              f"(fresh {m.get('fresh_fua_write_service_ns', 0) / 1e3:.1f} us), "
-             f"host {m.get('host_cost_ns', 0) / 1e3:.1f} us per request.", "",
+             f"host {m.get('host_cost_ns', 0) / 1e3:.1f} us per request "
+             f"({m.get('fresh_write_host_cost_ns', 0) / 1e3:.1f} us for a write into fresh "
+             f"space).", "",
              f"Base server path (prefetch), a 16 KiB read at depth 1: the model says "
              f"{results['link_probe']['ideal_us']:.0f} us; measured least "
              f"{results['link_probe']['min_us']:.0f} us, p50 {results['link_probe']['p50_us']:.0f} "

@@ -290,13 +290,15 @@ Result<Measured> Measure(const std::string& fio, const Target& t, const Calibrat
     return Status::IoError("fio on " + t.path + " measured no reads or writes");
   }
   if (t.scratch) {  // real mode needs a folder to make its image in
-    std::fprintf(stderr, "calibrate: [%zu/%zu] the host's CPU per request (real mode, twice)\n",
+    std::fprintf(stderr, "calibrate: [%zu/%zu] the host's CPU per request (real mode, four runs)\n",
                  total, total);
     const std::string dir = fs::path(t.path).parent_path().string();
     const auto ops = static_cast<uint64_t>(std::max(2000.0, 5000 * o.runtime_s));
     FVD_ASSIGN_OR_RETURN(HostProbe host, ProbeHost(dir.empty() ? "." : dir, o.direct, t.size, ops));
     m.host_cpu_per_request_ns = host.cpu_ns_per_request;
+    m.fresh_write_host_cpu_ns = host.fresh_write_cpu_ns;
     raw_host = {{"cpu_ns_per_request", host.cpu_ns_per_request},
+                {"fresh_write_cpu_ns", host.fresh_write_cpu_ns},
                 {"requests", host.requests},
                 {"cpu_s", host.cpu_s},
                 {"wall_s", host.wall_s}};
@@ -317,7 +319,8 @@ std::string Comment(const CalibrateOptions& o, const Target& t, const Measured& 
       "writes at QD1 %.1f us, with O_DSYNC %.1f us, at QD32 %.0f IOPS; an fsync after a 4 KiB\n"
       "write %.1f us; into a sparse file (0: not measured) a 4 KiB write %.1f us, an fsync\n"
       "after one %.1f us, writes at QD32 %.0f IOPS. O_DSYNC writes at QD4 %.0f IOPS, into a\n"
-      "sparse file %.0f IOPS. Real mode spent %.1f us of CPU per request (0: not measured).\n"
+      "sparse file %.0f IOPS. Real mode spent %.1f us of CPU per request over written data and\n"
+      "%.1f us writing into a new image (0: not measured).\n"
       "Use it in a workload file: disks: [{name: mine, model: FILE}]",
       o.path.c_str(), o.direct ? "O_DIRECT" : "page cache", o.runtime_s * 1000,
       FormatSize(t.size).c_str(), t.device ? "device" : "scratch file", when, m.read_4k_ns / 1e3,
@@ -325,7 +328,7 @@ std::string Comment(const CalibrateOptions& o, const Target& t, const Measured& 
       m.seq_read_bytes_per_s / 1e6, m.write_4k_ns / 1e3, m.fua_write_4k_ns / 1e3,
       m.write_4k_qd32_iops, m.flush_ns / 1e3, m.fresh_write_4k_ns / 1e3, m.fresh_flush_ns / 1e3,
       m.fresh_write_4k_qd32_iops, m.fua_write_4k_qd4_iops, m.fresh_fua_write_4k_qd4_iops,
-      m.host_cpu_per_request_ns / 1e3);
+      m.host_cpu_per_request_ns / 1e3, m.fresh_write_host_cpu_ns / 1e3);
   return buf;
 }
 
@@ -397,7 +400,8 @@ int Calibrate(const CalibrateOptions& o) {
                       {"fresh_write_4k_qd32_iops", m->fresh_write_4k_qd32_iops},
                       {"fua_write_4k_qd4_iops", m->fua_write_4k_qd4_iops},
                       {"fresh_fua_write_4k_qd4_iops", m->fresh_fua_write_4k_qd4_iops},
-                      {"host_cpu_per_request_ns", m->host_cpu_per_request_ns}}},
+                      {"host_cpu_per_request_ns", m->host_cpu_per_request_ns},
+                      {"fresh_write_host_cpu_ns", m->fresh_write_host_cpu_ns}}},
                     {"probes", ProbeLatencies(raw)},
                     {"host_probe", raw_host},
                     {"model",
@@ -410,6 +414,7 @@ int Calibrate(const CalibrateOptions& o) {
                       {"fua_write_service_ns", model.fua_write_service_ns},
                       {"fresh_fua_write_service_ns", model.fresh_fua_write_service_ns},
                       {"host_cost_ns", model.host_cost_ns},
+                      {"fresh_write_host_cost_ns", model.fresh_write_host_cost_ns},
                       {"fresh_write_latency_ns", model.fresh_write_latency_ns},
                       {"fresh_flush_latency_ns", model.fresh_flush_latency_ns},
                       {"bandwidth_bytes_per_s", model.bandwidth_bytes_per_s},

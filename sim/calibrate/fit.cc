@@ -47,6 +47,7 @@ DiskConfig FitModel(const Measured& m) {
     d.fresh_fua_write_service_ns = Ns(kNsPerS / m.fresh_fua_write_4k_qd4_iops);
   }
   d.host_cost_ns = Ns(m.host_cpu_per_request_ns);
+  d.fresh_write_host_cost_ns = Ns(m.fresh_write_host_cpu_ns);
   // A full queue of small reads completes queue_depth of them per mean latency (the link is
   // far from full with 4 KiB each).
   const double slots = m.read_4k_qd32_iops * m.read_4k_ns / kNsPerS;
@@ -71,6 +72,7 @@ std::string ModelYaml(const DiskConfig& d, const std::string& comment) {
       << "fua_write_service: " << FormatDuration(d.fua_write_service_ns) << "\n"
       << "fresh_fua_write_service: " << FormatDuration(d.fresh_fua_write_service_ns) << "\n"
       << "host_cost: " << FormatDuration(d.host_cost_ns) << "\n"
+      << "fresh_write_host_cost: " << FormatDuration(d.fresh_write_host_cost_ns) << "\n"
       << "bandwidth: " << FormatBandwidth(d.bandwidth_bytes_per_s) << "\n"
       << "jitter: " << FormatDuration(d.jitter_ns) << "\n"
       << "queue_depth: " << d.queue_depth << "\n"

@@ -12,8 +12,9 @@
 // per write fio measured at depth 32: a device or file system that does part of each write one
 // at a time (ext4 allocating into holes here) completes fewer writes at depth than its queue
 // depth and latency allow; FUA writes likewise (fua_write_service, fresh_fua_write_service), the
-// time per O_DSYNC write fio measured at depth 4. Every request first takes host_cost of the host, one at a time: the
-// CPU real mode spent per request in its probe (host_probe.h).
+// time per O_DSYNC write fio measured at depth 4. Every request first takes host_cost of the host,
+// one at a time: the CPU real mode spent per request in its probe (host_probe.h), over written
+// data; fresh_write_host_cost, the same writing into a new image.
 #pragma once
 
 #include <string>
@@ -43,6 +44,7 @@ struct Measured {
   double fresh_fua_write_4k_qd4_iops = 0;
   // Real mode's CPU per request on this storage (host_probe.h; 0: not measured, as on a device).
   double host_cpu_per_request_ns = 0;
+  double fresh_write_host_cpu_ns = 0;  // and per request writing into a new image
 };
 
 // The disk model for `m` (name, preset and size left empty). Seeks are not modelled: the

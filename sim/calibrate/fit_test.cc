@@ -31,6 +31,7 @@ Measured OfTheModel() {
   m.fua_write_4k_qd4_iops = 10'000;
   m.fresh_fua_write_4k_qd4_iops = 5'000;
   m.host_cpu_per_request_ns = 31'000.4;
+  m.fresh_write_host_cpu_ns = 52'000;
   return m;
 }
 
@@ -51,6 +52,7 @@ TEST(FitModel, RecoversTheFiguresOfADiskThatIsTheModel) {
   EXPECT_EQ(d.fua_write_service_ns, 100'000u);
   EXPECT_EQ(d.fresh_fua_write_service_ns, 200'000u);
   EXPECT_EQ(d.host_cost_ns, 31'000u);
+  EXPECT_EQ(d.fresh_write_host_cost_ns, 52'000u);
 }
 
 TEST(FitModel, FreshSpaceNotMeasuredIsNoDifference) {
@@ -67,7 +69,9 @@ TEST(FitModel, FreshSpaceNotMeasuredIsNoDifference) {
   EXPECT_EQ(d.write_service_ns, 25'000u);  // measured on the filled file all the same
   EXPECT_EQ(d.fua_write_service_ns, 100'000u);
   m.host_cpu_per_request_ns = 0;  // nor real mode's probe (it needs a file system)
+  m.fresh_write_host_cpu_ns = 0;
   EXPECT_EQ(FitModel(m).host_cost_ns, 0u);
+  EXPECT_EQ(FitModel(m).fresh_write_host_cost_ns, 0u);
 }
 
 TEST(FitModel, WritesAtDepthNotMeasuredHaveNoService) {

@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "sim/config/yaml_loader.h"
@@ -10,31 +11,33 @@
 namespace fvd::sim::calibrate {
 namespace {
 
-std::string ProbeWorkload(uint64_t image_bytes, uint64_t ops) {
-  const std::string size = std::to_string(image_bytes);
+constexpr uint64_t kWrittenRange = uint64_t{64} << 20;
+
+// `fill`: a first phase writing the range sequentially, then random requests, half reads, over
+// it; else random writes over the whole image.
+std::string ProbeWorkload(uint64_t image_bytes, uint64_t ops, bool fill) {
+  const uint64_t range = fill ? std::min(image_bytes, kWrittenRange) : image_bytes;
+  const std::string r = std::to_string(range);
+  std::string phases;
+  if (fill) {
+    phases += "      - {kind: sequential, ops: " + std::to_string(range / 65536) +
+              ", queue_depth: 8, read_percent: 0%, sizes: 64KiB, range: " + r + "}\n";
+  }
+  phases += "      - {kind: random, ops: " + std::to_string(ops) +
+            ", queue_depth: 8, read_percent: " + (fill ? "50%" : "0%") +
+            ", sizes: 4KiB, range: " + r + "}\n";
   return "name: calibrate-host\n"
          "seed: 1\n"
          "max_time: 10min\n"
-         "disks:\n"
-         "  - name: here\n"
-         "    preset: ssd\n"
+         "disks: [{name: here, preset: ssd}]\n"
          "vms:\n"
          "  - name: fvd-calibrate-host-probe\n"
          "    disk: here\n"
-         "    image:\n"
-         "      size: " +
-         size +
-         "\n"
-         "    phases:\n"
-         "      - kind: random\n"
-         "        ops: " +
-         std::to_string(ops) +
-         "\n"
-         "        queue_depth: 8\n"
-         "        read_percent: 50%\n"
-         "        sizes: {4KiB: 100}\n"
-         "        range: " +
-         size + "\n";
+         "    image: {size: " +
+         std::to_string(image_bytes) +
+         "}\n"
+         "    phases:\n" +
+         phases;
 }
 
 double ThreadCpuNs() {
@@ -49,9 +52,8 @@ struct OneRun {
   uint64_t requests = 0;
 };
 
-Result<OneRun> RunOnce(const std::string& dir, bool direct, uint64_t image_bytes, uint64_t ops) {
-  FVD_ASSIGN_OR_RETURN(WorkloadConfig config,
-                       LoadWorkloadText(ProbeWorkload(image_bytes, ops), "the host probe"));
+Result<OneRun> RunOnce(const std::string& dir, bool direct, const std::string& workload) {
+  FVD_ASSIGN_OR_RETURN(WorkloadConfig config, LoadWorkloadText(workload, "the host probe"));
   real::RealOptions options;
   options.dir = dir;
   options.direct = direct;
@@ -74,19 +76,30 @@ Result<OneRun> RunOnce(const std::string& dir, bool direct, uint64_t image_bytes
   return r;
 }
 
-}  // namespace
-
-Result<HostProbe> ProbeHost(const std::string& dir, bool direct, uint64_t image_bytes,
-                            uint64_t ops) {
-  FVD_ASSIGN_OR_RETURN(OneRun shorter, RunOnce(dir, direct, image_bytes, ops));
-  FVD_ASSIGN_OR_RETURN(OneRun longer, RunOnce(dir, direct, image_bytes, 2 * ops));
+// CPU per request from a run with `ops` and one with 2 x `ops` in the measured phase.
+Result<double> CpuPerRequest(const std::string& dir, bool direct, uint64_t image_bytes,
+                             uint64_t ops, bool fill, OneRun* longer_out) {
+  FVD_ASSIGN_OR_RETURN(OneRun shorter, RunOnce(dir, direct, ProbeWorkload(image_bytes, ops, fill)));
+  FVD_ASSIGN_OR_RETURN(OneRun longer,
+                       RunOnce(dir, direct, ProbeWorkload(image_bytes, 2 * ops, fill)));
   if (longer.requests <= shorter.requests || longer.cpu_ns <= shorter.cpu_ns) {
     return Status::Internal("the host probe in " + dir +
                             " measured no more CPU or requests in its longer run");
   }
+  if (longer_out != nullptr) *longer_out = longer;
+  return (longer.cpu_ns - shorter.cpu_ns) / static_cast<double>(longer.requests - shorter.requests);
+}
+
+}  // namespace
+
+Result<HostProbe> ProbeHost(const std::string& dir, bool direct, uint64_t image_bytes,
+                            uint64_t ops) {
   HostProbe p;
-  p.cpu_ns_per_request =
-      (longer.cpu_ns - shorter.cpu_ns) / static_cast<double>(longer.requests - shorter.requests);
+  OneRun longer;
+  FVD_ASSIGN_OR_RETURN(p.cpu_ns_per_request,
+                       CpuPerRequest(dir, direct, image_bytes, ops, /*fill=*/true, &longer));
+  FVD_ASSIGN_OR_RETURN(p.fresh_write_cpu_ns,
+                       CpuPerRequest(dir, direct, image_bytes, ops, /*fill=*/false, nullptr));
   p.requests = longer.requests;
   p.cpu_s = longer.cpu_ns / 1e9;
   p.wall_s = longer.wall_s;

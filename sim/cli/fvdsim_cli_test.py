@@ -397,15 +397,19 @@ class CalibrateTest(unittest.TestCase):
                           r.stderr)
             self.assertIn("calibrate: [14/15] 4 KiB random writes with O_DSYNC into a sparse file, "
                           "QD4", r.stderr)
-            self.assertIn("calibrate: [15/15] the host's CPU per request (real mode, twice)",
+            self.assertIn("calibrate: [15/15] the host's CPU per request (real mode, four runs)",
                           r.stderr)
-            # The host's share: real mode's CPU per request, from the difference of two runs.
+            # The host's share: real mode's CPU per request, from the difference of two runs,
+            # over written data and into a new image.
             host = j["host_probe"]
-            self.assertGreater(host["requests"], 4000)  # 4000 operations and their journal
+            self.assertGreater(host["requests"], 4000)  # 4000 operations, the fill, the journal
             self.assertGreater(host["cpu_ns_per_request"], 0)
             self.assertLess(host["cpu_ns_per_request"], 1e9 * host["cpu_s"] / 2000)
+            self.assertGreater(host["fresh_write_cpu_ns"], 0)
             self.assertEqual(j["measured"]["host_cpu_per_request_ns"], host["cpu_ns_per_request"])
             self.assertEqual(j["model"]["host_cost_ns"], round(host["cpu_ns_per_request"]))
+            self.assertEqual(j["model"]["fresh_write_host_cost_ns"],
+                             round(host["fresh_write_cpu_ns"]))
             self.assertGreater(j["measured"]["fua_write_4k_ns"], 0)
             self.assertGreater(j["measured"]["fresh_write_4k_ns"], 0)
             self.assertGreater(j["measured"]["fresh_flush_ns"], 0)

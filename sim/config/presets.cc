@@ -23,6 +23,7 @@ void ApplySsd(DiskConfig& m) {
   m.fua_write_service_ns = 0;
   m.fresh_fua_write_service_ns = 0;
   m.host_cost_ns = 0;
+  m.fresh_write_host_cost_ns = 0;
   m.bandwidth_bytes_per_s = 500'000'000;
   m.jitter_ns = 8'000;  // typical: 10% of the read latency
   m.queue_depth = 32;
@@ -47,6 +48,7 @@ void ApplyHdd(DiskConfig& m) {
   m.fua_write_service_ns = 0;
   m.fresh_fua_write_service_ns = 0;
   m.host_cost_ns = 0;
+  m.fresh_write_host_cost_ns = 0;
   m.bandwidth_bytes_per_s = 150'000'000;
   m.jitter_ns = 200'000;  // typical: 5% of the fixed latency
   m.queue_depth = 4;
@@ -71,6 +73,7 @@ void ApplyNetwork(DiskConfig& m) {
   m.fua_write_service_ns = 0;
   m.fresh_fua_write_service_ns = 0;
   m.host_cost_ns = 0;
+  m.fresh_write_host_cost_ns = 0;
   m.bandwidth_bytes_per_s = 125'000'000;
   m.jitter_ns = 50'000;  // typical: 10% of the round trip
   m.queue_depth = 64;

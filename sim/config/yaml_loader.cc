@@ -467,6 +467,7 @@ const Fields<DiskConfig>& DiskFields() {
       Number("fua_write_service", &D::fua_write_service_ns, kDuration),
       Number("fresh_fua_write_service", &D::fresh_fua_write_service_ns, kDuration),
       Number("host_cost", &D::host_cost_ns, kDuration),
+      Number("fresh_write_host_cost", &D::fresh_write_host_cost_ns, kDuration),
       Number("bandwidth", &D::bandwidth_bytes_per_s, kBandwidth, kPositive),
       Number("jitter", &D::jitter_ns, kDuration),
       Number("queue_depth", &D::queue_depth, kCount, kPositive),

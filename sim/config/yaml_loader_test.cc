@@ -671,7 +671,8 @@ TEST(LoadWorkloadFile, ADiskModelFileSetsTheFiguresKeysBesideOverride) {
                                         "write_latency, flush_latency, fresh_write_latency, "
                                         "fresh_flush_latency, fua_write_latency, write_service, "
                                         "fresh_write_service, fua_write_service, "
-                                        "fresh_fua_write_service, host_cost, bandwidth, "
+                                        "fresh_fua_write_service, host_cost, "
+                                        "fresh_write_host_cost, bandwidth, "
                                         "jitter, queue_depth, volatile_cache, seek_per_gib, "
                                         "max_seek, shared_bandwidth)");
   ASSERT_FALSE(missing.ok());

@@ -83,6 +83,7 @@ void WriteDisk(YAML::Emitter& out, const DiskConfig& d) {
       .Duration("fua_write_service", &D::fua_write_service_ns)
       .Duration("fresh_fua_write_service", &D::fresh_fua_write_service_ns)
       .Duration("host_cost", &D::host_cost_ns)
+      .Duration("fresh_write_host_cost", &D::fresh_write_host_cost_ns)
       .Bandwidth("bandwidth", &D::bandwidth_bytes_per_s)
       .Duration("jitter", &D::jitter_ns)
       .Plain("queue_depth", &D::queue_depth)

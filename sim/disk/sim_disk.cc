@@ -150,7 +150,7 @@ struct SimDisk::Impl {
     const DiskConfig& m = disk.model_;
     return IsWrite(op.kind) &&
            (m.fresh_write_latency_ns > 0 || m.fresh_write_service_ns > 0 ||
-            m.fresh_fua_write_service_ns > 0) &&
+            m.fresh_fua_write_service_ns > 0 || m.fresh_write_host_cost_ns > 0) &&
            TouchesFresh(op);
   }
 
@@ -201,8 +201,10 @@ struct SimDisk::Impl {
 
   // When an operation admitted now is through with the host (DiskConfig::host_cost_ns): the
   // host serves one at a time.
-  uint64_t HostDoneNs(uint64_t now) {
-    const uint64_t cost = disk.model_.host_cost_ns;
+  uint64_t HostDoneNs(uint64_t now, bool fresh) {
+    const DiskConfig& m = disk.model_;
+    const uint64_t cost =
+        fresh && m.fresh_write_host_cost_ns > 0 ? m.fresh_write_host_cost_ns : m.host_cost_ns;
     if (cost == 0) return now;
     SimHost& host = *disk.host_;
     host.free_at_ns = std::max(now, host.free_at_ns) + cost;
@@ -214,7 +216,7 @@ struct SimDisk::Impl {
   void Admit(Op op) {
     const uint64_t now = NowNs();
     const bool fresh = FreshWrite(op);
-    const uint64_t start = HostDoneNs(now);
+    const uint64_t start = HostDoneNs(now, fresh);
     uint64_t end = start + FixedLatencyNs(op, fresh) + SeekNs(op);
     const uint64_t transfer = TransferNs(op.length());
     if (transfer > 0) {

@@ -14,9 +14,10 @@
 // (fresh_write_service_ns into fresh space) of a service the disk gives one write at a time,
 // beside its fixed latency and transfer: it completes no sooner than its service ends, so writes at
 // depth complete at most one per service time (0: no such service); a FUA write takes
-// fua_write_service_ns (fresh_fua_write_service_ns into fresh space) instead when set. Before all of that, an
-// admitted operation takes host_cost_ns of the host, which serves one operation at a time in
-// admission order (0: none). Completions never run inline.
+// fua_write_service_ns (fresh_fua_write_service_ns into fresh space) instead when set. Before
+// all of that, an admitted operation takes host_cost_ns of the host (a write into fresh space
+// fresh_write_host_cost_ns when set), which serves one operation at a time in admission order
+// (0: none). Completions never run inline.
 //
 // Data. Storage is sparse (4 KiB pages allocated on first write; token sectors kept as tokens). A
 // read sees every write completed before the read completes. With a volatile cache, a completed

@@ -209,6 +209,16 @@ TEST_F(SimDiskTest, EachRequestFirstTakesItsShareOfTheHostOneAtATime) {
   loop.RunUntilIdle();
   EXPECT_EQ(*a.at_ns - t, 30'000u + 104'096u);
   EXPECT_EQ(*b.at_ns - t, 60'000u + 104'096u);  // its own link: no wait for a's bytes
+  // A write into fresh space takes the host's time for those instead; over written data, not.
+  m.fresh_write_host_cost_ns = 70'000;
+  auto f = Make(m);
+  const auto data = Fill(4096, 1);
+  t = NowNs(loop);
+  ASSERT_TRUE(Write(*f, 0, data).ok());
+  EXPECT_EQ(NowNs(loop) - t, 70'000u + 50'000u + 4096u);
+  t = NowNs(loop);
+  ASSERT_TRUE(Write(*f, 0, data).ok());
+  EXPECT_EQ(NowNs(loop) - t, 30'000u + 50'000u + 4096u);
 }
 
 TEST_F(SimDiskTest, FreshSpaceAndFuaCostTheirOwnLatencies) {
