@@ -193,8 +193,10 @@ bool Image::HostMayAllocate() const {
 
 bool Image::TryRecordHostWriteNow(uint64_t offset, uint64_t length) {
   Core& c = *core_;
-  if (length == 0 || !CheckHostWrite(c, offset, length).ok() || !c.CheckWritable().ok())
+  if (length == 0 || !fvd::HostMayAllocate(c) || !c.CheckRange(offset, length).ok() ||
+      !c.CheckWritable().ok())
     return false;
+  // TryAllocatingNow declines a range that is not whole blocks (RecordHostWrite then refuses it).
   if (NeedsMetadata(c, offset, length))
     return TryAllocatingNow(c, offset, length, [](uint64_t) { return true; });
   ++c.stats.guest_writes;

@@ -9,12 +9,9 @@
 namespace fvd::sim {
 namespace {
 
-// A local NVMe/SATA SSD: typical 80 us read, 20 us write into its cache, 200 us cache flush,
-// 500 MB/s, 32 commands in service, and a volatile write cache.
-void ApplySsd(DiskConfig& m) {
-  m.read_latency_ns = 80'000;
-  m.write_latency_ns = 20'000;
-  m.flush_latency_ns = 200'000;
+// What `fvdsim calibrate` measures on a real device and no preset models: fresh space, FUA,
+// services at depth, the host's share. A preset leaves none of them from a model it replaces.
+void ClearMeasuredTerms(DiskConfig& m) {
   m.fresh_write_latency_ns = 0;
   m.fresh_flush_latency_ns = 0;
   m.fua_write_latency_ns = 0;
@@ -24,6 +21,15 @@ void ApplySsd(DiskConfig& m) {
   m.fresh_fua_write_service_ns = 0;
   m.host_cost_ns = 0;
   m.fresh_write_host_cost_ns = 0;
+}
+
+// A local NVMe/SATA SSD: typical 80 us read, 20 us write into its cache, 200 us cache flush,
+// 500 MB/s, 32 commands in service, and a volatile write cache.
+void ApplySsd(DiskConfig& m) {
+  m.read_latency_ns = 80'000;
+  m.write_latency_ns = 20'000;
+  m.flush_latency_ns = 200'000;
+  ClearMeasuredTerms(m);
   m.bandwidth_bytes_per_s = 500'000'000;
   m.jitter_ns = 8'000;  // typical: 10% of the read latency
   m.queue_depth = 32;
@@ -40,15 +46,7 @@ void ApplyHdd(DiskConfig& m) {
   m.read_latency_ns = 4'000'000;
   m.write_latency_ns = 4'000'000;
   m.flush_latency_ns = 8'000'000;
-  m.fresh_write_latency_ns = 0;
-  m.fresh_flush_latency_ns = 0;
-  m.fua_write_latency_ns = 0;
-  m.write_service_ns = 0;
-  m.fresh_write_service_ns = 0;
-  m.fua_write_service_ns = 0;
-  m.fresh_fua_write_service_ns = 0;
-  m.host_cost_ns = 0;
-  m.fresh_write_host_cost_ns = 0;
+  ClearMeasuredTerms(m);
   m.bandwidth_bytes_per_s = 150'000'000;
   m.jitter_ns = 200'000;  // typical: 5% of the fixed latency
   m.queue_depth = 4;
@@ -65,15 +63,7 @@ void ApplyNetwork(DiskConfig& m) {
   m.read_latency_ns = 500'000;
   m.write_latency_ns = 500'000;
   m.flush_latency_ns = 500'000;
-  m.fresh_write_latency_ns = 0;
-  m.fresh_flush_latency_ns = 0;
-  m.fua_write_latency_ns = 0;
-  m.write_service_ns = 0;
-  m.fresh_write_service_ns = 0;
-  m.fua_write_service_ns = 0;
-  m.fresh_fua_write_service_ns = 0;
-  m.host_cost_ns = 0;
-  m.fresh_write_host_cost_ns = 0;
+  ClearMeasuredTerms(m);
   m.bandwidth_bytes_per_s = 125'000'000;
   m.jitter_ns = 50'000;  // typical: 10% of the round trip
   m.queue_depth = 64;
